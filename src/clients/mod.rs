@@ -1,0 +1,4 @@
+//! Connections to what lives outside the process: Redis, RabbitMQ.
+
+pub mod amqp;
+pub mod redis;

@@ -1,0 +1,83 @@
+//! Redis: a pool plus the key prefix every key of this deployment carries.
+
+use std::time::Duration;
+
+use deadpool_redis::{Config, Pool, Runtime, redis};
+
+use crate::error::AppResult;
+
+/// A Redis pool and the prefix of this deployment's keys.
+#[derive(Clone)]
+pub struct RedisClient {
+    pool: Pool,
+    prefix: String,
+}
+
+impl RedisClient {
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let mut config = Config::from_url(url);
+        let mut pool_config = deadpool_redis::PoolConfig::new(64);
+        pool_config.timeouts.wait = Some(Duration::from_secs(5));
+        pool_config.timeouts.create = Some(Duration::from_secs(3));
+        pool_config.timeouts.recycle = Some(Duration::from_secs(3));
+        config.pool = Some(pool_config);
+        let pool = config.create_pool(Some(Runtime::Tokio1))?;
+        Ok(RedisClient { pool, prefix: prefix.to_owned() })
+    }
+
+    /// The full key for `name`, with the deployment prefix.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub async fn conn(&self) -> AppResult<deadpool_redis::Connection> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// `PING`, for readiness.
+    pub async fn ping(&self) -> AppResult<()> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Counts one event in a fixed window; returns the count so far and the window's
+    /// remaining milliseconds.
+    pub async fn count_in_window(&self, key: &str, window: Duration) -> AppResult<(u64, u64)> {
+        let script = redis::Script::new(
+            r"local n = redis.call('INCR', KEYS[1])
+              if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+              local ttl = redis.call('PTTL', KEYS[1])
+              if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+              return {n, ttl}",
+        );
+        let mut conn = self.conn().await?;
+        let (n, ttl): (u64, u64) = script
+            .key(self.key(key))
+            .arg(window.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok((n, ttl))
+    }
+
+    /// The current count of a window and its remaining milliseconds (0, 0 when absent).
+    pub async fn window_count(&self, key: &str) -> AppResult<(u64, u64)> {
+        let mut conn = self.conn().await?;
+        let (n, ttl): (Option<u64>, i64) = redis::pipe()
+            .get(self.key(key))
+            .pttl(self.key(key))
+            .query_async(&mut conn)
+            .await?;
+        Ok((n.unwrap_or(0), ttl.max(0) as u64))
+    }
+
+    pub async fn delete(&self, key: &str) -> AppResult<()> {
+        let mut conn = self.conn().await?;
+        let _: u64 = redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await?;
+        Ok(())
+    }
+}

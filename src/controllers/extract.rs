@@ -1,0 +1,194 @@
+//! Extractors whose rejections are `AppError`s, so malformed input always gets the error body
+//! of SPEC §6.1, and the authentication extractors.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::{
+    body::Bytes,
+    extract::{
+        ConnectInfo, FromRef, FromRequest, FromRequestParts, Request,
+        path::ErrorKind,
+        rejection::{BytesRejection, PathRejection, QueryRejection},
+    },
+    http::{header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    domain::user::Role,
+    error::{AppError, ErrorCode, FieldProblem},
+    services::tokens::Principal,
+    state::AppState,
+};
+
+/// A JSON body; any failure to read or parse it is a 4xx in our error shape.
+pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ErrorCode::UNSUPPORTED_MEDIA_TYPE.into());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(e)
+                if e.body_text().contains("length limit") =>
+            {
+                AppError::Rejected(ErrorCode::PAYLOAD_TOO_LARGE)
+            }
+            other => AppError::field("body", FieldProblem::Invalid(other.body_text())),
+        })?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+/// Parses JSON, naming the failing field (`[3].price`, `status`) when there is one.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let field =
+            if path == "." || inner.is_syntax() || inner.is_eof() { "body".to_owned() } else { path };
+        AppError::field(field, FieldProblem::Invalid(inner.to_string()))
+    })?;
+    // Trailing garbage after the JSON value is malformed input too.
+    de.end().map_err(|e| AppError::field("body", FieldProblem::Invalid(e.to_string())))?;
+    Ok(value)
+}
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters; a value of the wrong type is a 400 naming the parameter.
+pub struct AppPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(AppPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let (field, detail) = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
+                        (key.clone(), format!("`{value}` is not a valid {expected_type}"))
+                    }
+                    _ => ("path".to_owned(), e.body_text()),
+                };
+                Err(AppError::field(field, FieldProblem::Invalid(detail)))
+            }
+            Err(other) => Err(AppError::Unexpected(anyhow::anyhow!(other.body_text()))),
+        }
+    }
+}
+
+/// Query parameters; a bad value is a 400 naming the parameter.
+pub struct AppQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
+            Ok(axum::extract::Query(value)) => Ok(AppQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let text = e.body_text();
+                let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+                let (field, detail) = match detail.split_once(": ") {
+                    Some((field, rest)) if !field.contains(' ') => (field.to_owned(), rest.to_owned()),
+                    _ => ("query".to_owned(), detail.to_owned()),
+                };
+                Err(AppError::field(field, FieldProblem::Invalid(detail)))
+            }
+            Err(other) => Err(AppError::field("query", FieldProblem::Invalid(other.body_text()))),
+        }
+    }
+}
+
+/// The caller, proven by a valid access token (`Authorization: Bearer …`). Anonymous → 401.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub Principal);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = AppState::from_ref(state);
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or(ErrorCode::UNAUTHORIZED)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(ErrorCode::INVALID_TOKEN)?;
+        let principal = state.tokens.verify(token).ok_or(ErrorCode::INVALID_TOKEN)?;
+        tracing::Span::current().record("user.id", principal.user_id);
+        Ok(AuthUser(principal))
+    }
+}
+
+/// An authenticated caller with the ADMIN role. Anonymous → 401, a USER → 403.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub Principal);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        if principal.role != Role::Admin {
+            return Err(ErrorCode::FORBIDDEN.into());
+        }
+        Ok(AdminUser(principal))
+    }
+}
+
+/// The address of the peer that sent the request.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        Ok(ClientIp(ip))
+    }
+}

@@ -1,0 +1,10 @@
+//! Domain types: parsed at the edge, valid inside. No I/O here.
+
+pub mod check;
+pub mod concert;
+pub mod money;
+pub mod page;
+pub mod seat;
+pub mod text_enum;
+pub mod time;
+pub mod user;

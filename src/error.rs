@@ -1,0 +1,370 @@
+//! One error type for the whole service, rendered as the error body of SPEC §6.1.
+//!
+//! `AppError::into_response` does not know the caller's language, so it attaches an
+//! [`ErrorPayload`] to an empty response; the `render_errors` middleware (which sees the
+//! request's `Accept-Language`) writes the body. The same middleware gives responses that
+//! axum or tower produce by themselves (405, 413, 408, …) the same shape.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The language of messages in error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ko,
+    En,
+}
+
+impl Lang {
+    /// Picks English when the client prefers it; Korean otherwise.
+    pub fn from_accept_language(value: Option<&str>) -> Lang {
+        let Some(value) = value else { return Lang::Ko };
+        // The first language range that we speak wins; q-values are rarely used by clients.
+        for range in value.split(',') {
+            let tag = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+            if tag.starts_with("ko") {
+                return Lang::Ko;
+            }
+        }
+        Lang::Ko
+    }
+}
+
+macro_rules! error_codes {
+    ($($code:ident = $status:ident, $ko:literal, $en:literal;)*) => {
+        /// Stable machine names clients switch on (ERRORS.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        pub enum ErrorCode { $($code,)* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)*];
+
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$code => StatusCode::$status,)* }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$code => stringify!($code),)* }
+            }
+
+            pub fn message(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((ErrorCode::$code, Lang::Ko) => $ko, (ErrorCode::$code, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    BAD_REQUEST = BAD_REQUEST, "잘못된 요청입니다.", "The request is malformed.";
+    FAIL_REGISTER_QUEUE = BAD_REQUEST, "대기열 등록에 실패하였습니다.", "Could not join the queue.";
+    UNAUTHORIZED = UNAUTHORIZED, "인증이 필요합니다.", "Authentication is required.";
+    INVALID_TOKEN = UNAUTHORIZED, "유효하지 않거나 만료된 토큰입니다.", "The token is invalid or expired.";
+    INVALID_CREDENTIALS = UNAUTHORIZED, "이메일 또는 비밀번호가 올바르지 않습니다.", "Wrong email or password.";
+    INVALID_REFRESH_TOKEN = UNAUTHORIZED, "유효하지 않거나 만료된 리프레시 토큰입니다.", "The refresh token is invalid or expired.";
+    REFRESH_TOKEN_REUSED = UNAUTHORIZED, "이미 사용된 리프레시 토큰입니다. 보안을 위해 다시 로그인해주세요.", "This refresh token was already used; sign in again.";
+    FORBIDDEN = FORBIDDEN, "접근 권한이 없습니다.", "You are not allowed to do this.";
+    NOT_FOUND = NOT_FOUND, "리소스를 찾을 수 없습니다.", "The resource was not found.";
+    NOT_FOUND_USER_ID = NOT_FOUND, "사용자를 찾을 수 없습니다.", "The user was not found.";
+    CONCERT_NOT_FOUND = NOT_FOUND, "콘서트를 찾을 수 없습니다.", "The concert was not found.";
+    SEAT_NOT_FOUND = NOT_FOUND, "좌석을 찾을 수 없습니다.", "The seat was not found.";
+    METHOD_NOT_ALLOWED = METHOD_NOT_ALLOWED, "허용되지 않은 메서드 호출입니다.", "This method is not allowed on this path.";
+    NOT_ACCEPTABLE = NOT_ACCEPTABLE, "지원하지 않는 응답 형식입니다.", "The requested response format is not supported.";
+    REQUEST_TIMEOUT = REQUEST_TIMEOUT, "요청 처리 시간이 초과되었습니다.", "The request took too long.";
+    EXIST_USER_EMAIL = CONFLICT, "중복된 이메일이 존재합니다.", "This email is already registered.";
+    EXIST_USER_USERNAME = CONFLICT, "중복된 사용자명이 존재합니다.", "This username is already taken.";
+    SEAT_ALREADY_EXISTS = CONFLICT, "이미 존재하는 좌석입니다.", "This seat already exists in the concert.";
+    PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
+    UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";
+    CONCERT_DATE_AFTER_CLOSE_TIME = UNPROCESSABLE_ENTITY, "공연일은 예매 마감일보다 이후여야 합니다.", "The concert date must be after the close time.";
+    CLOSE_TIME_AFTER_OPEN_TIME = UNPROCESSABLE_ENTITY, "예매 마감일은 예매 시작일보다 이후여야 합니다.", "The close time must be after the open time.";
+    CANNOT_DELETE_RESERVATION_OPEN_CONCERT = UNPROCESSABLE_ENTITY, "진행 중인 예약이 있는 콘서트는 삭제할 수 없습니다.", "A concert with active reservations cannot be deleted.";
+    CANNOT_DELETE_RESERVED_SEAT = UNPROCESSABLE_ENTITY, "예약된 좌석은 삭제하거나 변경할 수 없습니다.", "A reserved seat cannot be deleted or changed.";
+    INVALID_REQUEST = UNPROCESSABLE_ENTITY, "유효하지 않은 요청입니다.", "The request is not valid.";
+    INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
+    DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";
+    RATE_LIMITED = TOO_MANY_REQUESTS, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요.", "Too many requests; try again later.";
+    INTERNAL_SERVER_ERROR = INTERNAL_SERVER_ERROR, "내부 서버 오류입니다.", "Internal server error.";
+    SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE, "일시적으로 서비스를 이용할 수 없습니다.", "The service is temporarily unavailable.";
+}
+
+/// Why one field of the input was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldProblem {
+    Required,
+    Length { min: usize, max: usize },
+    Email,
+    Positive,
+    TooMany { max: usize },
+    NotEmpty,
+    /// The value has the wrong type or format; the detail comes from the parser.
+    Invalid(String),
+}
+
+impl FieldProblem {
+    fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (FieldProblem::Required, Lang::Ko) => "필수 항목입니다.".into(),
+            (FieldProblem::Required, Lang::En) => "is required".into(),
+            (FieldProblem::Length { min, max }, Lang::Ko) => {
+                format!("{min}자 이상 {max}자 이하로 입력해주세요.")
+            }
+            (FieldProblem::Length { min, max }, Lang::En) => {
+                format!("must be {min} to {max} characters long")
+            }
+            (FieldProblem::Email, Lang::Ko) => "올바른 이메일 형식이 아닙니다.".into(),
+            (FieldProblem::Email, Lang::En) => "is not a valid email address".into(),
+            (FieldProblem::Positive, Lang::Ko) => "0보다 커야 합니다.".into(),
+            (FieldProblem::Positive, Lang::En) => "must be greater than 0".into(),
+            (FieldProblem::TooMany { max }, Lang::Ko) => format!("최대 {max}개까지 가능합니다."),
+            (FieldProblem::TooMany { max }, Lang::En) => format!("must have at most {max} items"),
+            (FieldProblem::NotEmpty, Lang::Ko) => "비어 있을 수 없습니다.".into(),
+            (FieldProblem::NotEmpty, Lang::En) => "must not be empty".into(),
+            (FieldProblem::Invalid(detail), Lang::Ko) => format!("올바르지 않은 값입니다: {detail}"),
+            (FieldProblem::Invalid(detail), Lang::En) => format!("is invalid: {detail}"),
+        }
+    }
+}
+
+/// One failing field, by its JSON path (`price`, `[3].price`, `page`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: FieldProblem,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: FieldProblem) -> Self {
+        FieldError { field: field.into(), problem }
+    }
+}
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A rule refused the request; the code names the rule and implies the status.
+    #[error("{}", .0.as_str())]
+    Rejected(ErrorCode),
+    /// The input did not parse; every failing field is listed.
+    #[error("invalid input: {0:?}")]
+    Invalid(ErrorCode, Vec<FieldError>),
+    /// Too many attempts; retry after the given number of seconds.
+    #[error("rate limited for {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A dependency (database, Redis, broker) is unreachable or overloaded.
+    #[error("unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// A fault of ours; the body stays opaque and the cause is logged.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        AppError::Invalid(ErrorCode::BAD_REQUEST, fields)
+    }
+
+    pub fn field(field: impl Into<String>, problem: FieldProblem) -> Self {
+        AppError::validation(vec![FieldError::new(field, problem)])
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Rejected(code) | AppError::Invalid(code, _) => *code,
+            AppError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
+            AppError::Unavailable(_) => ErrorCode::SERVICE_UNAVAILABLE,
+            AppError::Unexpected(_) => ErrorCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ErrorCode> for AppError {
+    fn from(code: ErrorCode) -> Self {
+        AppError::Rejected(code)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        if let Some(code) = constraint_code(&err) {
+            return AppError::Rejected(code);
+        }
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::Unavailable(err.into())
+            }
+            other => AppError::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<deadpool_redis::PoolError> for AppError {
+    fn from(err: deadpool_redis::PoolError) -> Self {
+        AppError::Unavailable(err.into())
+    }
+}
+
+impl From<deadpool_redis::redis::RedisError> for AppError {
+    fn from(err: deadpool_redis::redis::RedisError) -> Self {
+        if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+            AppError::Unavailable(err.into())
+        } else {
+            AppError::Unexpected(err.into())
+        }
+    }
+}
+
+/// Constraint names of the schema → the error a client should see.
+fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
+    let db = err.as_database_error()?;
+    Some(match db.constraint()? {
+        "users_email_uk" => ErrorCode::EXIST_USER_EMAIL,
+        "users_username_uk" => ErrorCode::EXIST_USER_USERNAME,
+        "seat_position_uk" => ErrorCode::SEAT_ALREADY_EXISTS,
+        "concert_close_after_open" => ErrorCode::CLOSE_TIME_AFTER_OPEN_TIME,
+        "concert_date_after_close" => ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME,
+        "seat_concert_id_fkey" => ErrorCode::CONCERT_NOT_FOUND,
+        _ => return None,
+    })
+}
+
+/// What the error middleware needs to write the body in the caller's language.
+#[derive(Debug, Clone)]
+pub struct ErrorPayload {
+    pub code: ErrorCode,
+    pub fields: Vec<FieldError>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let mut retry_after = None;
+        let fields = match self {
+            AppError::Invalid(_, fields) => fields,
+            AppError::RateLimited { retry_after_secs } => {
+                retry_after = Some(retry_after_secs.max(1));
+                Vec::new()
+            }
+            AppError::Unavailable(err) => {
+                tracing::error!(error = %format!("{err:#}"), "dependency unavailable");
+                Vec::new()
+            }
+            AppError::Unexpected(err) => {
+                tracing::error!(error = %format!("{err:#}"), "unexpected error");
+                Vec::new()
+            }
+            AppError::Rejected(_) => Vec::new(),
+        };
+        let mut response = code.status().into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response.extensions_mut().insert(ErrorPayload { code, fields });
+        response
+    }
+}
+
+/// The error body of SPEC §6.1.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": 409, "error": "CONFLICT", "code": "SEAT_ALREADY_LOCKED", "message": "다른 사용자가 이미 선택한 좌석입니다."}))]
+pub struct ErrorBody {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The HTTP status name, upper snake case (`NOT_FOUND`).
+    pub error: String,
+    /// Stable machine name of the error.
+    pub code: ErrorCode,
+    /// Human-readable message (Korean by default, English with `Accept-Language: en`).
+    pub message: String,
+    /// Every failing field, for validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldErrorBody>,
+}
+
+/// One failing field in an error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(status: StatusCode, payload: &ErrorPayload, lang: Lang) -> Self {
+        ErrorBody {
+            status: status.as_u16(),
+            error: status
+                .canonical_reason()
+                .unwrap_or("ERROR")
+                .to_ascii_uppercase()
+                .replace([' ', '-'], "_"),
+            code: payload.code,
+            message: payload.code.message(lang).to_owned(),
+            fields: payload
+                .fields
+                .iter()
+                .map(|f| FieldErrorBody { field: f.field.clone(), message: f.problem.message(lang) })
+                .collect(),
+        }
+    }
+}
+
+/// The code for an error response that did not come from an `AppError`.
+pub fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN => ErrorCode::FORBIDDEN,
+        StatusCode::NOT_FOUND => ErrorCode::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::METHOD_NOT_ALLOWED,
+        StatusCode::NOT_ACCEPTABLE => ErrorCode::NOT_ACCEPTABLE,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::REQUEST_TIMEOUT,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RATE_LIMITED,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+            ErrorCode::SERVICE_UNAVAILABLE
+        }
+        s if s.is_server_error() => ErrorCode::INTERNAL_SERVER_ERROR,
+        _ => ErrorCode::BAD_REQUEST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_only_when_asked_first() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Ko);
+        assert_eq!(Lang::from_accept_language(Some("en")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("ko-KR,en;q=0.8")), Lang::Ko);
+        assert_eq!(Lang::from_accept_language(Some("fr,en;q=0.5")), Lang::En);
+    }
+
+    #[test]
+    fn every_code_has_both_messages_and_a_client_or_server_status() {
+        for code in ErrorCode::ALL {
+            assert!(!code.message(Lang::Ko).is_empty() && !code.message(Lang::En).is_empty());
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn error_name_is_upper_snake_case() {
+        let payload = ErrorPayload { code: ErrorCode::NOT_FOUND, fields: vec![] };
+        let body = ErrorBody::new(StatusCode::UNPROCESSABLE_ENTITY, &payload, Lang::En);
+        assert_eq!(body.error, "UNPROCESSABLE_ENTITY");
+    }
+}

@@ -1,0 +1,162 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::{
+    concert::{ConcertDraft, ConcertStatus},
+    page::PageRequest,
+};
+
+#[derive(Debug, Clone)]
+pub struct ConcertRow {
+    pub id: i64,
+    pub title: String,
+    pub venue: String,
+    pub concert_date: DateTime<Utc>,
+    pub open_time: DateTime<Utc>,
+    pub close_time: DateTime<Utc>,
+    pub status: ConcertStatus,
+    pub queue_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Result<ConcertRow> {
+    sqlx::query_as!(
+        ConcertRow,
+        r#"insert into concert (title, venue, concert_date, open_time, close_time, status, queue_enabled)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           returning id, title, venue, concert_date, open_time, close_time,
+                     status as "status: ConcertStatus", queue_enabled, created_at, updated_at"#,
+        draft.title,
+        draft.venue,
+        draft.schedule.concert_date,
+        draft.schedule.open_time,
+        draft.schedule.close_time,
+        draft.status.unwrap_or(ConcertStatus::Scheduled).as_str(),
+        draft.queue_enabled.unwrap_or(false),
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ConcertRow>> {
+    sqlx::query_as!(
+        ConcertRow,
+        r#"select id, title, venue, concert_date, open_time, close_time,
+                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+           from concert where id = $1 and deleted_at is null"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Locks the concert row against concurrent updates and deletion.
+pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    let found = sqlx::query_scalar!(
+        "select id from concert where id = $1 and deleted_at is null for update",
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Concerts whose title and venue contain the given texts (case-insensitive), by date.
+pub async fn list(
+    conn: &mut PgConnection,
+    title: Option<&str>,
+    venue: Option<&str>,
+    page: PageRequest,
+) -> sqlx::Result<(Vec<ConcertRow>, i64)> {
+    let title = title.map(like_pattern);
+    let venue = venue.map(like_pattern);
+    let rows = sqlx::query_as!(
+        ConcertRow,
+        r#"select id, title, venue, concert_date, open_time, close_time,
+                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+           from concert
+           where deleted_at is null
+             and ($1::text is null or title ilike $1)
+             and ($2::text is null or venue ilike $2)
+           order by concert_date, id
+           limit $3 offset $4"#,
+        title,
+        venue,
+        page.limit(),
+        page.offset(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from concert
+           where deleted_at is null
+             and ($1::text is null or title ilike $1)
+             and ($2::text is null or venue ilike $2)"#,
+        title,
+        venue,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((rows, total))
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    draft: &ConcertDraft,
+) -> sqlx::Result<Option<ConcertRow>> {
+    sqlx::query_as!(
+        ConcertRow,
+        r#"update concert
+           set title = $2, venue = $3, concert_date = $4, open_time = $5, close_time = $6,
+               status = coalesce($7, status), queue_enabled = coalesce($8, queue_enabled),
+               updated_at = now()
+           where id = $1 and deleted_at is null
+           returning id, title, venue, concert_date, open_time, close_time,
+                     status as "status: ConcertStatus", queue_enabled, created_at, updated_at"#,
+        id,
+        draft.title,
+        draft.venue,
+        draft.schedule.concert_date,
+        draft.schedule.open_time,
+        draft.schedule.close_time,
+        draft.status.map(ConcertStatus::as_str),
+        draft.queue_enabled,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn has_active_reservations(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    let exists = sqlx::query_scalar!(
+        r#"select exists(
+               select 1 from reservation
+               where concert_id = $1 and status in ('IN_PROGRESS', 'CONFIRMED')
+           ) as "exists!""#,
+        id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(exists)
+}
+
+/// Soft-deletes the concert and its seats.
+pub async fn soft_delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update seat set deleted_at = now() where concert_id = $1 and deleted_at is null",
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("update concert set deleted_at = now(), updated_at = now() where id = $1", id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `%text%` with the LIKE wildcards of the text escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}

@@ -1,0 +1,6 @@
+//! SQL only: free functions taking a connection (or a transaction), one module per feature.
+
+pub mod concerts;
+pub mod refresh_tokens;
+pub mod seats;
+pub mod users;

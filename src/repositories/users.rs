@@ -1,0 +1,66 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::user::Role;
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+) -> sqlx::Result<UserRow> {
+    sqlx::query_as!(
+        UserRow,
+        r#"insert into users (username, email, password_hash, role)
+           values ($1, $2, $3, $4)
+           returning id, username, email, password_hash, role as "role: Role", created_at"#,
+        username,
+        email,
+        password_hash,
+        role.as_str(),
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"select id, username, email, password_hash, role as "role: Role", created_at
+           from users where email = $1 and deleted_at is null"#,
+        email,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_id(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"select id, username, email, password_hash, role as "role: Role", created_at
+           from users where id = $1 and deleted_at is null"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn admin_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from users where role = 'ADMIN' and deleted_at is null) as "exists!""#
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(exists)
+}

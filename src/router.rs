@@ -1,0 +1,193 @@
+//! The one route table, with the OpenAPI document generated from it.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    config::CorsOrigins,
+    controllers::{concerts, health, seats, users},
+    error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
+    state::AppState,
+    telemetry,
+};
+
+/// Largest request body (a 5,000-seat batch is about 600 KB).
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ticketing API",
+        description = "Concert seat reservations. Errors share one body (`ErrorBody`); `code` is a stable machine name (`ErrorCode` lists them all). Messages are Korean by default, English with `Accept-Language: en`.",
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(ErrorBody, ErrorCode)),
+    tags(
+        (name = "user", description = "Accounts and tokens"),
+        (name = "concert", description = "Concert catalogue"),
+        (name = "seat", description = "Seats and the seat map"),
+        (name = "health", description = "Health and readiness"),
+        (name = "ops", description = "Metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from signup, login or refresh"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(users::sign_up))
+        .routes(routes!(users::log_in))
+        .routes(routes!(users::refresh_token))
+        .routes(routes!(users::log_out))
+        .routes(routes!(users::get_me))
+        .routes(routes!(concerts::create_concert, concerts::list_concerts))
+        .routes(routes!(concerts::get_concert, concerts::update_concert, concerts::delete_concert))
+        .routes(routes!(seats::create_seats))
+        .routes(routes!(seats::list_seats))
+        .routes(routes!(seats::get_seat_map))
+        .routes(routes!(seats::list_seats_by_grade))
+        .routes(routes!(seats::get_seat, seats::update_seat, seats::delete_seat))
+        .routes(routes!(health::get_health))
+        .routes(routes!(health::get_readiness))
+        .routes(routes!(health::get_liveness))
+        .routes(routes!(get_metrics))
+        .split_for_parts()
+}
+
+/// The whole HTTP application.
+pub fn build(state: AppState) -> Router {
+    let (api, openapi) = api();
+    let cors = cors(&state.settings.cors_origins);
+    let request_id = HeaderName::from_static("x-request-id");
+
+    api.route("/metrics", get(get_metrics))
+        .route("/swagger-ui.html", get(|| async { Redirect::permanent("/swagger-ui/") }))
+        .with_state(state)
+        .merge(SwaggerUi::new("/swagger-ui").url("/v3/api-docs", openapi))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+                .layer(middleware::from_fn(telemetry::track_http))
+                .layer(middleware::from_fn(render_errors))
+                .layer(CatchPanicLayer::new())
+                .layer(cors)
+                .layer(CompressionLayer::new().gzip(true))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+        )
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/actuator/prometheus", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    let allow_origin = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// Writes every error response as the body of SPEC §6.1, in the caller's language: those of
+/// our handlers (`ErrorPayload`) and those axum or tower produce on their own (404, 405, 408,
+/// 413, panics).
+async fn render_errors(req: Request, next: Next) -> Response {
+    let lang = Lang::from_accept_language(
+        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    );
+    let mut response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let payload = match response.extensions_mut().remove::<ErrorPayload>() {
+        Some(payload) => payload,
+        None => {
+            let is_json = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            if is_json {
+                // Already a JSON answer of ours (e.g. health's 503 with component detail).
+                return response;
+            }
+            ErrorPayload { code: code_for_status(status), fields: Vec::new() }
+        }
+    };
+    let body = ErrorBody::new(status, &payload, lang);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if status == StatusCode::UNAUTHORIZED {
+        parts.headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,143 @@
+//! Builds the application: database (created and migrated), Redis, RabbitMQ, the HTTP
+//! listener (port 0 works) and the background tasks; runs it until the shutdown token fires.
+
+use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use secrecy::ExposeSecret;
+use sqlx::{
+    ConnectOptions, Connection, PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clients::{amqp::Broker, redis::RedisClient},
+    config::Settings,
+    router,
+    services::{tokens::Tokens, users},
+    state::AppState,
+    telemetry,
+};
+
+/// The migrations of `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let shutdown = CancellationToken::new();
+        let db = connect_database(&settings).await?;
+        users::bootstrap_admin(&db, &settings).await.context("creating the bootstrap admin")?;
+        let redis = RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
+            .context("configuring Redis")?;
+        let broker = Broker::start(
+            settings.amqp_url.expose_secret().to_owned(),
+            settings.amqp_prefix.clone(),
+            shutdown.clone(),
+        );
+        let tokens = Tokens::new(&settings.jwt_secret, settings.jwt_access_ttl, settings.jwt_refresh_ttl);
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        let state = AppState {
+            db,
+            redis,
+            broker,
+            tokens: Arc::new(tokens),
+            settings: Arc::new(settings),
+            metrics: telemetry::metrics_handle(),
+        };
+        let router = router::build(state.clone());
+        Ok(Application { listener, router, state, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancelling this token stops the server (after in-flight requests) and every worker.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application { listener, router, state, shutdown } = self;
+        spawn_metrics_upkeep(state.metrics.clone(), shutdown.clone());
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await?;
+        // The server has drained; stop whatever still runs (workers, broker supervisor).
+        shutdown.cancel();
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Connects to Postgres, creating the database if it is missing, and runs the migrations.
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(settings.database_url.expose_secret())
+        .context("DATABASE_URL is not a valid Postgres URL")?
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    create_database_if_missing(&options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("connecting to Postgres")?;
+    MIGRATOR.run(&pool).await.context("running migrations")?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let mut maintenance: PgConnection = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to Postgres (database `postgres`)")?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut maintenance)
+        .await?;
+    if !exists {
+        let statement = format!(r#"create database "{}""#, name.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut maintenance).await {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance created it first.
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).context("creating the database"),
+        }
+    }
+    maintenance.close().await?;
+    Ok(())
+}
+
+fn spawn_metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => handle.run_upkeep(),
+            }
+        }
+    });
+}
