@@ -102,10 +102,15 @@ error_codes! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldProblem {
     Required,
-    Length { min: usize, max: usize },
+    Length {
+        min: usize,
+        max: usize,
+    },
     Email,
     Positive,
-    TooMany { max: usize },
+    TooMany {
+        max: usize,
+    },
     NotEmpty,
     /// The value has the wrong type or format; the detail comes from the parser.
     Invalid(String),
@@ -130,7 +135,9 @@ impl FieldProblem {
             (FieldProblem::TooMany { max }, Lang::En) => format!("must have at most {max} items"),
             (FieldProblem::NotEmpty, Lang::Ko) => "비어 있을 수 없습니다.".into(),
             (FieldProblem::NotEmpty, Lang::En) => "must not be empty".into(),
-            (FieldProblem::Invalid(detail), Lang::Ko) => format!("올바르지 않은 값입니다: {detail}"),
+            (FieldProblem::Invalid(detail), Lang::Ko) => {
+                format!("올바르지 않은 값입니다: {detail}")
+            }
             (FieldProblem::Invalid(detail), Lang::En) => format!("is invalid: {detail}"),
         }
     }
@@ -314,7 +321,10 @@ impl ErrorBody {
             fields: payload
                 .fields
                 .iter()
-                .map(|f| FieldErrorBody { field: f.field.clone(), message: f.problem.message(lang) })
+                .map(|f| FieldErrorBody {
+                    field: f.field.clone(),
+                    message: f.problem.message(lang),
+                })
                 .collect(),
         }
     }

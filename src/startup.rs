@@ -37,14 +37,21 @@ impl Application {
         let shutdown = CancellationToken::new();
         let db = connect_database(&settings).await?;
         users::bootstrap_admin(&db, &settings).await.context("creating the bootstrap admin")?;
-        let redis = RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
-            .context("configuring Redis")?;
+        let redis =
+            RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
+                .context("configuring Redis")?;
         let broker = Broker::start(
             settings.amqp_url.expose_secret().to_owned(),
             settings.amqp_prefix.clone(),
             shutdown.clone(),
         );
-        let tokens = Tokens::new(&settings.jwt_secret, settings.jwt_access_ttl, settings.jwt_refresh_ttl);
+        // Usually the broker answers at once; if it does not, start anyway (bookings do not
+        // need it) and keep reconnecting in the background. Readiness reports the state.
+        if !broker.wait_connected(Duration::from_secs(3)).await {
+            tracing::warn!("RabbitMQ not reachable yet; starting without it");
+        }
+        let tokens =
+            Tokens::new(&settings.jwt_secret, settings.jwt_access_ttl, settings.jwt_refresh_ttl);
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
@@ -113,10 +120,11 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
         .connect()
         .await
         .context("connecting to Postgres (database `postgres`)")?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut maintenance)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut maintenance)
+            .await?;
     if !exists {
         let statement = format!(r#"create database "{}""#, name.replace('"', "\"\""));
         match sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut maintenance).await {
@@ -130,7 +138,10 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     Ok(())
 }
 
-fn spawn_metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle, shutdown: CancellationToken) {
+fn spawn_metrics_upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {

@@ -54,11 +54,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// The span every log line of a request carries.
 pub fn request_span(req: &Request) -> Span {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let request_id =
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
     tracing::info_span!(
         "request",
@@ -78,11 +75,8 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let method = req.method().to_string();
     let response = next.run(req).await;
-    let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", response.status().as_u16().to_string()),
-    ];
+    let labels =
+        [("route", route), ("method", method), ("status", response.status().as_u16().to_string())];
     metrics::counter!("http_server_requests_total", &labels).increment(1);
     metrics::histogram!("http_server_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());

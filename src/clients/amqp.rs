@@ -27,6 +27,13 @@ impl Broker {
         self.current.borrow().clone().filter(|c| c.status().connected())
     }
 
+    /// Waits until connected, or until `limit` passes; true when connected.
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let mut rx = self.current.clone();
+        let connected = rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected()));
+        matches!(tokio::time::timeout(limit, connected).await, Ok(Ok(_)))
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connection().is_some()
     }

@@ -67,11 +67,8 @@ impl RedisClient {
     /// The current count of a window and its remaining milliseconds (0, 0 when absent).
     pub async fn window_count(&self, key: &str) -> AppResult<(u64, u64)> {
         let mut conn = self.conn().await?;
-        let (n, ttl): (Option<u64>, i64) = redis::pipe()
-            .get(self.key(key))
-            .pttl(self.key(key))
-            .query_async(&mut conn)
-            .await?;
+        let (n, ttl): (Option<u64>, i64) =
+            redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await?;
         Ok((n.unwrap_or(0), ttl.max(0) as u64))
     }
 

@@ -110,7 +110,10 @@ fn parse_request(req: ConcertRequest, is_update: bool) -> AppResult<ConcertDraft
     let open_time = check.required("openTime", req.open_time);
     let close_time = check.required("closeTime", req.close_time);
     if !is_update && req.status.is_some() {
-        check.fail("status", crate::error::FieldProblem::Invalid("is set by the system on creation".into()));
+        check.fail(
+            "status",
+            crate::error::FieldProblem::Invalid("is set by the system on creation".into()),
+        );
     }
     let (title, venue, concert_date, open_time, close_time) =
         check.build(|| Some((title?, venue?, concert_date?, open_time?, close_time?)))?;
@@ -155,7 +158,13 @@ pub async fn list_concerts(
 ) -> AppResult<AppJson<Page<ConcertResponse>>> {
     let title = filter.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let venue = filter.venue.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let page = service::list(&state.db, title, venue, PageParams { page: filter.page, size: filter.size }.request()).await?;
+    let page = service::list(
+        &state.db,
+        title,
+        venue,
+        PageParams { page: filter.page, size: filter.size }.request(),
+    )
+    .await?;
     Ok(AppJson(page.map(Into::into)))
 }
 

@@ -40,15 +40,14 @@ where
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ErrorCode::UNSUPPORTED_MEDIA_TYPE.into());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(e)
-                if e.body_text().contains("length limit") =>
-            {
+            BytesRejection::FailedToBufferBody(e) if e.body_text().contains("length limit") => {
                 AppError::Rejected(ErrorCode::PAYLOAD_TOO_LARGE)
             }
             other => AppError::field("body", FieldProblem::Invalid(other.body_text())),
@@ -63,8 +62,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let field =
-            if path == "." || inner.is_syntax() || inner.is_eof() { "body".to_owned() } else { path };
+        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+            "body".to_owned()
+        } else {
+            path
+        };
         AppError::field(field, FieldProblem::Invalid(inner.to_string()))
     })?;
     // Trailing garbage after the JSON value is malformed input too.
@@ -120,9 +122,12 @@ where
             Ok(axum::extract::Query(value)) => Ok(AppQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
                 let text = e.body_text();
-                let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+                let detail =
+                    text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
                 let (field, detail) = match detail.split_once(": ") {
-                    Some((field, rest)) if !field.contains(' ') => (field.to_owned(), rest.to_owned()),
+                    Some((field, rest)) if !field.contains(' ') => {
+                        (field.to_owned(), rest.to_owned())
+                    }
                     _ => ("query".to_owned(), detail.to_owned()),
                 };
                 Err(AppError::field(field, FieldProblem::Invalid(detail)))

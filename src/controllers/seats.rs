@@ -180,7 +180,13 @@ pub async fn create_seats(
         let prefix = format!("[{i}].");
         concert_ids.push(check.required(&format!("{prefix}concertId"), item.concert_id));
         drafts.push(check_seat(
-            &mut check, &prefix, item.section, item.row, item.number, item.grade, item.price,
+            &mut check,
+            &prefix,
+            item.section,
+            item.row,
+            item.number,
+            item.grade,
+            item.price,
         ));
     }
     check.finish()?;

@@ -98,7 +98,13 @@ pub struct ProfileResponse {
 
 impl From<UserRow> for ProfileResponse {
     fn from(u: UserRow) -> Self {
-        ProfileResponse { id: u.id, username: u.username, email: u.email, role: u.role, created_at: u.created_at }
+        ProfileResponse {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            role: u.role,
+            created_at: u.created_at,
+        }
     }
 }
 
@@ -118,7 +124,8 @@ pub async fn sign_up(
     let username = check.text("username", req.username, min, max);
     let email = user::check_email(&mut check, "email", req.email);
     let password = user::check_password(&mut check, "password", req.password);
-    let signup = check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
+    let signup =
+        check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
     let session = service::signup(&state, signup).await?;
     Ok((StatusCode::CREATED, AppJson(session.into())))
 }

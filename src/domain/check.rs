@@ -26,7 +26,13 @@ impl Check {
     }
 
     /// A trimmed text of `min..=max` characters (a blank text counts as missing).
-    pub fn text(&mut self, field: &str, value: Option<String>, min: usize, max: usize) -> Option<String> {
+    pub fn text(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        min: usize,
+        max: usize,
+    ) -> Option<String> {
         let value = value.map(|v| v.trim().to_owned());
         match value {
             None => {

@@ -49,10 +49,10 @@ impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Integral amounts are written as integers, others as the shortest exact float.
         let normalized = self.0.normalize();
-        if normalized.scale() == 0 {
-            if let Ok(i) = i64::try_from(normalized) {
-                return serializer.serialize_i64(i);
-            }
+        if normalized.scale() == 0
+            && let Ok(i) = i64::try_from(normalized)
+        {
+            return serializer.serialize_i64(i);
         }
         let f: f64 = normalized.to_string().parse().map_err(serde::ser::Error::custom)?;
         serializer.serialize_f64(f)

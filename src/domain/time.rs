@@ -70,7 +70,10 @@ pub fn serialize_kst<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S:
 }
 
 /// [`serialize_kst`] for optional timestamps.
-pub fn serialize_kst_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_kst_opt<S: Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => serialize_kst(t, s),
         None => s.serialize_none(),

@@ -3,7 +3,10 @@
 use sqlx::PgPool;
 
 use crate::{
-    domain::{concert::ConcertDraft, page::{Page, PageRequest}},
+    domain::{
+        concert::ConcertDraft,
+        page::{Page, PageRequest},
+    },
     error::{AppResult, ErrorCode},
     repositories::concerts::{self, ConcertRow},
 };

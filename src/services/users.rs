@@ -71,7 +71,9 @@ pub async fn login(
     }
 
     let user = users::find_by_email(&mut *state.db.acquire().await?, email.as_str()).await?;
-    let hash = user.as_ref().map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let hash = user
+        .as_ref()
+        .map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
     let matches = passwords::verify(password, hash).await?;
     let Some(user) = user.filter(|_| matches) else {
         state.redis.count_in_window(&account_key, settings.login_failure_window).await?;
@@ -169,10 +171,11 @@ pub async fn bootstrap_admin(db: &PgPool, settings: &Settings) -> anyhow::Result
 async fn unused_admin_name(conn: &mut PgConnection) -> anyhow::Result<String> {
     for n in 0.. {
         let name = if n == 0 { "admin".to_owned() } else { format!("admin{n}") };
-        let taken: bool = sqlx::query_scalar("select exists(select 1 from users where username = $1)")
-            .bind(&name)
-            .fetch_one(&mut *conn)
-            .await?;
+        let taken: bool =
+            sqlx::query_scalar("select exists(select 1 from users where username = $1)")
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
         if !taken {
             return Ok(name);
         }

@@ -1,1 +1,12 @@
+//! Integration tests: the real app on port 0 against real Postgres, Redis and RabbitMQ.
+//! Each test gets its own database (a copy of a migrated template), Redis key prefix and AMQP
+//! name prefix, so tests run in parallel.
 
+mod authz;
+mod concerts;
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod seats;
+mod users;

@@ -1,0 +1,318 @@
+//! `spawn_app` and the small vocabulary the tests are written in.
+
+use std::{collections::HashMap, sync::OnceLock};
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use ticketing::{
+    config::Settings,
+    startup::{Application, MIGRATOR},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "admin@admin";
+pub const ADMIN_PASSWORD: &str = "admin1234";
+
+/// Postgres server for tests (`TEST_DATABASE_URL`, without a database name).
+fn pg_base() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A pool on the test's own database, for arranging and inspecting state.
+    pub db: PgPool,
+    pub db_name: String,
+    pub redis_prefix: String,
+    shutdown: CancellationToken,
+}
+
+/// A signed-up user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns the app with extra environment settings (e.g. `("LOGIN_MAX_FAILURES", "2")`).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        ticketing::telemetry::init_subscriber(ticketing::config::Profile::Dev);
+    }
+    let template = template_database().await;
+    let id = Uuid::new_v4().simple().to_string();
+    let db_name = format!("ticketing_test_{id}");
+    let mut maintenance =
+        PgConnection::connect(&format!("{}/postgres", pg_base())).await.expect("postgres");
+    maintenance
+        .execute(sqlx::AssertSqlSafe(format!(
+            r#"create database "{db_name}" template "{template}""#
+        )))
+        .await
+        .expect("create test database");
+    maintenance.close().await.ok();
+
+    let redis_prefix = format!("test:{id}:");
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("HTTP_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATABASE_URL".into(), format!("{}/{db_name}", pg_base())),
+        ("DATABASE_MAX_CONNECTIONS".into(), "10".into()),
+        ("REDIS_URL".into(), redis_url()),
+        ("REDIS_KEY_PREFIX".into(), redis_prefix.clone()),
+        ("AMQP_PREFIX".into(), format!("test.{id}.")),
+    ]);
+    if let Ok(url) = std::env::var("TEST_AMQP_URL") {
+        vars.insert("AMQP_URL".into(), url);
+    }
+    for (k, v) in overrides {
+        vars.insert((*k).into(), (*v).into());
+    }
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
+    let app = Application::build(settings).await.expect("app builds");
+    let port = app.port();
+    let db = app.state().db.clone();
+    let shutdown = app.shutdown_token();
+    tokio::spawn(app.run_until_stopped());
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client,
+        db,
+        db_name,
+        redis_prefix,
+        shutdown,
+    }
+}
+
+/// One migrated database per migration set, copied for every test. Built under an advisory
+/// lock so that parallel test processes build it once; renamed into place only when complete.
+async fn template_database() -> String {
+    static NAME: OnceLock<String> = OnceLock::new();
+    let name = NAME
+        .get_or_init(|| {
+            let mut hasher = Sha256::new();
+            for m in MIGRATOR.iter() {
+                hasher.update(m.version.to_le_bytes());
+                hasher.update(&*m.checksum);
+            }
+            let digest = hasher.finalize();
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("ticketing_template_{hex}")
+        })
+        .clone();
+    let mut conn =
+        PgConnection::connect(&format!("{}/postgres", pg_base())).await.expect("postgres");
+    conn.execute("select pg_advisory_lock(727274)").await.unwrap();
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{name}_building");
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            r#"drop database if exists "{building}" with (force)"#
+        )))
+        .await
+        .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(r#"create database "{building}""#)))
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&format!("{}/{building}", pg_base())).await.unwrap();
+        MIGRATOR.run(&pool).await.expect("migrations apply");
+        pool.close().await;
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            r#"alter database "{building}" rename to "{name}""#
+        )))
+        .await
+        .unwrap();
+    }
+    conn.execute("select pg_advisory_unlock(727274)").await.unwrap();
+    conn.close().await.ok();
+    name
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let db_name = self.db_name.clone();
+        let prefix = self.redis_prefix.clone();
+        // Clean up on a thread of its own: Drop cannot await, and the test's runtime is ending.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Ok(mut conn) =
+                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
+                {
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            r#"drop database if exists "{db_name}" with (force)"#
+                        )))
+                        .await;
+                }
+                if let Ok(client) = deadpool_redis::redis::Client::open(redis_url())
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+                        .arg(format!("{prefix}*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: Result<u64, _> = deadpool_redis::redis::cmd("DEL")
+                            .arg(keys)
+                            .query_async(&mut conn)
+                            .await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request; `body` is JSON when given; `token` is a bearer token.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Signs up a fresh user with a unique name.
+    pub async fn signup(&self) -> TestUser {
+        let n = &Uuid::new_v4().simple().to_string()[..12];
+        let username = format!("fan{n}");
+        let email = format!("{username}@example.com");
+        let password = "password123".to_owned();
+        let body = json!({"username": username, "email": email, "password": password});
+        let res = self.post("/api/user/signup", None, body).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "signup");
+        let json: Value = res.json().await.unwrap();
+        TestUser {
+            username,
+            email,
+            password,
+            token: json["token"].as_str().unwrap().to_owned(),
+            refresh_token: json["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/api/user/login", None, json!({"email": email, "password": password})).await
+    }
+
+    /// An access token of the bootstrap admin.
+    pub async fn admin_token(&self) -> String {
+        let res = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "admin login");
+        res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a concert on sale now (opened an hour ago, closing in a week).
+    pub async fn create_concert(&self, admin: &str) -> Value {
+        let res = self.post("/api/concert", Some(admin), concert_body("테스트 콘서트")).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create concert");
+        res.json().await.unwrap()
+    }
+
+    /// Creates seats `section` A, row 1, numbers 1..=n at 50,000 each.
+    pub async fn create_seats(&self, admin: &str, concert_id: i64, n: usize) -> Vec<Value> {
+        let items: Vec<Value> = (1..=n)
+            .map(|i| json!({"concertId": concert_id, "section": "A", "row": "1", "number": i.to_string(), "grade": "R", "price": 50000}))
+            .collect();
+        let res = self.post("/api/seat/batch", Some(admin), Value::Array(items)).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create seats");
+        res.json().await.unwrap()
+    }
+}
+
+/// A valid concert body: on sale from an hour ago for a week; the show a day later.
+pub fn concert_body(title: &str) -> Value {
+    let now = chrono::Utc::now();
+    json!({
+        "title": title,
+        "venue": "올림픽공원 체조경기장",
+        "openTime": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "closeTime": (now + chrono::Duration::days(7)).to_rfc3339(),
+        "concertDate": (now + chrono::Duration::days(8)).to_rfc3339(),
+    })
+}
+
+/// Reads an error body and checks its shape; returns it.
+pub async fn error_body(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    assert!(
+        res.headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+        "error bodies are JSON"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+/// The `field` names of a validation error body.
+pub fn failing_fields(body: &Value) -> Vec<String> {
+    body["fields"]
+        .as_array()
+        .map(|a| a.iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
