@@ -1,0 +1,144 @@
+//! Seat map under concurrent readers: how fast, and how big, is a large concert's map?
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+
+use crate::{
+    Options,
+    report::{Latencies, ms},
+};
+
+const BATCH: usize = 5_000;
+
+pub async fn run(options: &Options) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let base = &options.base_url;
+    let token = admin_token(&client, options).await?;
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let concert: Value = client
+        .post(format!("{base}/api/concert"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "title": format!("seat-map bench {now}"),
+            "venue": "Bench Arena",
+            "openTime": "2030-01-01T10:00:00",
+            "closeTime": "2030-01-10T10:00:00",
+            "concertDate": "2030-01-11T19:00:00",
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let concert_id = concert["id"].as_i64().context("concert id")?;
+
+    // Sections A.., 50 rows of 100 seats each per section: a stadium-like map.
+    let seats: Vec<Value> = (0..options.seats)
+        .map(|i| {
+            let section = (b'A' + (i / 5_000) as u8) as char;
+            json!({
+                "concertId": concert_id,
+                "section": section.to_string(),
+                "row": ((i % 5_000) / 100 + 1).to_string(),
+                "number": (i % 100 + 1).to_string(),
+                "grade": if i % 10 == 0 { "VIP" } else { "R" },
+                "price": if i % 10 == 0 { 150_000 } else { 99_000 },
+            })
+        })
+        .collect();
+    let mut create = Latencies::default();
+    let started = Instant::now();
+    for chunk in seats.chunks(BATCH) {
+        let t = Instant::now();
+        client
+            .post(format!("{base}/api/seat/batch"))
+            .bearer_auth(&token)
+            .json(&chunk)
+            .send()
+            .await?
+            .error_for_status()?;
+        create.record(t.elapsed());
+    }
+    println!(
+        "created {} seats in {} batches: {:.0}ms total; per batch {}",
+        options.seats,
+        create.len(),
+        ms(started.elapsed()),
+        create.summary()
+    );
+
+    let url = format!("{base}/api/seat/concert/{concert_id}/seat-map");
+    // One plain and one gzip fetch to report sizes (and check the map is whole).
+    let plain =
+        client.get(&url).header("accept-encoding", "identity").send().await?.bytes().await?;
+    let map: Vec<Value> = serde_json::from_slice(&plain)?;
+    ensure!(map.len() == options.seats, "the map has every seat");
+    let gzip_client = reqwest::Client::builder().no_proxy().gzip(false).build()?;
+    let gz = gzip_client.get(&url).header("accept-encoding", "gzip").send().await?.bytes().await?;
+    println!("seat map: {} seats, {} bytes plain, {} bytes gzip", map.len(), plain.len(), gz.len());
+
+    for (label, encoding) in [("identity", "identity"), ("gzip", "gzip")] {
+        let latencies =
+            read_for(&gzip_client, &url, encoding, options.readers, options.duration).await?;
+        let mut all = Latencies::default();
+        let mut count = 0;
+        for l in latencies {
+            count += l.len();
+            all.extend(l);
+        }
+        println!(
+            "{label:>8}: {} readers for {}s: {:.1} maps/s; {}",
+            options.readers,
+            options.duration.as_secs(),
+            count as f64 / options.duration.as_secs_f64(),
+            all.summary()
+        );
+    }
+    Ok(())
+}
+
+async fn read_for(
+    client: &reqwest::Client,
+    url: &str,
+    encoding: &str,
+    readers: usize,
+    duration: Duration,
+) -> anyhow::Result<Vec<Latencies>> {
+    let deadline = Instant::now() + duration;
+    let tasks = (0..readers).map(|_| {
+        let client = client.clone();
+        let url = url.to_owned();
+        let encoding = encoding.to_owned();
+        tokio::spawn(async move {
+            let mut latencies = Latencies::default();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let res = client.get(&url).header("accept-encoding", &encoding).send().await?;
+                ensure!(res.status().is_success(), "seat map answered {}", res.status());
+                res.bytes().await?;
+                latencies.record(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        })
+    });
+    let mut out = Vec::new();
+    for r in futures::future::join_all(tasks).await {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
+async fn admin_token(client: &reqwest::Client, options: &Options) -> anyhow::Result<String> {
+    let res: Value = client
+        .post(format!("{}/api/user/login", options.base_url))
+        .json(&json!({"email": options.admin_email, "password": options.admin_password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(res["token"].as_str().context("token")?.to_owned())
+}
