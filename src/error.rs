@@ -78,18 +78,33 @@ error_codes! {
     NOT_FOUND_USER_ID = NOT_FOUND, "사용자를 찾을 수 없습니다.", "The user was not found.";
     CONCERT_NOT_FOUND = NOT_FOUND, "콘서트를 찾을 수 없습니다.", "The concert was not found.";
     SEAT_NOT_FOUND = NOT_FOUND, "좌석을 찾을 수 없습니다.", "The seat was not found.";
+    SEAT_NOT_SELECTED = NOT_FOUND, "선택된 좌석을 찾을 수 없습니다. 좌석을 먼저 선택해주세요.", "You do not hold this seat; select it first.";
+    PAYMENT_NOT_FOUND = NOT_FOUND, "결제 정보를 찾을 수 없습니다.", "The payment was not found.";
     METHOD_NOT_ALLOWED = METHOD_NOT_ALLOWED, "허용되지 않은 메서드 호출입니다.", "This method is not allowed on this path.";
     NOT_ACCEPTABLE = NOT_ACCEPTABLE, "지원하지 않는 응답 형식입니다.", "The requested response format is not supported.";
     REQUEST_TIMEOUT = REQUEST_TIMEOUT, "요청 처리 시간이 초과되었습니다.", "The request took too long.";
     EXIST_USER_EMAIL = CONFLICT, "중복된 이메일이 존재합니다.", "This email is already registered.";
     EXIST_USER_USERNAME = CONFLICT, "중복된 사용자명이 존재합니다.", "This username is already taken.";
     SEAT_ALREADY_EXISTS = CONFLICT, "이미 존재하는 좌석입니다.", "This seat already exists in the concert.";
+    IS_ALREADY_RESERVATION = CONFLICT, "이미 예약 된 좌석입니다.", "The seat is already reserved or sold.";
+    SEAT_ALREADY_LOCKED = CONFLICT, "다른 사용자가 이미 선택한 좌석입니다.", "Another fan is holding this seat.";
+    SEAT_LOCK_RETRY_NEEDED = CONFLICT, "좌석 선점 중 충돌이 발생했습니다. 다시 시도해주세요.", "The hold raced with a change; try again.";
+    RESERVATION_ALREADY_PROCESSED = CONFLICT, "이미 처리된 예약입니다.", "This reservation was already processed.";
+    PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";
     CONCERT_DATE_AFTER_CLOSE_TIME = UNPROCESSABLE_ENTITY, "공연일은 예매 마감일보다 이후여야 합니다.", "The concert date must be after the close time.";
     CLOSE_TIME_AFTER_OPEN_TIME = UNPROCESSABLE_ENTITY, "예매 마감일은 예매 시작일보다 이후여야 합니다.", "The close time must be after the open time.";
     CANNOT_DELETE_RESERVATION_OPEN_CONCERT = UNPROCESSABLE_ENTITY, "진행 중인 예약이 있는 콘서트는 삭제할 수 없습니다.", "A concert with active reservations cannot be deleted.";
     CANNOT_DELETE_RESERVED_SEAT = UNPROCESSABLE_ENTITY, "예약된 좌석은 삭제하거나 변경할 수 없습니다.", "A reserved seat cannot be deleted or changed.";
+    RESERVATION_NOT_OPEN_YET = UNPROCESSABLE_ENTITY, "아직 예매 오픈 시간이 아닙니다.", "The sale has not opened yet.";
+    SALE_CLOSED = UNPROCESSABLE_ENTITY, "예매가 마감되었습니다.", "The sale has closed.";
+    INVALID_CONCERT_STATUS = UNPROCESSABLE_ENTITY, "예매할 수 없는 콘서트 상태입니다.", "The concert is not on sale.";
+    SEAT_LIMIT_EXCEEDED = UNPROCESSABLE_ENTITY, "공연당 선택할 수 있는 좌석 수를 초과했습니다.", "You would exceed the seats allowed per fan for this concert.";
+    AMOUNT_MISMATCH = UNPROCESSABLE_ENTITY, "결제 금액이 좌석 가격과 일치하지 않습니다.", "The amount does not match the seats' prices.";
+    RESERVATION_EXPIRED = UNPROCESSABLE_ENTITY, "예약이 만료되었습니다.", "The reservation has expired.";
+    RESERVATION_NOT_CONFIRMED = UNPROCESSABLE_ENTITY, "확정된 예약만 취소할 수 있습니다.", "Only a confirmed reservation can be canceled.";
+    CANCELLATION_DEADLINE_PASSED = UNPROCESSABLE_ENTITY, "공연 2시간 전까지만 취소할 수 있습니다.", "Cancellation closes two hours before the show.";
     INVALID_REQUEST = UNPROCESSABLE_ENTITY, "유효하지 않은 요청입니다.", "The request is not valid.";
     INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
     DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";
@@ -243,6 +258,7 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
         "concert_close_after_open" => ErrorCode::CLOSE_TIME_AFTER_OPEN_TIME,
         "concert_date_after_close" => ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME,
         "seat_concert_id_fkey" => ErrorCode::CONCERT_NOT_FOUND,
+        "reservation_seat_active_uk" => ErrorCode::IS_ALREADY_RESERVATION,
         _ => return None,
     })
 }

@@ -42,6 +42,7 @@ ADMIN_EMAIL/ADMIN_PASSWORD are required.
     QUEUE_ADMIT_PER_TICK      admissions per tick (default 100)
     QUEUE_MAX_ACTIVE          admitted users at once (default 1000)
     QUEUE_ACTIVE_TTL_SECS     how long an admission lasts (default 600)
+    EXPIRY_SWEEP_INTERVAL_MS  how often unpaid reservations are expired (default 1000)
     CORS_ORIGINS              comma-separated origins, or * (dev default *, prod default none)
     LOGIN_MAX_FAILURES        failed logins per account before a lock-out (default 5)
     LOGIN_FAILURE_WINDOW_SECS lock-out window (default 900)

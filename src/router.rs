@@ -30,7 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     config::CorsOrigins,
-    controllers::{concerts, health, seats, users},
+    controllers::{concerts, health, payments, reservations, seats, users},
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
     state::AppState,
     telemetry,
@@ -51,7 +51,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     tags(
         (name = "user", description = "Accounts and tokens"),
         (name = "concert", description = "Concert catalogue"),
-        (name = "seat", description = "Seats and the seat map"),
+        (name = "seat", description = "Seats, the seat map and holds"),
+        (name = "payment", description = "Checkout and payments"),
+        (name = "reservation", description = "Reservations"),
         (name = "health", description = "Health and readiness"),
         (name = "ops", description = "Metrics"),
     )
@@ -91,6 +93,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seats::get_seat_map))
         .routes(routes!(seats::list_seats_by_grade))
         .routes(routes!(seats::get_seat, seats::update_seat, seats::delete_seat))
+        .routes(routes!(seats::select_seat, seats::release_seat))
+        .routes(routes!(seats::select_seats))
+        .routes(routes!(payments::create_payment))
+        .routes(routes!(reservations::list_my_reservations))
+        .routes(routes!(reservations::get_reservation))
+        .routes(routes!(reservations::cancel_reservation))
+        .routes(routes!(reservations::list_all_reservations))
+        .routes(routes!(reservations::list_concert_reservations))
         .routes(routes!(health::get_health))
         .routes(routes!(health::get_readiness))
         .routes(routes!(health::get_liveness))

@@ -14,12 +14,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clients::{amqp::Broker, redis::RedisClient},
+    clients::{amqp::Broker, holds::Holds, redis::RedisClient},
     config::Settings,
     router,
-    services::{tokens::Tokens, users},
+    services::{catalog::Catalogs, tokens::Tokens, users},
     state::AppState,
-    telemetry,
+    telemetry, workers,
 };
 
 /// The migrations of `migrations/`, embedded in the binary.
@@ -57,6 +57,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let state = AppState {
             db,
+            holds: Holds::new(redis.clone()),
+            catalogs: Arc::new(Catalogs::default()),
             redis,
             broker,
             tokens: Arc::new(tokens),
@@ -83,6 +85,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { listener, router, state, shutdown } = self;
         spawn_metrics_upkeep(state.metrics.clone(), shutdown.clone());
+        workers::spawn_all(&state, &shutdown);
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -6,15 +6,17 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::{
-    clients::{amqp::Broker, redis::RedisClient},
+    clients::{amqp::Broker, holds::Holds, redis::RedisClient},
     config::Settings,
-    services::tokens::Tokens,
+    services::{catalog::Catalogs, tokens::Tokens},
 };
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
     pub redis: RedisClient,
+    pub holds: Holds,
+    pub catalogs: Arc<Catalogs>,
     pub broker: Broker,
     pub tokens: Arc<Tokens>,
     pub settings: Arc<Settings>,

@@ -200,7 +200,7 @@ pub async fn update_concert(
     AppJson(req): AppJson<ConcertRequest>,
 ) -> AppResult<AppJson<ConcertResponse>> {
     let draft = parse_request(req, true)?;
-    Ok(AppJson(service::update(&state.db, id, draft).await?.into()))
+    Ok(AppJson(service::update(&state, id, draft).await?.into()))
 }
 
 /// Delete a concert and its seats (admin; soft delete).
@@ -218,6 +218,6 @@ pub async fn delete_concert(
     _admin: AdminUser,
     AppPath(ConcertPath { id }): AppPath<ConcertPath>,
 ) -> AppResult<StatusCode> {
-    service::delete(&state.db, id).await?;
+    service::delete(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -197,3 +197,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         Ok(ClientIp(ip))
     }
 }
+
+/// The caller's language for messages in success bodies (`Accept-Language`).
+pub struct Language(pub crate::error::Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for Language {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let value = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Ok(Language(crate::error::Lang::from_accept_language(value)))
+    }
+}

@@ -3,5 +3,7 @@
 pub mod concerts;
 pub mod extract;
 pub mod health;
+pub mod payments;
+pub mod reservations;
 pub mod seats;
 pub mod users;

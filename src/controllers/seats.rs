@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use super::extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser};
 use crate::{
     domain::{
         check::Check,
@@ -16,7 +16,10 @@ use crate::{
     },
     error::{AppError, AppResult, ErrorBody, ErrorCode, FieldProblem},
     repositories::seats::SeatRow,
-    services::seats as service,
+    services::{
+        holds::{self, Held},
+        seats as service,
+    },
     state::AppState,
 };
 
@@ -78,9 +81,17 @@ pub struct SeatResponse {
 
 impl From<SeatRow> for SeatResponse {
     fn from(s: SeatRow) -> Self {
+        SeatResponse::new(s, false)
+    }
+}
+
+impl SeatResponse {
+    /// The seat's response; `held` when a fan holds it right now.
+    fn new(s: SeatRow, held: bool) -> Self {
         let status = match s.reservation_status.as_deref() {
             Some("CONFIRMED") => SeatStatus::Sold,
             Some(_) => SeatStatus::Reserved,
+            None if held => SeatStatus::Held,
             None => SeatStatus::Available,
         };
         SeatResponse {
@@ -195,7 +206,7 @@ pub async fn create_seats(
         return Err(ErrorCode::INVALID_CONCERT_ID.into());
     }
     let drafts: Vec<SeatDraft> = drafts.into_iter().flatten().collect();
-    let rows = service::create_batch(&state.db, concert_id, drafts).await?;
+    let rows = service::create_batch(&state, concert_id, drafts).await?;
     Ok((StatusCode::CREATED, AppJson(rows.into_iter().map(Into::into).collect())))
 }
 
@@ -212,7 +223,11 @@ pub async fn list_seats(
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<SeatResponse>>> {
     let page = service::page(&state.db, concert_id, page.request()).await?;
-    Ok(AppJson(page.map(Into::into)))
+    let held = service::held(&state, concert_id).await?;
+    Ok(AppJson(page.map(|s| {
+        let is_held = held.contains(&s.id);
+        SeatResponse::new(s, is_held)
+    })))
 }
 
 /// Every seat of a concert with its status, in natural order (2 before 10): the seat map.
@@ -225,12 +240,11 @@ pub async fn list_seats(
 pub async fn get_seat_map(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
-) -> AppResult<AppJson<Vec<SeatResponse>>> {
-    let rows = service::all(&state.db, concert_id, None).await?;
-    Ok(AppJson(rows.into_iter().map(Into::into).collect()))
+) -> AppResult<RawJson> {
+    Ok(RawJson(service::map_json(&state, concert_id, None).await?))
 }
 
-/// A concert's seats of one grade, in natural order.
+/// A concert's seats of one grade, in natural order, with their status.
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}/seats", tag = TAG, params(ConcertSeatsPath, GradeQuery),
     responses(
         (status = 200, description = "Seats of the grade", body = Vec<SeatResponse>),
@@ -241,12 +255,20 @@ pub async fn list_seats_by_grade(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
     AppQuery(query): AppQuery<GradeQuery>,
-) -> AppResult<AppJson<Vec<SeatResponse>>> {
+) -> AppResult<RawJson> {
     let mut check = Check::new();
     let grade = check.text("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
     let grade = check.build(|| grade)?;
-    let rows = service::all(&state.db, concert_id, Some(&grade)).await?;
-    Ok(AppJson(rows.into_iter().map(Into::into).collect()))
+    Ok(RawJson(service::map_json(&state, concert_id, Some(&grade)).await?))
+}
+
+/// A JSON body rendered ahead of time.
+pub struct RawJson(Vec<u8>);
+
+impl axum::response::IntoResponse for RawJson {
+    fn into_response(self) -> axum::response::Response {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
 }
 
 /// One seat.
@@ -260,7 +282,9 @@ pub async fn get_seat(
     State(state): State<AppState>,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<AppJson<SeatResponse>> {
-    Ok(AppJson(service::get(&state.db, id).await?.into()))
+    let seat = service::get(&state.db, id).await?;
+    let held = state.holds.holder(id).await?.is_some();
+    Ok(AppJson(SeatResponse::new(seat, held)))
 }
 
 /// Change a seat (admin); a reserved or sold seat cannot be changed.
@@ -284,7 +308,7 @@ pub async fn update_seat(
     let mut check = Check::new();
     let draft = check_seat(&mut check, "", req.section, req.row, req.number, req.grade, req.price);
     let draft = check.build(|| draft)?;
-    Ok(AppJson(service::update(&state.db, id, draft).await?.into()))
+    Ok(AppJson(service::update(&state, id, draft).await?.into()))
 }
 
 /// Delete a seat (admin; soft delete); a reserved or sold seat cannot be deleted.
@@ -302,6 +326,150 @@ pub async fn delete_seat(
     _admin: AdminUser,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<StatusCode> {
-    service::delete(&state.db, id).await?;
+    service::delete(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A held seat: the seat's fields and when the hold ends.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatSelectResponse {
+    pub id: i64,
+    pub concert_id: i64,
+    pub concert_title: String,
+    pub section: String,
+    pub row: String,
+    pub number: String,
+    pub grade: String,
+    pub price: Money,
+    /// True: the seat is no longer available to others.
+    pub reserved: bool,
+    pub status: SeatStatus,
+    #[serde(serialize_with = "serialize_kst")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_kst")]
+    pub updated_at: DateTime<Utc>,
+    /// When the hold ends unless the seat is checked out.
+    #[serde(serialize_with = "serialize_kst")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Several seats held at once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MultiSelectResponse {
+    pub seats: Vec<SeatSelectResponse>,
+    /// When the earliest of the holds ends.
+    #[serde(serialize_with = "serialize_kst")]
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MultiSelectRequest {
+    /// The seats to hold, all of one concert; all are held or none.
+    #[schema(required = true, value_type = Vec<i64>, example = json!([101, 102]))]
+    pub seat_ids: Option<Vec<i64>>,
+}
+
+fn select_responses(held: Held) -> AppResult<Vec<SeatSelectResponse>> {
+    let concert = &held.catalog.concert;
+    held.seats
+        .iter()
+        .map(|(id, expires_at)| {
+            // A seat added after this instance's catalogue was loaded is not in it yet.
+            let seat = &held.catalog.seat(*id).ok_or(ErrorCode::SEAT_LOCK_RETRY_NEEDED)?.seat;
+            Ok(SeatSelectResponse {
+                id: seat.id,
+                concert_id: concert.id,
+                concert_title: concert.title.clone(),
+                section: seat.section.clone(),
+                row: seat.row.clone(),
+                number: seat.number.clone(),
+                grade: seat.grade.clone(),
+                price: seat.price.into(),
+                reserved: true,
+                status: SeatStatus::Held,
+                created_at: seat.created_at,
+                updated_at: seat.updated_at,
+                expires_at: *expires_at,
+            })
+        })
+        .collect()
+}
+
+/// Hold one seat for a few minutes (`HOLD_TTL_SECS`); holding it again reports the time left.
+#[utoipa::path(post, path = "/api/seat/{id}/select", tag = TAG, params(SeatPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Held", body = SeatSelectResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`SEAT_NOT_FOUND` or `CONCERT_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`SEAT_ALREADY_LOCKED` (another fan holds it), `IS_ALREADY_RESERVATION` (reserved or sold), `SEAT_LOCK_RETRY_NEEDED`", body = ErrorBody),
+        (status = 422, description = "`RESERVATION_NOT_OPEN_YET`, `SALE_CLOSED`, `INVALID_CONCERT_STATUS`, `SEAT_LIMIT_EXCEEDED`", body = ErrorBody),
+    ))]
+pub async fn select_seat(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(SeatPath { id }): AppPath<SeatPath>,
+) -> AppResult<AppJson<SeatSelectResponse>> {
+    let held = holds::select(&state, user.user_id, &[id]).await?;
+    Ok(AppJson(select_responses(held)?.remove(0)))
+}
+
+/// Hold several seats of one concert: all of them or none.
+#[utoipa::path(post, path = "/api/seat/select", tag = TAG, request_body = MultiSelectRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "All held", body = MultiSelectResponse),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`SEAT_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`SEAT_ALREADY_LOCKED` or `IS_ALREADY_RESERVATION` (nothing was held)", body = ErrorBody),
+        (status = 422, description = "`INVALID_CONCERT_ID` (seats of several concerts), `DUPLICATE_SEAT_IN_REQUEST`, `SEAT_LIMIT_EXCEEDED`, sale closed", body = ErrorBody),
+    ))]
+pub async fn select_seats(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppJson(req): AppJson<MultiSelectRequest>,
+) -> AppResult<AppJson<MultiSelectResponse>> {
+    let seat_ids = check_seat_ids(req.seat_ids, state.settings.max_seats_per_user as usize)?;
+    let held = holds::select(&state, user.user_id, &seat_ids).await?;
+    let seats = select_responses(held)?;
+    let expires_at = seats.iter().map(|s| s.expires_at).min().unwrap_or_default();
+    Ok(AppJson(MultiSelectResponse { seats, expires_at }))
+}
+
+/// Seat ids of a request: 1..=max, no repeats.
+pub fn check_seat_ids(ids: Option<Vec<i64>>, max: usize) -> AppResult<Vec<i64>> {
+    let ids = ids.ok_or_else(|| AppError::field("seatIds", FieldProblem::Required))?;
+    if ids.is_empty() {
+        return Err(AppError::field("seatIds", FieldProblem::NotEmpty));
+    }
+    if ids.len() > max {
+        return Err(AppError::field("seatIds", FieldProblem::TooMany { max }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !ids.iter().all(|id| seen.insert(*id)) {
+        return Err(ErrorCode::DUPLICATE_SEAT_IN_REQUEST.into());
+    }
+    Ok(ids)
+}
+
+/// Release one's hold on a seat.
+#[utoipa::path(delete, path = "/api/seat/{id}/select", tag = TAG, params(SeatPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`SEAT_NOT_SELECTED`: the caller does not hold it; `SEAT_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`IS_ALREADY_RESERVATION`: the seat is in a reservation", body = ErrorBody),
+    ))]
+pub async fn release_seat(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(SeatPath { id }): AppPath<SeatPath>,
+) -> AppResult<StatusCode> {
+    holds::release(&state, user.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@ pub mod check;
 pub mod concert;
 pub mod money;
 pub mod page;
+pub mod reservation;
 pub mod seat;
 pub mod text_enum;
 pub mod time;

@@ -160,3 +160,49 @@ fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// A concert whether or not it is deleted, with its deletion flag (for the hold cache).
+pub async fn find_any(
+    conn: &mut PgConnection,
+    id: i64,
+) -> sqlx::Result<Option<(ConcertRow, bool)>> {
+    let row = sqlx::query!(
+        r#"select id, title, venue, concert_date, open_time, close_time,
+                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at,
+                  deleted_at is not null as "deleted!"
+           from concert where id = $1"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| {
+        (
+            ConcertRow {
+                id: r.id,
+                title: r.title,
+                venue: r.venue,
+                concert_date: r.concert_date,
+                open_time: r.open_time,
+                close_time: r.close_time,
+                status: r.status,
+                queue_enabled: r.queue_enabled,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            r.deleted,
+        )
+    }))
+}
+
+/// Locks the concert against changes during a checkout; `None` when missing or deleted.
+pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ConcertRow>> {
+    sqlx::query_as!(
+        ConcertRow,
+        r#"select id, title, venue, concert_date, open_time, close_time,
+                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+           from concert where id = $1 and deleted_at is null for share"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -2,5 +2,6 @@
 
 pub mod concerts;
 pub mod refresh_tokens;
+pub mod reservations;
 pub mod seats;
 pub mod users;

@@ -72,17 +72,19 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<SeatR
     .await
 }
 
-/// Locks a live seat's row; `None` when there is no such seat.
-pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<bool>> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from reservation_seat rs where rs.seat_id = s.id and rs.active) as "reserved!"
+/// Locks a live seat's row; `None` when there is no such seat, else (reserved?, concert).
+pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<(bool, i64)>> {
+    let row = sqlx::query!(
+        r#"select exists(select 1 from reservation_seat rs where rs.seat_id = s.id and rs.active) as "reserved!",
+                  s.concert_id
            from seat s join concert c on c.id = s.concert_id and c.deleted_at is null
            where s.id = $1 and s.deleted_at is null
            for update of s"#,
         id,
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.reserved, r.concert_id)))
 }
 
 pub async fn list_page(
@@ -161,4 +163,58 @@ pub async fn soft_delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The concert of each existing seat (deleted ones included: a seat never changes concert).
+pub async fn concerts_of(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query!("select id, concert_id from seat where id = any($1)", ids)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.concert_id)).collect())
+}
+
+pub async fn live_ids(conn: &mut PgConnection, concert: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!("select id from seat where concert_id = $1 and deleted_at is null", concert)
+        .fetch_all(conn)
+        .await
+}
+
+/// A seat's fixed facts, for the in-memory catalogue.
+#[derive(Debug, Clone)]
+pub struct SeatStatic {
+    pub id: i64,
+    pub section: String,
+    pub row: String,
+    pub number: String,
+    pub grade: String,
+    pub price: Decimal,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every live seat of the concert in natural order, without reservation state.
+pub async fn list_static(conn: &mut PgConnection, concert: i64) -> sqlx::Result<Vec<SeatStatic>> {
+    sqlx::query_as!(
+        SeatStatic,
+        r#"select id, section, "row" as row, number, grade, price, created_at, updated_at
+           from seat where concert_id = $1 and deleted_at is null
+           order by section collate natural_sort, "row" collate natural_sort, number collate natural_sort"#,
+        concert,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks live seats for checkout; returns (id, concert, price).
+pub async fn lock_for_checkout(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, i64, Decimal)>> {
+    let rows = sqlx::query!(
+        "select id, concert_id, price from seat where id = any($1) and deleted_at is null order by id for update",
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.concert_id, r.price)).collect())
 }

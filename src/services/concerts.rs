@@ -9,6 +9,7 @@ use crate::{
     },
     error::{AppResult, ErrorCode},
     repositories::concerts::{self, ConcertRow},
+    state::AppState,
 };
 
 #[tracing::instrument(skip_all)]
@@ -34,17 +35,18 @@ pub async fn get(db: &PgPool, id: i64) -> AppResult<ConcertRow> {
 }
 
 #[tracing::instrument(skip_all, fields(concert.id = id))]
-pub async fn update(db: &PgPool, id: i64, draft: ConcertDraft) -> AppResult<ConcertRow> {
-    let mut conn = db.acquire().await?;
-    concerts::update(&mut conn, id, &draft)
-        .await?
-        .ok_or_else(|| ErrorCode::CONCERT_NOT_FOUND.into())
+pub async fn update(state: &AppState, id: i64, draft: ConcertDraft) -> AppResult<ConcertRow> {
+    let mut conn = state.db.acquire().await?;
+    let row = concerts::update(&mut conn, id, &draft).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+    // Holds read the sale window and status from Redis: reload them.
+    state.holds.invalidate(id).await?;
+    Ok(row)
 }
 
 /// Soft-deletes the concert and its seats, unless someone holds a live reservation for it.
 #[tracing::instrument(skip_all, fields(concert.id = id))]
-pub async fn delete(db: &PgPool, id: i64) -> AppResult<()> {
-    let mut tx = db.begin().await?;
+pub async fn delete(state: &AppState, id: i64) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
     if !concerts::lock(&mut tx, id).await? {
         return Err(ErrorCode::CONCERT_NOT_FOUND.into());
     }
@@ -53,5 +55,6 @@ pub async fn delete(db: &PgPool, id: i64) -> AppResult<()> {
     }
     concerts::soft_delete(&mut tx, id).await?;
     tx.commit().await?;
+    state.holds.invalidate(id).await?;
     Ok(())
 }

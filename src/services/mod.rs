@@ -1,7 +1,10 @@
 //! Business rules. Services own transactions and know nothing of HTTP.
 
+pub mod catalog;
 pub mod concerts;
+pub mod holds;
 pub mod passwords;
+pub mod reservations;
 pub mod seats;
 pub mod tokens;
 pub mod users;

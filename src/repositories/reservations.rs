@@ -1,0 +1,339 @@
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use crate::domain::{
+    page::PageRequest,
+    reservation::{PaymentMethod, PaymentStatus, ReservationStatus},
+};
+
+/// A reservation with what its views show: buyer, concert, payment.
+#[derive(Debug, Clone)]
+pub struct ReservationRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub user_email: String,
+    pub concert_id: i64,
+    pub concert_title: String,
+    pub concert_date: DateTime<Utc>,
+    pub status: ReservationStatus,
+    pub reservation_time: DateTime<Utc>,
+    pub expire_time: DateTime<Utc>,
+    pub cancel_reason: Option<String>,
+    pub total_amount: Option<Decimal>,
+    pub payment_status: Option<PaymentStatus>,
+    pub transaction_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReservationSeatRow {
+    pub reservation_id: i64,
+    pub seat_id: i64,
+    pub section: String,
+    pub row: String,
+    pub number: String,
+    pub grade: String,
+    pub price: Decimal,
+}
+
+/// A seat owned by an active reservation.
+#[derive(Debug, Clone)]
+pub struct ActiveSeatRow {
+    pub seat_id: i64,
+    pub status: ReservationStatus,
+    pub user_id: i64,
+    pub reservation_id: i64,
+    pub expire_time: DateTime<Utc>,
+}
+
+/// A reservation that just ended, with what is needed to free its seats.
+#[derive(Debug, Clone)]
+pub struct EndedReservation {
+    pub id: i64,
+    pub user_id: i64,
+    pub concert_id: i64,
+}
+
+/// Every seat of the concert that an active reservation owns.
+pub async fn active_seats(
+    conn: &mut PgConnection,
+    concert: i64,
+) -> sqlx::Result<Vec<ActiveSeatRow>> {
+    sqlx::query_as!(
+        ActiveSeatRow,
+        r#"select rs.seat_id, r.status as "status: ReservationStatus", r.user_id,
+                  r.id as reservation_id, r.expire_time
+           from reservation r join reservation_seat rs on rs.reservation_id = r.id and rs.active
+           where r.concert_id = $1"#,
+        concert,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Seats the user owns in the concert through active reservations.
+pub async fn count_active_seats(
+    conn: &mut PgConnection,
+    user: i64,
+    concert: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from reservation r
+           join reservation_seat rs on rs.reservation_id = r.id and rs.active
+           where r.user_id = $1 and r.concert_id = $2"#,
+        user,
+        concert,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    user: i64,
+    concert: i64,
+    expire_time: DateTime<Utc>,
+) -> sqlx::Result<(i64, DateTime<Utc>)> {
+    let row = sqlx::query!(
+        "insert into reservation (user_id, concert_id, expire_time) values ($1, $2, $3)
+         returning id, reservation_time",
+        user,
+        concert,
+        expire_time,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.id, row.reservation_time))
+}
+
+/// Attaches the seats; a seat another active reservation owns violates
+/// `reservation_seat_active_uk`.
+pub async fn insert_seats(
+    conn: &mut PgConnection,
+    reservation: i64,
+    seats: &[i64],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into reservation_seat (reservation_id, seat_id) select $1, * from unnest($2::bigint[])",
+        reservation,
+        seats,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_payment(
+    conn: &mut PgConnection,
+    reservation: i64,
+    method: PaymentMethod,
+    amount: Decimal,
+    transaction_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into payments (reservation_id, method, amount, transaction_id) values ($1, $2, $3, $4)",
+        reservation,
+        method.as_str(),
+        amount,
+        transaction_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves up to `limit` unpaid reservations past their expiry to `EXPIRED` (their payments to
+/// `FAILED`); rows another sweeper holds are skipped, so sweepers can run side by side.
+pub async fn expire_due(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> sqlx::Result<Vec<EndedReservation>> {
+    let ended = sqlx::query_as!(
+        EndedReservation,
+        r#"with due as (
+               select id from reservation
+               where status = 'IN_PROGRESS' and expire_time <= now()
+               order by expire_time
+               limit $1
+               for update skip locked
+           )
+           update reservation r set status = 'EXPIRED', updated_at = now()
+           from due where r.id = due.id
+           returning r.id, r.user_id, r.concert_id"#,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<i64> = ended.iter().map(|r| r.id).collect();
+    if !ids.is_empty() {
+        sqlx::query!(
+            "update payments set status = 'FAILED', updated_at = now()
+             where reservation_id = any($1) and status = 'IN_PROGRESS'",
+            &ids,
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(ended)
+}
+
+/// Seat ids of the given reservations, as (reservation, seat).
+pub async fn seat_ids(
+    conn: &mut PgConnection,
+    reservations: &[i64],
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query!(
+        "select reservation_id, seat_id from reservation_seat where reservation_id = any($1) order by id",
+        reservations,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.reservation_id, r.seat_id)).collect())
+}
+
+pub async fn insert_outbox(
+    conn: &mut PgConnection,
+    kind: &str,
+    payload: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into outbox (message_id, kind, payload) values ($1, $2, $3)",
+        uuid::Uuid::new_v4(),
+        kind,
+        payload,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A page of reservations, newest first; filtered by user and/or concert when given.
+pub async fn page(
+    conn: &mut PgConnection,
+    user: Option<i64>,
+    concert: Option<i64>,
+    page: PageRequest,
+) -> sqlx::Result<(Vec<ReservationRow>, i64)> {
+    let rows = sqlx::query_as!(
+        ReservationRow,
+        r#"select r.id, r.user_id, u.email as user_email, r.concert_id, c.title as concert_title,
+                  c.concert_date, r.status as "status: ReservationStatus", r.reservation_time,
+                  r.expire_time, r.cancel_reason, p.amount as "total_amount?",
+                  p.status as "payment_status?: PaymentStatus", p.transaction_id as "transaction_id?"
+           from reservation r
+           join users u on u.id = r.user_id
+           join concert c on c.id = r.concert_id
+           left join payments p on p.reservation_id = r.id
+           where ($1::bigint is null or r.user_id = $1) and ($2::bigint is null or r.concert_id = $2)
+           order by r.id desc
+           limit $3 offset $4"#,
+        user,
+        concert,
+        page.limit(),
+        page.offset(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from reservation r
+           where ($1::bigint is null or r.user_id = $1) and ($2::bigint is null or r.concert_id = $2)"#,
+        user,
+        concert,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((rows, total))
+}
+
+pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ReservationRow>> {
+    sqlx::query_as!(
+        ReservationRow,
+        r#"select r.id, r.user_id, u.email as user_email, r.concert_id, c.title as concert_title,
+                  c.concert_date, r.status as "status: ReservationStatus", r.reservation_time,
+                  r.expire_time, r.cancel_reason, p.amount as "total_amount?",
+                  p.status as "payment_status?: PaymentStatus", p.transaction_id as "transaction_id?"
+           from reservation r
+           join users u on u.id = r.user_id
+           join concert c on c.id = r.concert_id
+           left join payments p on p.reservation_id = r.id
+           where r.id = $1"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The seats of several reservations in one query.
+pub async fn seats_of(
+    conn: &mut PgConnection,
+    reservations: &[i64],
+) -> sqlx::Result<Vec<ReservationSeatRow>> {
+    sqlx::query_as!(
+        ReservationSeatRow,
+        r#"select rs.reservation_id, s.id as seat_id, s.section, s."row" as row, s.number, s.grade, s.price
+           from reservation_seat rs join seat s on s.id = rs.seat_id
+           where rs.reservation_id = any($1)
+           order by rs.reservation_id, s.section collate natural_sort, s."row" collate natural_sort, s.number collate natural_sort"#,
+        reservations,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks a reservation with its concert's date, for cancellation.
+pub async fn lock_for_cancel(
+    conn: &mut PgConnection,
+    id: i64,
+) -> sqlx::Result<Option<(i64, i64, ReservationStatus, DateTime<Utc>)>> {
+    let row = sqlx::query!(
+        r#"select r.user_id, r.concert_id, r.status as "status: ReservationStatus", c.concert_date
+           from reservation r join concert c on c.id = r.concert_id
+           where r.id = $1 for update of r"#,
+        id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.user_id, r.concert_id, r.status, r.concert_date)))
+}
+
+/// Cancels a confirmed reservation and refunds its payment; returns the refund.
+pub async fn cancel(conn: &mut PgConnection, id: i64, reason: &str) -> sqlx::Result<Decimal> {
+    sqlx::query!(
+        "update reservation set status = 'CANCELED', canceled_at = now(), cancel_reason = $2, updated_at = now()
+         where id = $1",
+        id,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let refund = sqlx::query_scalar!(
+        "update payments set status = 'REFUNDED', refunded_at = now(), refund_amount = amount, updated_at = now()
+         where reservation_id = $1 and status = 'SUCCESS'
+         returning amount",
+        id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(refund.unwrap_or_default())
+}
+
+pub async fn audit(
+    conn: &mut PgConnection,
+    actor: i64,
+    action: &str,
+    entity: &str,
+    entity_id: i64,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into audit_log (actor_id, action, entity, entity_id, detail) values ($1, $2, $3, $4, $5)",
+        actor,
+        action,
+        entity,
+        entity_id,
+        detail,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

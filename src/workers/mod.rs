@@ -1,0 +1,13 @@
+//! Background workers. Each exposes `execute_once` (tests call it directly) and a `run` loop
+//! that stops with the shutdown token; every one is safe to run in several instances at once.
+
+pub mod expiry;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// Starts every worker on the runtime.
+pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
+    tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
+}
