@@ -9,6 +9,7 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 use ticketing::{
     config::Settings,
     startup::{Application, MIGRATOR},
+    state::AppState,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -33,6 +34,8 @@ pub struct TestApp {
     pub db: PgPool,
     pub db_name: String,
     pub redis_prefix: String,
+    /// The app's own state, to run a worker step (`execute_once`) or reach its clients.
+    pub state: AppState,
     shutdown: CancellationToken,
 }
 
@@ -87,6 +90,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     let db = app.state().db.clone();
+    let state = app.state().clone();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
 
@@ -101,6 +105,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         db,
         db_name,
         redis_prefix,
+        state,
         shutdown,
     }
 }
@@ -315,4 +320,120 @@ pub fn failing_fields(body: &Value) -> Vec<String> {
         .as_array()
         .map(|a| a.iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect())
         .unwrap_or_default()
+}
+
+impl TestApp {
+    /// `n` users inserted directly (no password hashing) with access tokens minted by the
+    /// app's own key: for tests that need hundreds of distinct fans.
+    pub async fn bulk_users(&self, n: usize) -> Vec<(i64, String)> {
+        let tag = &Uuid::new_v4().simple().to_string()[..8];
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "insert into users (username, email, password_hash)
+             select 'b' || $1 || '_' || i, 'b' || $1 || '_' || i || '@example.com', 'x'
+             from generate_series(1, $2) i returning id",
+        )
+        .bind(tag)
+        .bind(n as i32)
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        ids.into_iter()
+            .map(|id| {
+                let principal = ticketing::services::tokens::Principal {
+                    user_id: id,
+                    role: ticketing::domain::user::Role::User,
+                };
+                (id, self.state.tokens.issue_access(principal).unwrap())
+            })
+            .collect()
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        sqlx::query_scalar("select id from users where email = $1").bind(email).fetch_one(&self.db).await.unwrap()
+    }
+
+    pub async fn hold(&self, token: &str, seat: i64) -> Response {
+        self.request(Method::POST, &format!("/api/seat/{seat}/select"), Some(token), None).await
+    }
+
+    pub async fn hold_many(&self, token: &str, seats: &[i64]) -> Response {
+        self.post("/api/seat/select", Some(token), json!({"seatIds": seats})).await
+    }
+
+    pub async fn checkout(&self, token: &str, seats: &[i64]) -> Response {
+        self.post("/api/payment", Some(token), json!({"seatIds": seats, "paymentMethod": "CREDIT_CARD"})).await
+    }
+
+    /// Creates one more seat (section B, the given number); returns its id.
+    pub async fn create_seats_numbered(&self, admin: &str, concert: i64, number: u32) -> i64 {
+        let item = json!([{"concertId": concert, "section": "B", "row": "1", "number": number.to_string(), "grade": "R", "price": 50000}]);
+        let res = self.post("/api/seat/batch", Some(admin), item).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json::<Value>().await.unwrap()[0]["id"].as_i64().unwrap()
+    }
+
+    /// Each seat's status on the seat map, by seat id.
+    pub async fn seat_statuses(&self, concert: i64) -> HashMap<i64, String> {
+        let map: Value = self.get(&format!("/api/seat/concert/{concert}/seat-map"), None).await.json().await.unwrap();
+        map.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].as_i64().unwrap(), s["status"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    /// A concert on sale now with `n` seats at 50,000 each; returns (admin token, concert, seat ids).
+    pub async fn concert_on_sale(&self, n: usize) -> (String, i64, Vec<i64>) {
+        let admin = self.admin_token().await;
+        let concert = self.create_concert(&admin).await["id"].as_i64().unwrap();
+        let seats = self.create_seats(&admin, concert, n).await.iter().map(|s| s["id"].as_i64().unwrap()).collect();
+        (admin, concert, seats)
+    }
+
+    /// Marks a reservation paid, as the payment webhook will (issue 4): reservation
+    /// `CONFIRMED`, payment `SUCCESS`, its seats sold in Redis.
+    pub async fn confirm_reservation(&self, reservation: i64) {
+        let (user, concert): (i64, i64) = sqlx::query_as(
+            "update reservation set status = 'CONFIRMED', confirmed_at = now() where id = $1 returning user_id, concert_id",
+        )
+        .bind(reservation)
+        .fetch_one(&self.db)
+        .await
+        .unwrap();
+        sqlx::query("update payments set status = 'SUCCESS', paid_at = now() where reservation_id = $1")
+            .bind(reservation)
+            .execute(&self.db)
+            .await
+            .unwrap();
+        let seats: Vec<i64> = sqlx::query_scalar("select seat_id from reservation_seat where reservation_id = $1")
+            .bind(reservation)
+            .fetch_all(&self.db)
+            .await
+            .unwrap();
+        self.state
+            .holds
+            .end_reservation(concert, user, reservation, &seats, ticketing::clients::holds::ReservationEnd::Confirmed)
+            .await
+            .unwrap();
+    }
+
+    /// Deletes every Redis key of this app (as a Redis flush would).
+    pub async fn flush_redis(&self) {
+        let mut conn = self.state.redis.conn().await.unwrap();
+        let keys: Vec<String> =
+            deadpool_redis::redis::cmd("KEYS").arg(format!("{}*", self.redis_prefix)).query_async(&mut conn).await.unwrap();
+        if !keys.is_empty() {
+            let _: u64 = deadpool_redis::redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+        }
+    }
+
+    /// Deletes one seat's hold key only.
+    pub async fn delete_hold_key(&self, seat: i64) {
+        let mut conn = self.state.redis.conn().await.unwrap();
+        let _: u64 = deadpool_redis::redis::cmd("DEL")
+            .arg(self.state.redis.key(&format!("seat:{seat}")))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
 }

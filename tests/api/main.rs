@@ -9,5 +9,6 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod holds;
 mod seats;
 mod users;

@@ -1,0 +1,212 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{concert_body, error_body, failing_fields, spawn_app, spawn_app_with};
+
+fn expires_at(body: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn select_holds_a_seat_for_the_hold_ttl_and_the_map_shows_it() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(3).await;
+    let fan = app.signup().await;
+    let res = app.hold(&fan.token, seats[1]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], seats[1]);
+    assert_eq!(body["concertId"], concert);
+    assert_eq!(body["concertTitle"], "테스트 콘서트");
+    assert_eq!(body["number"], "2");
+    assert_eq!(body["price"], 50000);
+    assert_eq!(body["status"], "HELD");
+    let ttl = (expires_at(&body) - Utc::now()).num_seconds();
+    assert!((590..=600).contains(&ttl), "held for HOLD_TTL_SECS: {ttl}");
+
+    let statuses = app.seat_statuses(concert).await;
+    assert_eq!(statuses[&seats[0]], "AVAILABLE");
+    assert_eq!(statuses[&seats[1]], "HELD");
+    let one: Value = app.get(&format!("/api/seat/{}", seats[1]), None).await.json().await.unwrap();
+    assert_eq!(one["status"], "HELD");
+    assert_eq!(one["reserved"], true);
+    let page: Value = app.get(&format!("/api/seat/concert/{concert}"), None).await.json().await.unwrap();
+    assert_eq!(page["content"][1]["status"], "HELD");
+}
+
+#[tokio::test]
+async fn selecting_ones_own_seat_again_is_idempotent_and_reports_the_time_left() {
+    let app = spawn_app().await;
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    let first: Value = app.hold(&fan.token, seats[0]).await.json().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = app.hold(&fan.token, seats[0]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let again: Value = res.json().await.unwrap();
+    let drift = (expires_at(&again) - expires_at(&first)).num_milliseconds().abs();
+    assert!(drift < 50, "the hold is not extended: {drift} ms");
+}
+
+#[tokio::test]
+async fn select_returns_409_when_seat_is_held_by_another_user() {
+    let app = spawn_app().await;
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let (alice, bob) = (app.signup().await, app.signup().await);
+    assert_eq!(app.hold(&alice.token, seats[0]).await.status(), StatusCode::OK);
+    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+}
+
+#[tokio::test]
+async fn release_frees_only_ones_own_hold() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let (alice, bob) = (app.signup().await, app.signup().await);
+    app.hold(&alice.token, seats[0]).await;
+    let path = format!("/api/seat/{}/select", seats[0]);
+    error_body(app.delete(&path, Some(&bob.token)).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD", "bob could not release alice's hold");
+    assert_eq!(app.delete(&path, Some(&alice.token)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
+    error_body(app.delete(&path, Some(&alice.token)).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
+    assert_eq!(app.hold(&bob.token, seats[0]).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn multi_select_is_all_or_nothing() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(3).await;
+    let (alice, bob) = (app.signup().await, app.signup().await);
+    app.hold(&bob.token, seats[1]).await;
+    error_body(app.hold_many(&alice.token, &seats).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+    let statuses = app.seat_statuses(concert).await;
+    assert_eq!(statuses[&seats[0]], "AVAILABLE", "nothing was held");
+    assert_eq!(statuses[&seats[2]], "AVAILABLE", "nothing was held");
+
+    let res = app.hold_many(&alice.token, &[seats[0], seats[2]]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["seats"].as_array().unwrap().len(), 2);
+    assert_eq!(body["seats"][1]["id"], seats[2]);
+    assert!(body["expiresAt"].is_string());
+}
+
+#[tokio::test]
+async fn multi_select_validates_its_list() {
+    let app = spawn_app().await;
+    let (admin, _, seats) = app.concert_on_sale(2).await;
+    let fan = app.signup().await;
+    let res = app.post("/api/seat/select", Some(&fan.token), json!({})).await;
+    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    let res = app.hold_many(&fan.token, &[]).await;
+    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    let res = app.hold_many(&fan.token, &[seats[0], seats[0]]).await;
+    error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "DUPLICATE_SEAT_IN_REQUEST").await;
+    let res = app.hold_many(&fan.token, &[1, 2, 3, 4, 5]).await;
+    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    let other = app.create_concert(&admin).await["id"].as_i64().unwrap();
+    let other_seat = app.create_seats(&admin, other, 1).await[0]["id"].as_i64().unwrap();
+    let res = app.hold_many(&fan.token, &[seats[0], other_seat]).await;
+    error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONCERT_ID").await;
+    error_body(app.hold(&fan.token, 987_654).await, StatusCode::NOT_FOUND, "SEAT_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn a_fan_cannot_hold_more_than_the_limit_per_concert() {
+    let app = spawn_app_with(&[("MAX_SEATS_PER_USER", "2")]).await;
+    let (admin, _, seats) = app.concert_on_sale(4).await;
+    let fan = app.signup().await;
+    assert_eq!(app.hold_many(&fan.token, &seats[..2]).await.status(), StatusCode::OK);
+    error_body(app.hold(&fan.token, seats[2]).await, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
+    // Holding one of one's own seats again does not count twice.
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
+    // Releasing makes room.
+    app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&fan.token)).await;
+    assert_eq!(app.hold(&fan.token, seats[2]).await.status(), StatusCode::OK);
+    // Seats bought count too.
+    let res: Value = app.checkout(&fan.token, &[seats[1], seats[2]]).await.json().await.unwrap();
+    app.confirm_reservation(res["reservationId"].as_i64().unwrap()).await;
+    error_body(app.hold(&fan.token, seats[3]).await, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
+    // The limit is per concert.
+    let other = app.create_concert(&admin).await["id"].as_i64().unwrap();
+    let other_seat = app.create_seats(&admin, other, 1).await[0]["id"].as_i64().unwrap();
+    assert_eq!(app.hold(&fan.token, other_seat).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn holds_are_refused_outside_the_sale_window_and_for_cancelled_concerts() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let fan = app.signup().await;
+    let now = Utc::now();
+    let upcoming = json!({
+        "title": "later", "venue": "v",
+        "openTime": (now + chrono::Duration::days(1)).to_rfc3339(),
+        "closeTime": (now + chrono::Duration::days(2)).to_rfc3339(),
+        "concertDate": (now + chrono::Duration::days(3)).to_rfc3339(),
+    });
+    let later = app.post("/api/concert", Some(&admin), upcoming).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let seat = app.create_seats(&admin, later, 1).await[0]["id"].as_i64().unwrap();
+    error_body(app.hold(&fan.token, seat).await, StatusCode::UNPROCESSABLE_ENTITY, "RESERVATION_NOT_OPEN_YET").await;
+
+    // Opening the sale takes effect at once (the admin change invalidates the cached window).
+    app.put(&format!("/api/concert/{later}"), Some(&admin), concert_body("now")).await;
+    assert_eq!(app.hold(&fan.token, seat).await.status(), StatusCode::OK);
+
+    let closed = json!({
+        "title": "past", "venue": "v",
+        "openTime": (now - chrono::Duration::days(2)).to_rfc3339(),
+        "closeTime": (now - chrono::Duration::days(1)).to_rfc3339(),
+        "concertDate": (now + chrono::Duration::days(1)).to_rfc3339(),
+    });
+    let past = app.post("/api/concert", Some(&admin), closed).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let seat = app.create_seats(&admin, past, 1).await[0]["id"].as_i64().unwrap();
+    error_body(app.hold(&fan.token, seat).await, StatusCode::UNPROCESSABLE_ENTITY, "SALE_CLOSED").await;
+
+    let (_, cancelled, seats) = app.concert_on_sale(1).await;
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK, "warms the concert's cache");
+    let mut body = concert_body("cancelled");
+    body["status"] = json!("CANCELLED");
+    app.put(&format!("/api/concert/{cancelled}"), Some(&admin), body).await;
+    let other = app.signup().await;
+    let more = app.create_seats_numbered(&admin, cancelled, 10).await;
+    error_body(app.hold(&other.token, more).await, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONCERT_STATUS").await;
+}
+
+#[tokio::test]
+async fn deleted_seats_and_concerts_cannot_be_held() {
+    let app = spawn_app().await;
+    let (admin, concert, seats) = app.concert_on_sale(2).await;
+    let fan = app.signup().await;
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
+    app.delete(&format!("/api/seat/{}", seats[1]), Some(&admin)).await;
+    error_body(app.hold(&fan.token, seats[1]).await, StatusCode::NOT_FOUND, "SEAT_NOT_FOUND").await;
+    app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&fan.token)).await;
+    app.delete(&format!("/api/concert/{concert}"), Some(&admin)).await;
+    error_body(app.hold(&fan.token, seats[0]).await, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn an_unpaid_hold_runs_out_by_itself() {
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let (alice, bob) = (app.signup().await, app.signup().await);
+    app.hold(&alice.token, seats[0]).await;
+    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
+    assert_eq!(app.hold(&bob.token, seats[0]).await.status(), StatusCode::OK);
+    // Alice's expired hold does not count against her any more, and she cannot check it out.
+    error_body(app.checkout(&alice.token, &seats).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
+}
+
+#[tokio::test]
+async fn holding_needs_a_signed_in_fan() {
+    let app = spawn_app().await;
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let res = app.request(reqwest::Method::POST, &format!("/api/seat/{}/select", seats[0]), None, None).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}
