@@ -10,5 +10,7 @@ mod errors;
 mod health;
 mod helpers;
 mod holds;
+mod payments;
+mod reservations;
 mod seats;
 mod users;
