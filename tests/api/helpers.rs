@@ -349,7 +349,11 @@ impl TestApp {
     }
 
     pub async fn user_id(&self, email: &str) -> i64 {
-        sqlx::query_scalar("select id from users where email = $1").bind(email).fetch_one(&self.db).await.unwrap()
+        sqlx::query_scalar("select id from users where email = $1")
+            .bind(email)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
     }
 
     pub async fn hold(&self, token: &str, seat: i64) -> Response {
@@ -361,7 +365,12 @@ impl TestApp {
     }
 
     pub async fn checkout(&self, token: &str, seats: &[i64]) -> Response {
-        self.post("/api/payment", Some(token), json!({"seatIds": seats, "paymentMethod": "CREDIT_CARD"})).await
+        self.post(
+            "/api/payment",
+            Some(token),
+            json!({"seatIds": seats, "paymentMethod": "CREDIT_CARD"}),
+        )
+        .await
     }
 
     /// Creates one more seat (section B, the given number); returns its id.
@@ -374,7 +383,12 @@ impl TestApp {
 
     /// Each seat's status on the seat map, by seat id.
     pub async fn seat_statuses(&self, concert: i64) -> HashMap<i64, String> {
-        let map: Value = self.get(&format!("/api/seat/concert/{concert}/seat-map"), None).await.json().await.unwrap();
+        let map: Value = self
+            .get(&format!("/api/seat/concert/{concert}/seat-map"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
         map.as_array()
             .unwrap()
             .iter()
@@ -386,7 +400,12 @@ impl TestApp {
     pub async fn concert_on_sale(&self, n: usize) -> (String, i64, Vec<i64>) {
         let admin = self.admin_token().await;
         let concert = self.create_concert(&admin).await["id"].as_i64().unwrap();
-        let seats = self.create_seats(&admin, concert, n).await.iter().map(|s| s["id"].as_i64().unwrap()).collect();
+        let seats = self
+            .create_seats(&admin, concert, n)
+            .await
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect();
         (admin, concert, seats)
     }
 
@@ -400,19 +419,28 @@ impl TestApp {
         .fetch_one(&self.db)
         .await
         .unwrap();
-        sqlx::query("update payments set status = 'SUCCESS', paid_at = now() where reservation_id = $1")
-            .bind(reservation)
-            .execute(&self.db)
-            .await
-            .unwrap();
-        let seats: Vec<i64> = sqlx::query_scalar("select seat_id from reservation_seat where reservation_id = $1")
-            .bind(reservation)
-            .fetch_all(&self.db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "update payments set status = 'SUCCESS', paid_at = now() where reservation_id = $1",
+        )
+        .bind(reservation)
+        .execute(&self.db)
+        .await
+        .unwrap();
+        let seats: Vec<i64> =
+            sqlx::query_scalar("select seat_id from reservation_seat where reservation_id = $1")
+                .bind(reservation)
+                .fetch_all(&self.db)
+                .await
+                .unwrap();
         self.state
             .holds
-            .end_reservation(concert, user, reservation, &seats, ticketing::clients::holds::ReservationEnd::Confirmed)
+            .end_reservation(
+                concert,
+                user,
+                reservation,
+                &seats,
+                ticketing::clients::holds::ReservationEnd::Confirmed,
+            )
             .await
             .unwrap();
     }
@@ -420,10 +448,14 @@ impl TestApp {
     /// Deletes every Redis key of this app (as a Redis flush would).
     pub async fn flush_redis(&self) {
         let mut conn = self.state.redis.conn().await.unwrap();
-        let keys: Vec<String> =
-            deadpool_redis::redis::cmd("KEYS").arg(format!("{}*", self.redis_prefix)).query_async(&mut conn).await.unwrap();
+        let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+            .arg(format!("{}*", self.redis_prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         if !keys.is_empty() {
-            let _: u64 = deadpool_redis::redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+            let _: u64 =
+                deadpool_redis::redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
         }
     }
 

@@ -33,7 +33,8 @@ async fn select_holds_a_seat_for_the_hold_ttl_and_the_map_shows_it() {
     let one: Value = app.get(&format!("/api/seat/{}", seats[1]), None).await.json().await.unwrap();
     assert_eq!(one["status"], "HELD");
     assert_eq!(one["reserved"], true);
-    let page: Value = app.get(&format!("/api/seat/concert/{concert}"), None).await.json().await.unwrap();
+    let page: Value =
+        app.get(&format!("/api/seat/concert/{concert}"), None).await.json().await.unwrap();
     assert_eq!(page["content"][1]["status"], "HELD");
 }
 
@@ -57,7 +58,8 @@ async fn select_returns_409_when_seat_is_held_by_another_user() {
     let (_, _, seats) = app.concert_on_sale(1).await;
     let (alice, bob) = (app.signup().await, app.signup().await);
     assert_eq!(app.hold(&alice.token, seats[0]).await.status(), StatusCode::OK);
-    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED")
+        .await;
 }
 
 #[tokio::test]
@@ -67,11 +69,25 @@ async fn release_frees_only_ones_own_hold() {
     let (alice, bob) = (app.signup().await, app.signup().await);
     app.hold(&alice.token, seats[0]).await;
     let path = format!("/api/seat/{}/select", seats[0]);
-    error_body(app.delete(&path, Some(&bob.token)).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
-    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD", "bob could not release alice's hold");
+    error_body(
+        app.delete(&path, Some(&bob.token)).await,
+        StatusCode::NOT_FOUND,
+        "SEAT_NOT_SELECTED",
+    )
+    .await;
+    assert_eq!(
+        app.seat_statuses(concert).await[&seats[0]],
+        "HELD",
+        "bob could not release alice's hold"
+    );
     assert_eq!(app.delete(&path, Some(&alice.token)).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
-    error_body(app.delete(&path, Some(&alice.token)).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
+    error_body(
+        app.delete(&path, Some(&alice.token)).await,
+        StatusCode::NOT_FOUND,
+        "SEAT_NOT_SELECTED",
+    )
+    .await;
     assert_eq!(app.hold(&bob.token, seats[0]).await.status(), StatusCode::OK);
 }
 
@@ -81,7 +97,12 @@ async fn multi_select_is_all_or_nothing() {
     let (_, concert, seats) = app.concert_on_sale(3).await;
     let (alice, bob) = (app.signup().await, app.signup().await);
     app.hold(&bob.token, seats[1]).await;
-    error_body(app.hold_many(&alice.token, &seats).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+    error_body(
+        app.hold_many(&alice.token, &seats).await,
+        StatusCode::CONFLICT,
+        "SEAT_ALREADY_LOCKED",
+    )
+    .await;
     let statuses = app.seat_statuses(concert).await;
     assert_eq!(statuses[&seats[0]], "AVAILABLE", "nothing was held");
     assert_eq!(statuses[&seats[2]], "AVAILABLE", "nothing was held");
@@ -100,13 +121,22 @@ async fn multi_select_validates_its_list() {
     let (admin, _, seats) = app.concert_on_sale(2).await;
     let fan = app.signup().await;
     let res = app.post("/api/seat/select", Some(&fan.token), json!({})).await;
-    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    assert_eq!(
+        failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await),
+        ["seatIds"]
+    );
     let res = app.hold_many(&fan.token, &[]).await;
-    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    assert_eq!(
+        failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await),
+        ["seatIds"]
+    );
     let res = app.hold_many(&fan.token, &[seats[0], seats[0]]).await;
     error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "DUPLICATE_SEAT_IN_REQUEST").await;
     let res = app.hold_many(&fan.token, &[1, 2, 3, 4, 5]).await;
-    assert_eq!(failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await), ["seatIds"]);
+    assert_eq!(
+        failing_fields(&error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await),
+        ["seatIds"]
+    );
     let other = app.create_concert(&admin).await["id"].as_i64().unwrap();
     let other_seat = app.create_seats(&admin, other, 1).await[0]["id"].as_i64().unwrap();
     let res = app.hold_many(&fan.token, &[seats[0], other_seat]).await;
@@ -120,7 +150,12 @@ async fn a_fan_cannot_hold_more_than_the_limit_per_concert() {
     let (admin, _, seats) = app.concert_on_sale(4).await;
     let fan = app.signup().await;
     assert_eq!(app.hold_many(&fan.token, &seats[..2]).await.status(), StatusCode::OK);
-    error_body(app.hold(&fan.token, seats[2]).await, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
+    error_body(
+        app.hold(&fan.token, seats[2]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "SEAT_LIMIT_EXCEEDED",
+    )
+    .await;
     // Holding one of one's own seats again does not count twice.
     assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
     // Releasing makes room.
@@ -129,7 +164,12 @@ async fn a_fan_cannot_hold_more_than_the_limit_per_concert() {
     // Seats bought count too.
     let res: Value = app.checkout(&fan.token, &[seats[1], seats[2]]).await.json().await.unwrap();
     app.confirm_reservation(res["reservationId"].as_i64().unwrap()).await;
-    error_body(app.hold(&fan.token, seats[3]).await, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
+    error_body(
+        app.hold(&fan.token, seats[3]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "SEAT_LIMIT_EXCEEDED",
+    )
+    .await;
     // The limit is per concert.
     let other = app.create_concert(&admin).await["id"].as_i64().unwrap();
     let other_seat = app.create_seats(&admin, other, 1).await[0]["id"].as_i64().unwrap();
@@ -148,9 +188,17 @@ async fn holds_are_refused_outside_the_sale_window_and_for_cancelled_concerts() 
         "closeTime": (now + chrono::Duration::days(2)).to_rfc3339(),
         "concertDate": (now + chrono::Duration::days(3)).to_rfc3339(),
     });
-    let later = app.post("/api/concert", Some(&admin), upcoming).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let later =
+        app.post("/api/concert", Some(&admin), upcoming).await.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
     let seat = app.create_seats(&admin, later, 1).await[0]["id"].as_i64().unwrap();
-    error_body(app.hold(&fan.token, seat).await, StatusCode::UNPROCESSABLE_ENTITY, "RESERVATION_NOT_OPEN_YET").await;
+    error_body(
+        app.hold(&fan.token, seat).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "RESERVATION_NOT_OPEN_YET",
+    )
+    .await;
 
     // Opening the sale takes effect at once (the admin change invalidates the cached window).
     app.put(&format!("/api/concert/{later}"), Some(&admin), concert_body("now")).await;
@@ -162,18 +210,31 @@ async fn holds_are_refused_outside_the_sale_window_and_for_cancelled_concerts() 
         "closeTime": (now - chrono::Duration::days(1)).to_rfc3339(),
         "concertDate": (now + chrono::Duration::days(1)).to_rfc3339(),
     });
-    let past = app.post("/api/concert", Some(&admin), closed).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let past = app.post("/api/concert", Some(&admin), closed).await.json::<Value>().await.unwrap()
+        ["id"]
+        .as_i64()
+        .unwrap();
     let seat = app.create_seats(&admin, past, 1).await[0]["id"].as_i64().unwrap();
-    error_body(app.hold(&fan.token, seat).await, StatusCode::UNPROCESSABLE_ENTITY, "SALE_CLOSED").await;
+    error_body(app.hold(&fan.token, seat).await, StatusCode::UNPROCESSABLE_ENTITY, "SALE_CLOSED")
+        .await;
 
     let (_, cancelled, seats) = app.concert_on_sale(1).await;
-    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK, "warms the concert's cache");
+    assert_eq!(
+        app.hold(&fan.token, seats[0]).await.status(),
+        StatusCode::OK,
+        "warms the concert's cache"
+    );
     let mut body = concert_body("cancelled");
     body["status"] = json!("CANCELLED");
     app.put(&format!("/api/concert/{cancelled}"), Some(&admin), body).await;
     let other = app.signup().await;
     let more = app.create_seats_numbered(&admin, cancelled, 10).await;
-    error_body(app.hold(&other.token, more).await, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONCERT_STATUS").await;
+    error_body(
+        app.hold(&other.token, more).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "INVALID_CONCERT_STATUS",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -186,7 +247,8 @@ async fn deleted_seats_and_concerts_cannot_be_held() {
     error_body(app.hold(&fan.token, seats[1]).await, StatusCode::NOT_FOUND, "SEAT_NOT_FOUND").await;
     app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&fan.token)).await;
     app.delete(&format!("/api/concert/{concert}"), Some(&admin)).await;
-    error_body(app.hold(&fan.token, seats[0]).await, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND").await;
+    error_body(app.hold(&fan.token, seats[0]).await, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND")
+        .await;
 }
 
 #[tokio::test]
@@ -195,18 +257,26 @@ async fn an_unpaid_hold_runs_out_by_itself() {
     let (_, concert, seats) = app.concert_on_sale(1).await;
     let (alice, bob) = (app.signup().await, app.signup().await);
     app.hold(&alice.token, seats[0]).await;
-    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED").await;
+    error_body(app.hold(&bob.token, seats[0]).await, StatusCode::CONFLICT, "SEAT_ALREADY_LOCKED")
+        .await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
     assert_eq!(app.hold(&bob.token, seats[0]).await.status(), StatusCode::OK);
     // Alice's expired hold does not count against her any more, and she cannot check it out.
-    error_body(app.checkout(&alice.token, &seats).await, StatusCode::NOT_FOUND, "SEAT_NOT_SELECTED").await;
+    error_body(
+        app.checkout(&alice.token, &seats).await,
+        StatusCode::NOT_FOUND,
+        "SEAT_NOT_SELECTED",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn holding_needs_a_signed_in_fan() {
     let app = spawn_app().await;
     let (_, _, seats) = app.concert_on_sale(1).await;
-    let res = app.request(reqwest::Method::POST, &format!("/api/seat/{}/select", seats[0]), None, None).await;
+    let res = app
+        .request(reqwest::Method::POST, &format!("/api/seat/{}/select", seats[0]), None, None)
+        .await;
     error_body(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }

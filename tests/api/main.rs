@@ -5,6 +5,7 @@
 mod authz;
 mod cli;
 mod concerts;
+mod concurrency;
 mod docs;
 mod errors;
 mod health;
