@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! ticketing-bench seat-map [--base-url URL] [--seats N] [--readers N] [--seconds S]
+//! ticketing-bench holds [--base-url URL] [--seats N] [--clients N] [--seconds S]
 //! ```
 
+mod holds;
 mod report;
 mod seat_map;
 
@@ -20,6 +22,7 @@ pub struct Options {
     pub admin_password: String,
     pub seats: usize,
     pub readers: usize,
+    pub clients: usize,
     pub duration: Duration,
 }
 
@@ -29,6 +32,9 @@ usage: ticketing-bench <scenario> [options]
 scenarios:
     seat-map    create a concert with --seats seats (in batches of 5,000), then --readers
                 concurrent clients fetch its seat map for --seconds; reports latency and bytes
+    holds       --clients fans hold (and release) seats for --seconds: first all on one hot seat,
+                then spread over --seats seats; reports holds/s, latency percentiles, conflict
+                rate, and redis-benchmark SET NX PX at the same concurrency for the ratio
 
 options:
     --base-url URL        service to drive (default http://127.0.0.1:8080)
@@ -36,6 +42,7 @@ options:
     --admin-password P    (default admin1234)
     --seats N             seats in the concert (default 5000)
     --readers N           concurrent readers (default 8)
+    --clients N           concurrent fans for holds (default 64)
     --seconds S           how long readers read (default 10)
 ";
 
@@ -46,6 +53,7 @@ fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {
         admin_password: "admin1234".into(),
         seats: 5_000,
         readers: 8,
+        clients: 64,
         duration: Duration::from_secs(10),
     };
     let mut it = args.iter();
@@ -58,6 +66,7 @@ fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {
             "--admin-password" => options.admin_password = value()?.clone(),
             "--seats" => options.seats = value()?.parse()?,
             "--readers" => options.readers = value()?.parse()?,
+            "--clients" => options.clients = value()?.parse()?,
             "--seconds" => options.duration = Duration::from_secs(value()?.parse()?),
             "-h" | "--help" => bail!("{USAGE}"),
             other => bail!("unknown option {other}\n\n{USAGE}"),
@@ -78,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
     };
     match scenario.as_str() {
         "seat-map" => seat_map::run(&options).await,
+        "holds" => holds::run(&options).await,
         other => {
             eprintln!("unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);

@@ -17,58 +17,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     let base = &options.base_url;
     let token = admin_token(&client, options).await?;
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let concert: Value = client
-        .post(format!("{base}/api/concert"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "title": format!("seat-map bench {now}"),
-            "venue": "Bench Arena",
-            "openTime": "2030-01-01T10:00:00",
-            "closeTime": "2030-01-10T10:00:00",
-            "concertDate": "2030-01-11T19:00:00",
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let concert_id = concert["id"].as_i64().context("concert id")?;
-
-    // Sections A.., 50 rows of 100 seats each per section: a stadium-like map.
-    let seats: Vec<Value> = (0..options.seats)
-        .map(|i| {
-            let section = (b'A' + (i / 5_000) as u8) as char;
-            json!({
-                "concertId": concert_id,
-                "section": section.to_string(),
-                "row": ((i % 5_000) / 100 + 1).to_string(),
-                "number": (i % 100 + 1).to_string(),
-                "grade": if i % 10 == 0 { "VIP" } else { "R" },
-                "price": if i % 10 == 0 { 150_000 } else { 99_000 },
-            })
-        })
-        .collect();
-    let mut create = Latencies::default();
-    let started = Instant::now();
-    for chunk in seats.chunks(BATCH) {
-        let t = Instant::now();
-        client
-            .post(format!("{base}/api/seat/batch"))
-            .bearer_auth(&token)
-            .json(&chunk)
-            .send()
-            .await?
-            .error_for_status()?;
-        create.record(t.elapsed());
-    }
-    println!(
-        "created {} seats in {} batches: {:.0}ms total; per batch {}",
-        options.seats,
-        create.len(),
-        ms(started.elapsed()),
-        create.summary()
-    );
+    let (concert_id, _) = create_concert(&client, options, &token, options.seats).await?;
 
     let url = format!("{base}/api/seat/concert/{concert_id}/seat-map");
     // One plain and one gzip fetch to report sizes (and check the map is whole).
@@ -131,7 +80,7 @@ async fn read_for(
     Ok(out)
 }
 
-async fn admin_token(client: &reqwest::Client, options: &Options) -> anyhow::Result<String> {
+pub async fn admin_token(client: &reqwest::Client, options: &Options) -> anyhow::Result<String> {
     let res: Value = client
         .post(format!("{}/api/user/login", options.base_url))
         .json(&json!({"email": options.admin_email, "password": options.admin_password}))
@@ -141,4 +90,69 @@ async fn admin_token(client: &reqwest::Client, options: &Options) -> anyhow::Res
         .json()
         .await?;
     Ok(res["token"].as_str().context("token")?.to_owned())
+}
+
+/// A concert on sale now with `seats` seats (sections of 50 rows × 100), created in batches.
+pub async fn create_concert(
+    client: &reqwest::Client,
+    options: &Options,
+    token: &str,
+    seats: usize,
+) -> anyhow::Result<(i64, Vec<i64>)> {
+    let base = &options.base_url;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let concert: Value = client
+        .post(format!("{base}/api/concert"))
+        .bearer_auth(token)
+        .json(&json!({
+            "title": format!("bench {now}"),
+            "venue": "Bench Arena",
+            "openTime": "2020-01-01T10:00:00",
+            "closeTime": "2099-01-10T10:00:00",
+            "concertDate": "2099-01-11T19:00:00",
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let concert_id = concert["id"].as_i64().context("concert id")?;
+    let items: Vec<Value> = (0..seats)
+        .map(|i| {
+            let section = (b'A' + (i / 5_000) as u8) as char;
+            json!({
+                "concertId": concert_id,
+                "section": section.to_string(),
+                "row": ((i % 5_000) / 100 + 1).to_string(),
+                "number": (i % 100 + 1).to_string(),
+                "grade": if i % 10 == 0 { "VIP" } else { "R" },
+                "price": if i % 10 == 0 { 150_000 } else { 99_000 },
+            })
+        })
+        .collect();
+    let mut create = Latencies::default();
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(seats);
+    for chunk in items.chunks(BATCH) {
+        let t = Instant::now();
+        let created: Vec<Value> = client
+            .post(format!("{base}/api/seat/batch"))
+            .bearer_auth(token)
+            .json(&chunk)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        ids.extend(created.iter().filter_map(|s| s["id"].as_i64()));
+        create.record(t.elapsed());
+    }
+    println!(
+        "created {} seats in {} batches: {:.0}ms total; per batch {}",
+        seats,
+        create.len(),
+        ms(started.elapsed()),
+        create.summary()
+    );
+    Ok((concert_id, ids))
 }
