@@ -62,6 +62,12 @@ pub struct Settings {
     pub queue_max_active: u32,
     pub queue_active_ttl: Duration,
     pub expiry_sweep_interval: Duration,
+    /// The built-in payment-provider simulator (dev and tests; never in prod).
+    pub payment_simulator: bool,
+    /// Where the simulator delivers webhooks; default: this instance's own listener.
+    pub payment_simulator_webhook_url: Option<String>,
+    /// Base of absolute URLs the service hands out (checkout pages); default: this listener.
+    pub public_base_url: Option<String>,
     pub cors_origins: CorsOrigins,
     pub login_max_failures: u32,
     pub login_failure_window: Duration,
@@ -158,6 +164,24 @@ impl Settings {
             }
         };
 
+        let payment_simulator = match var("PAYMENT_SIMULATOR").as_deref() {
+            None => !prod,
+            Some("on" | "true" | "1") if prod => {
+                return Err(ConfigError::Invalid {
+                    name: "PAYMENT_SIMULATOR",
+                    reason: "the payment simulator cannot run with APP_PROFILE=prod".into(),
+                });
+            }
+            Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PAYMENT_SIMULATOR",
+                    reason: format!("expected on or off, got `{other}`"),
+                });
+            }
+        };
+
         Ok(Settings {
             profile,
             http_addr: parse(&var, "HTTP_ADDR", "0.0.0.0:8080")?,
@@ -192,6 +216,9 @@ impl Settings {
                 "EXPIRY_SWEEP_INTERVAL_MS",
                 "1000",
             )?),
+            payment_simulator,
+            payment_simulator_webhook_url: var("PAYMENT_SIMULATOR_WEBHOOK_URL"),
+            public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             cors_origins,
             login_max_failures: parse(&var, "LOGIN_MAX_FAILURES", "5")?,
             login_failure_window: secs(&var, "LOGIN_FAILURE_WINDOW_SECS", "900")?,
@@ -312,6 +339,10 @@ mod tests {
         with_email.push(("ADMIN_PASSWORD", "a-strong-password"));
         let s = settings(&with_email).unwrap();
         assert_eq!(s.cors_origins, CorsOrigins::List(vec![]));
+        assert!(!s.payment_simulator, "no simulator in prod");
+        with_email.push(("PAYMENT_SIMULATOR", "on"));
+        let err = settings(&with_email).unwrap_err();
+        assert!(err.to_string().starts_with("PAYMENT_SIMULATOR"), "{err}");
     }
 
     #[test]

@@ -73,6 +73,7 @@ error_codes! {
     INVALID_CREDENTIALS = UNAUTHORIZED, "이메일 또는 비밀번호가 올바르지 않습니다.", "Wrong email or password.";
     INVALID_REFRESH_TOKEN = UNAUTHORIZED, "유효하지 않거나 만료된 리프레시 토큰입니다.", "The refresh token is invalid or expired.";
     REFRESH_TOKEN_REUSED = UNAUTHORIZED, "이미 사용된 리프레시 토큰입니다. 보안을 위해 다시 로그인해주세요.", "This refresh token was already used; sign in again.";
+    INVALID_SIGNATURE = UNAUTHORIZED, "웹훅 서명이 올바르지 않거나 만료되었습니다.", "The webhook signature is missing, wrong or too old.";
     FORBIDDEN = FORBIDDEN, "접근 권한이 없습니다.", "You are not allowed to do this.";
     NOT_FOUND = NOT_FOUND, "리소스를 찾을 수 없습니다.", "The resource was not found.";
     NOT_FOUND_USER_ID = NOT_FOUND, "사용자를 찾을 수 없습니다.", "The user was not found.";
@@ -90,6 +91,7 @@ error_codes! {
     SEAT_ALREADY_LOCKED = CONFLICT, "다른 사용자가 이미 선택한 좌석입니다.", "Another fan is holding this seat.";
     SEAT_LOCK_RETRY_NEEDED = CONFLICT, "좌석 선점 중 충돌이 발생했습니다. 다시 시도해주세요.", "The hold raced with a change; try again.";
     RESERVATION_ALREADY_PROCESSED = CONFLICT, "이미 처리된 예약입니다.", "This reservation was already processed.";
+    IDEMPOTENCY_KEY_IN_USE = CONFLICT, "같은 Idempotency-Key 의 요청이 아직 처리 중입니다.", "A request with this Idempotency-Key is still being processed.";
     PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";
@@ -105,6 +107,7 @@ error_codes! {
     RESERVATION_EXPIRED = UNPROCESSABLE_ENTITY, "예약이 만료되었습니다.", "The reservation has expired.";
     RESERVATION_NOT_CONFIRMED = UNPROCESSABLE_ENTITY, "확정된 예약만 취소할 수 있습니다.", "Only a confirmed reservation can be canceled.";
     CANCELLATION_DEADLINE_PASSED = UNPROCESSABLE_ENTITY, "공연 2시간 전까지만 취소할 수 있습니다.", "Cancellation closes two hours before the show.";
+    IDEMPOTENCY_KEY_REUSED = UNPROCESSABLE_ENTITY, "같은 Idempotency-Key 가 다른 요청에 사용되었습니다.", "This Idempotency-Key was used with a different request.";
     INVALID_REQUEST = UNPROCESSABLE_ENTITY, "유효하지 않은 요청입니다.", "The request is not valid.";
     INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
     DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";

@@ -25,12 +25,15 @@ use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     config::CorsOrigins,
-    controllers::{concerts, health, payments, reservations, seats, users},
+    controllers::{concerts, health, idempotency, payments, reservations, seats, simulator, users},
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
     state::AppState,
     telemetry,
@@ -78,8 +81,17 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Puts a route behind `Idempotency-Key` handling.
+fn idempotent(
+    state: &AppState,
+    (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    let layer = middleware::from_fn_with_state(state.clone(), idempotency::idempotent);
+    (schemas, paths, method_router.route_layer(layer))
+}
+
 /// The API routes and their OpenAPI document.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::sign_up))
         .routes(routes!(users::log_in))
@@ -94,11 +106,13 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seats::list_seats_by_grade))
         .routes(routes!(seats::get_seat, seats::update_seat, seats::delete_seat))
         .routes(routes!(seats::select_seat, seats::release_seat))
-        .routes(routes!(seats::select_seats))
-        .routes(routes!(payments::create_payment))
+        .routes(idempotent(state, routes!(seats::select_seats)))
+        .routes(idempotent(state, routes!(payments::create_payment)))
+        .routes(routes!(payments::receive_webhook))
+        .routes(routes!(payments::get_payment))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
-        .routes(routes!(reservations::cancel_reservation))
+        .routes(idempotent(state, routes!(reservations::cancel_reservation)))
         .routes(routes!(reservations::list_all_reservations))
         .routes(routes!(reservations::list_concert_reservations))
         .routes(routes!(health::get_health))
@@ -110,9 +124,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole HTTP application.
 pub fn build(state: AppState) -> Router {
-    let (api, openapi) = api();
+    let (api, openapi) = api(&state);
     let cors = cors(&state.settings.cors_origins);
     let request_id = HeaderName::from_static("x-request-id");
+    let api = if state.simulator.is_some() { api.merge(simulator::routes()) } else { api };
 
     api.route("/metrics", get(get_metrics))
         .route("/swagger-ui.html", get(|| async { Redirect::permanent("/swagger-ui/") }))

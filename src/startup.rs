@@ -14,7 +14,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clients::{amqp::Broker, holds::Holds, redis::RedisClient},
+    clients::{
+        amqp::Broker,
+        gateway::{PaymentGateway, Simulator, Unconfigured},
+        holds::Holds,
+        redis::RedisClient,
+    },
     config::Settings,
     router,
     services::{catalog::Catalogs, tokens::Tokens, users},
@@ -55,6 +60,23 @@ impl Application {
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
+        let port = listener.local_addr()?.port();
+        let simulator = settings.payment_simulator.then(|| {
+            let base = settings
+                .public_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://localhost:{port}"));
+            let webhook = settings
+                .payment_simulator_webhook_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/api/payment/webhook"));
+            let secret = settings.payment_webhook_secrets.first().cloned().unwrap_or_default();
+            Simulator::new(base, webhook, secret)
+        });
+        let gateway: Arc<dyn PaymentGateway> = match &simulator {
+            Some(sim) => sim.clone(),
+            None => Arc::new(Unconfigured),
+        };
         let state = AppState {
             db,
             holds: Holds::new(redis.clone()),
@@ -64,6 +86,8 @@ impl Application {
             tokens: Arc::new(tokens),
             settings: Arc::new(settings),
             metrics: telemetry::metrics_handle(),
+            gateway,
+            simulator,
         };
         let router = router::build(state.clone());
         Ok(Application { listener, router, state, shutdown })

@@ -6,7 +6,12 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::{
-    clients::{amqp::Broker, holds::Holds, redis::RedisClient},
+    clients::{
+        amqp::Broker,
+        gateway::{PaymentGateway, Simulator},
+        holds::Holds,
+        redis::RedisClient,
+    },
     config::Settings,
     services::{catalog::Catalogs, tokens::Tokens},
 };
@@ -21,4 +26,7 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
+    pub gateway: Arc<dyn PaymentGateway>,
+    /// The provider simulator, when it runs (dev and tests).
+    pub simulator: Option<Arc<Simulator>>,
 }

@@ -1,5 +1,6 @@
 //! Connections to what lives outside the process: Redis, RabbitMQ.
 
 pub mod amqp;
+pub mod gateway;
 pub mod holds;
 pub mod redis;

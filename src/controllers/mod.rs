@@ -3,7 +3,9 @@
 pub mod concerts;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod payments;
 pub mod reservations;
 pub mod seats;
+pub mod simulator;
 pub mod users;

@@ -160,6 +160,7 @@ pub async fn get_reservation(
 
 /// Cancel one's confirmed reservation (up to two hours before the show) and get a refund.
 #[utoipa::path(post, path = "/api/reservations/cancel", tag = TAG, request_body = CancelRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key with the same body gets the stored answer for 24 h; with another body, 422 `IDEMPOTENCY_KEY_REUSED`")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Canceled and refunded", body = CancelResponse),

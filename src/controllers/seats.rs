@@ -419,6 +419,7 @@ pub async fn select_seat(
 
 /// Hold several seats of one concert: all of them or none.
 #[utoipa::path(post, path = "/api/seat/select", tag = TAG, request_body = MultiSelectRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key with the same body gets the stored answer for 24 h; with another body, 422 `IDEMPOTENCY_KEY_REUSED`")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All held", body = MultiSelectResponse),

@@ -6,6 +6,7 @@ pub mod money;
 pub mod page;
 pub mod reservation;
 pub mod seat;
+pub mod signature;
 pub mod text_enum;
 pub mod time;
 pub mod user;

@@ -1,6 +1,8 @@
 //! SQL only: free functions taking a connection (or a transaction), one module per feature.
 
 pub mod concerts;
+pub mod idempotency;
+pub mod payments;
 pub mod refresh_tokens;
 pub mod reservations;
 pub mod seats;

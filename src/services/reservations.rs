@@ -37,6 +37,8 @@ pub struct Started {
     pub amount: Decimal,
     pub transaction_id: String,
     pub expires_at: DateTime<Utc>,
+    /// Where the fan pays, when the provider accepted the payment.
+    pub checkout_url: Option<String>,
 }
 
 /// Turns the caller's held seats into one `IN_PROGRESS` reservation with its payment, in one
@@ -64,7 +66,7 @@ pub async fn checkout(state: &AppState, user: i64, checkout: Checkout) -> AppRes
             }
             metrics::counter!("ticketing_reservations_total", "status" => "IN_PROGRESS")
                 .increment(1);
-            Ok(started)
+            Ok(start_payment(state, started).await)
         }
         Err(e) => {
             if let Err(revert) = state.holds.revert_claim(concert, user, seat_ids).await {
@@ -105,7 +107,31 @@ async fn create_reservation(
     let transaction_id = reservation::new_transaction_id();
     repo::insert_payment(&mut tx, reservation_id, checkout.method, amount, &transaction_id).await?;
     tx.commit().await?;
-    Ok(Started { reservation_id, amount, transaction_id, expires_at })
+    Ok(Started { reservation_id, amount, transaction_id, expires_at, checkout_url: None })
+}
+
+/// Registers the payment with the provider. Should it fail, the reservation stands and expires
+/// unpaid; the answer says `pgRequestSuccess: false`.
+async fn start_payment(state: &AppState, mut started: Started) -> Started {
+    match state.gateway.start_payment(&started.transaction_id, started.amount, "KRW").await {
+        Ok(p) => {
+            let saved = async {
+                let mut conn = state.db.acquire().await?;
+                crate::repositories::payments::set_checkout_url(
+                    &mut conn,
+                    &started.transaction_id,
+                    &p.checkout_url,
+                )
+                .await
+            };
+            if let Err(e) = saved.await {
+                tracing::warn!(error = %e, "could not store the checkout URL");
+            }
+            started.checkout_url = Some(p.checkout_url);
+        }
+        Err(e) => tracing::warn!(error = %e, "the payment provider refused the payment"),
+    }
+    started
 }
 
 /// Expires up to `batch` unpaid reservations whose time is up; returns how many. Safe to run

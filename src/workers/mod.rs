@@ -2,6 +2,8 @@
 //! that stops with the shutdown token; every one is safe to run in several instances at once.
 
 pub mod expiry;
+pub mod housekeeping;
+pub mod refunds;
 
 use tokio_util::sync::CancellationToken;
 
@@ -10,4 +12,6 @@ use crate::state::AppState;
 /// Starts every worker on the runtime.
 pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
+    tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
+    tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));
 }

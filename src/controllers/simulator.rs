@@ -1,0 +1,92 @@
+//! The payment-provider simulator's pages (dev and tests only; never mounted in prod): a
+//! checkout page per payment where a person — or a test — approves or declines, after which
+//! the simulator delivers a signed webhook to the service over HTTP.
+
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    response::{Html, IntoResponse},
+    routing::{get, post},
+};
+use serde_json::json;
+
+use super::extract::AppPath;
+use crate::{
+    domain::money::Money,
+    error::{AppResult, ErrorCode},
+    repositories::payments,
+    state::AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/simulator/pg/checkout/{transaction_id}", get(checkout_page))
+        .route("/simulator/pg/checkout/{transaction_id}/approve", post(approve))
+        .route("/simulator/pg/checkout/{transaction_id}/decline", post(decline))
+        .route("/simulator/pg/refunds", get(refunds))
+}
+
+async fn checkout_page(
+    State(state): State<AppState>,
+    AppPath(transaction_id): AppPath<String>,
+) -> AppResult<Html<String>> {
+    let p = payments::find_view(&mut *state.db.acquire().await?, &transaction_id)
+        .await?
+        .ok_or(ErrorCode::PAYMENT_NOT_FOUND)?;
+    let tx = html_escape(&p.transaction_id);
+    Ok(Html(format!(
+        r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>PG simulator</title>
+<style>body{{font-family:sans-serif;max-width:32rem;margin:3rem auto}}button{{font-size:1.1rem;margin-right:1rem}}</style></head>
+<body><h1>결제 시뮬레이터</h1>
+<p>Transaction <code>{tx}</code></p>
+<p>Amount <b>{amount} {currency}</b> — status <b id="status">{status}</b></p>
+<button id="approve">Approve</button><button id="decline">Decline</button>
+<p id="result"></p>
+<script>
+for (const action of ["approve", "decline"]) {{
+  document.getElementById(action).onclick = async () => {{
+    const res = await fetch(location.pathname + "/" + action, {{method: "POST"}});
+    document.getElementById("result").textContent = res.status + " " + await res.text();
+  }};
+}}
+</script></body></html>"#,
+        amount = Money::from(p.amount),
+        currency = html_escape(&p.currency),
+        status = p.status,
+    )))
+}
+
+async fn approve(state: State<AppState>, path: AppPath<String>) -> AppResult<impl IntoResponse> {
+    send(state, path, true).await
+}
+
+async fn decline(state: State<AppState>, path: AppPath<String>) -> AppResult<impl IntoResponse> {
+    send(state, path, false).await
+}
+
+async fn send(
+    State(state): State<AppState>,
+    AppPath(transaction_id): AppPath<String>,
+    succeeded: bool,
+) -> AppResult<impl IntoResponse> {
+    let simulator = state.simulator.clone().ok_or(ErrorCode::NOT_FOUND)?;
+    let p = payments::find_view(&mut *state.db.acquire().await?, &transaction_id)
+        .await?
+        .ok_or(ErrorCode::PAYMENT_NOT_FOUND)?;
+    let event_id =
+        simulator.deliver(&p.transaction_id, succeeded, Money::from(p.amount), &p.currency);
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"eventId": event_id, "transactionId": p.transaction_id})),
+    ))
+}
+
+async fn refunds(State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+    let simulator = state.simulator.clone().ok_or(ErrorCode::NOT_FOUND)?;
+    Ok(axum::Json(json!({"refunded": simulator.refunds()})))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
