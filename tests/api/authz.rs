@@ -46,6 +46,7 @@ fn endpoints(concert: i64, seat: i64) -> Vec<(Method, String, Option<Value>, Who
             Some(json!({"seatId": seat, "paymentMethod": "CREDIT_CARD"})),
             Who::User,
         ),
+        (Method::GET, "/api/payment/tx_unknown".into(), None, Who::User),
         (Method::GET, "/api/reservations/my".into(), None, Who::User),
         (Method::GET, "/api/reservations/1".into(), None, Who::User),
         (

@@ -26,6 +26,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("delete", "/api/seat/{id}/select"),
     ("post", "/api/seat/select"),
     ("post", "/api/payment"),
+    ("post", "/api/payment/webhook"),
+    ("get", "/api/payment/{transactionId}"),
     ("get", "/api/reservations/my"),
     ("get", "/api/reservations/{reservationId}"),
     ("post", "/api/reservations/cancel"),

@@ -469,3 +469,73 @@ impl TestApp {
             .unwrap();
     }
 }
+
+/// A started checkout: reservation and payment ids.
+pub struct Started {
+    pub reservation: i64,
+    pub transaction: String,
+    pub amount: i64,
+}
+
+impl TestApp {
+    /// Holds and checks out the seats as `token`.
+    pub async fn start_checkout(&self, token: &str, seats: &[i64]) -> Started {
+        assert_eq!(self.hold_many(token, seats).await.status(), StatusCode::OK);
+        let res = self.checkout(token, seats).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        Started {
+            reservation: body["reservationId"].as_i64().unwrap(),
+            transaction: body["transactionId"].as_str().unwrap().to_owned(),
+            amount: body["amount"].as_i64().unwrap(),
+        }
+    }
+
+    /// Delivers a webhook body signed with `secret` at `t` (unix seconds).
+    pub async fn webhook_signed(&self, body: &Value, secret: &str, t: i64) -> Response {
+        let raw = body.to_string();
+        let signature = ticketing::domain::signature::sign(secret.as_bytes(), t, raw.as_bytes());
+        self.client
+            .post(self.url("/api/payment/webhook"))
+            .header("content-type", "application/json")
+            .header("x-payment-signature", signature)
+            .body(raw)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Delivers a webhook signed now with the development secret.
+    pub async fn webhook(&self, body: &Value) -> Response {
+        let secret = ticketing::config::dev_defaults::PAYMENT_WEBHOOK_SECRETS;
+        self.webhook_signed(body, secret, chrono::Utc::now().timestamp()).await
+    }
+
+    pub async fn reservation_status(&self, id: i64) -> (String, String) {
+        sqlx::query_as("select r.status, p.status from reservation r join payments p on p.reservation_id = r.id where r.id = $1")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn outbox_count(&self, kind: &str) -> i64 {
+        sqlx::query_scalar("select count(*) from outbox where kind = $1")
+            .bind(kind)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+/// A webhook event body.
+pub fn event(transaction: &str, status: &str, amount: i64) -> Value {
+    json!({
+        "eventId": format!("evt_{}", Uuid::new_v4().simple()),
+        "transactionId": transaction,
+        "status": status,
+        "amount": amount,
+        "currency": "KRW",
+        "occurredAt": chrono::Utc::now().to_rfc3339(),
+    })
+}
