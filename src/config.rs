@@ -61,6 +61,8 @@ pub struct Settings {
     pub queue_admit_per_tick: u32,
     pub queue_max_active: u32,
     pub queue_active_ttl: Duration,
+    /// A waiting user whose stream stayed closed (and who did not poll) this long loses the place.
+    pub queue_presence_grace: Duration,
     pub expiry_sweep_interval: Duration,
     /// The built-in payment-provider simulator (dev and tests; never in prod).
     pub payment_simulator: bool,
@@ -211,6 +213,7 @@ impl Settings {
             queue_admit_per_tick: parse(&var, "QUEUE_ADMIT_PER_TICK", "100")?,
             queue_max_active: parse(&var, "QUEUE_MAX_ACTIVE", "1000")?,
             queue_active_ttl: secs(&var, "QUEUE_ACTIVE_TTL_SECS", "600")?,
+            queue_presence_grace: secs(&var, "QUEUE_PRESENCE_GRACE_SECS", "60")?,
             expiry_sweep_interval: Duration::from_millis(parse(
                 &var,
                 "EXPIRY_SWEEP_INTERVAL_MS",

@@ -75,11 +75,13 @@ error_codes! {
     REFRESH_TOKEN_REUSED = UNAUTHORIZED, "이미 사용된 리프레시 토큰입니다. 보안을 위해 다시 로그인해주세요.", "This refresh token was already used; sign in again.";
     INVALID_SIGNATURE = UNAUTHORIZED, "웹훅 서명이 올바르지 않거나 만료되었습니다.", "The webhook signature is missing, wrong or too old.";
     FORBIDDEN = FORBIDDEN, "접근 권한이 없습니다.", "You are not allowed to do this.";
+    QUEUE_NOT_ADMITTED = FORBIDDEN, "대기열 입장 순서가 아닙니다. 대기열에서 차례를 기다려주세요.", "Wait for your turn in the queue first.";
     NOT_FOUND = NOT_FOUND, "리소스를 찾을 수 없습니다.", "The resource was not found.";
     NOT_FOUND_USER_ID = NOT_FOUND, "사용자를 찾을 수 없습니다.", "The user was not found.";
     CONCERT_NOT_FOUND = NOT_FOUND, "콘서트를 찾을 수 없습니다.", "The concert was not found.";
     SEAT_NOT_FOUND = NOT_FOUND, "좌석을 찾을 수 없습니다.", "The seat was not found.";
     SEAT_NOT_SELECTED = NOT_FOUND, "선택된 좌석을 찾을 수 없습니다. 좌석을 먼저 선택해주세요.", "You do not hold this seat; select it first.";
+    QUEUE_NOT_JOINED = NOT_FOUND, "대기열에 등록되어 있지 않습니다.", "You are not in this concert's queue.";
     PAYMENT_NOT_FOUND = NOT_FOUND, "결제 정보를 찾을 수 없습니다.", "The payment was not found.";
     METHOD_NOT_ALLOWED = METHOD_NOT_ALLOWED, "허용되지 않은 메서드 호출입니다.", "This method is not allowed on this path.";
     NOT_ACCEPTABLE = NOT_ACCEPTABLE, "지원하지 않는 응답 형식입니다.", "The requested response format is not supported.";

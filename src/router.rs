@@ -33,7 +33,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     config::CorsOrigins,
-    controllers::{concerts, health, idempotency, payments, reservations, seats, simulator, users},
+    controllers::{
+        concerts, health, idempotency, payments, queue, reservations, seats, simulator, users,
+    },
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
     state::AppState,
     telemetry,
@@ -57,6 +59,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "seat", description = "Seats, the seat map and holds"),
         (name = "payment", description = "Checkout and payments"),
         (name = "reservation", description = "Reservations"),
+        (name = "queue", description = "The waiting room"),
         (name = "health", description = "Health and readiness"),
         (name = "ops", description = "Metrics"),
     )
@@ -110,6 +113,10 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(idempotent(state, routes!(payments::create_payment)))
         .routes(routes!(payments::receive_webhook))
         .routes(routes!(payments::get_payment))
+        .routes(routes!(queue::join_queue))
+        .routes(routes!(queue::get_queue_status))
+        .routes(routes!(queue::leave_queue))
+        .routes(routes!(queue::stream_queue))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
         .routes(idempotent(state, routes!(reservations::cancel_reservation)))

@@ -18,11 +18,12 @@ use crate::{
         amqp::Broker,
         gateway::{PaymentGateway, Simulator, Unconfigured},
         holds::Holds,
+        queue::Queue,
         redis::RedisClient,
     },
     config::Settings,
     router,
-    services::{catalog::Catalogs, tokens::Tokens, users},
+    services::{catalog::Catalogs, queue::QueueHub, tokens::Tokens, users},
     state::AppState,
     telemetry, workers,
 };
@@ -80,6 +81,13 @@ impl Application {
         let state = AppState {
             db,
             holds: Holds::new(redis.clone()),
+            queue: Queue::new(redis.clone()),
+            queue_hub: QueueHub::new(
+                Queue::new(redis.clone()),
+                settings.queue_tick,
+                settings.queue_active_ttl,
+                shutdown.clone(),
+            ),
             catalogs: Arc::new(Catalogs::default()),
             redis,
             broker,

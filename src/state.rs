@@ -10,10 +10,11 @@ use crate::{
         amqp::Broker,
         gateway::{PaymentGateway, Simulator},
         holds::Holds,
+        queue::Queue,
         redis::RedisClient,
     },
     config::Settings,
-    services::{catalog::Catalogs, tokens::Tokens},
+    services::{catalog::Catalogs, queue::QueueHub, tokens::Tokens},
 };
 
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct AppState {
     pub redis: RedisClient,
     pub holds: Holds,
     pub catalogs: Arc<Catalogs>,
+    pub queue: Queue,
+    pub queue_hub: Arc<QueueHub>,
     pub broker: Broker,
     pub tokens: Arc<Tokens>,
     pub settings: Arc<Settings>,

@@ -32,7 +32,7 @@ const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 100
 static HOLD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{NOW}
-        local info = redis.call('HMGET', KEYS[1], 'open', 'close', 'status', 'deleted')
+        local info = redis.call('HMGET', KEYS[1], 'open', 'close', 'status', 'deleted', 'queue')
         if not info[1] then return {{'MISS'}} end
         local ver = redis.call('GET', KEYS[6]) or ''
         if info[4] == '1' then return {{'GONE'}} end
@@ -40,18 +40,23 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         if now < tonumber(info[1]) then return {{'NOT_OPEN'}} end
         if now >= tonumber(info[2]) then return {{'CLOSED'}} end
         local uid = ARGV[1]
+        if info[5] == '1' then
+            local admitted = redis.call('ZSCORE', KEYS[7], uid)
+            if not admitted or tonumber(admitted) <= now then return {{'QUEUE'}} end
+        end
         local mine = 'h:' .. uid
-        local n = #KEYS - 6
+        local base = 7
+        local n = #KEYS - base
         local fresh = {{}}
         local expiries = {{}}
         for i = 1, n do
             local sid = ARGV[3 + i]
             if redis.call('HEXISTS', KEYS[2], sid) == 0 then return {{'NO_SEAT', sid}} end
-            local v = redis.call('GET', KEYS[6 + i])
+            local v = redis.call('GET', KEYS[base + i])
             if not v then
                 fresh[#fresh + 1] = i
             elseif v == mine then
-                expiries[i] = now + redis.call('PTTL', KEYS[6 + i])
+                expiries[i] = now + redis.call('PTTL', KEYS[base + i])
             else
                 local kind = string.sub(v, 1, 2)
                 if kind == 'h:' or (kind == 'c:' and string.sub(v, 3, 2 + #uid + 1) ~= uid .. ':') then
@@ -67,7 +72,7 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         local ttl = tonumber(ARGV[2])
         local exp = now + ttl
         for _, i in ipairs(fresh) do
-            redis.call('SET', KEYS[6 + i], mine, 'PX', ttl)
+            redis.call('SET', KEYS[base + i], mine, 'PX', ttl)
             redis.call('ZADD', KEYS[3], exp, ARGV[3 + i])
             redis.call('ZADD', KEYS[4], exp, ARGV[3 + i])
             expiries[i] = exp
@@ -218,6 +223,8 @@ pub enum HoldOutcome {
     NotOnSale,
     NotOpenYet,
     Closed,
+    /// The concert has a waiting room and the user has not been admitted.
+    NotAdmitted,
     NoSuchSeat(i64),
     LockedByOther(i64),
     Reserved(i64),
@@ -300,6 +307,7 @@ impl Holds {
             .key(self.user_key(concert, user, "holds"))
             .key(self.user_key(concert, user, "owned"))
             .key(self.concert_key(concert, "ver"))
+            .key(self.redis.key(&format!("queue:{concert}:active")))
             .arg(user)
             .arg(ttl_ms)
             .arg(max_seats);
@@ -319,6 +327,7 @@ impl Holds {
             Some("STATUS") => HoldOutcome::NotOnSale,
             Some("NOT_OPEN") => HoldOutcome::NotOpenYet,
             Some("CLOSED") => HoldOutcome::Closed,
+            Some("QUEUE") => HoldOutcome::NotAdmitted,
             Some("NO_SEAT") => HoldOutcome::NoSuchSeat(seat_arg(1)),
             Some("LOCKED") => HoldOutcome::LockedByOther(seat_arg(1)),
             Some("RESERVED") => HoldOutcome::Reserved(seat_arg(1)),

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod payments;
+pub mod queue;
 pub mod reservations;
 pub mod seats;
 pub mod simulator;

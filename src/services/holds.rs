@@ -61,6 +61,7 @@ fn refusal(outcome: HoldOutcome) -> AppError {
         HoldOutcome::NotOnSale => ErrorCode::INVALID_CONCERT_STATUS,
         HoldOutcome::NotOpenYet => ErrorCode::RESERVATION_NOT_OPEN_YET,
         HoldOutcome::Closed => ErrorCode::SALE_CLOSED,
+        HoldOutcome::NotAdmitted => ErrorCode::QUEUE_NOT_ADMITTED,
         HoldOutcome::NoSuchSeat(_) => ErrorCode::SEAT_NOT_FOUND,
         HoldOutcome::LockedByOther(_) => ErrorCode::SEAT_ALREADY_LOCKED,
         HoldOutcome::Reserved(_) => ErrorCode::IS_ALREADY_RESERVATION,

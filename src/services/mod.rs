@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod concerts;
 pub mod holds;
 pub mod passwords;
+pub mod queue;
 pub mod payments;
 pub mod reservations;
 pub mod seats;

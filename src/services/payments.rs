@@ -213,6 +213,12 @@ async fn after_commit(state: &AppState, p: &LockedPayment, outcome: WebhookOutco
             tracing::warn!(error = %e, "could not update seats in Redis");
         }
     }
+    if matches!(outcome, WebhookOutcome::Confirmed | WebhookOutcome::Failed)
+        && let Err(e) = state.queue.finish(p.concert_id, p.user_id).await
+    {
+        // The admission lapses by itself after QUEUE_ACTIVE_TTL_SECS.
+        tracing::warn!(error = %e, "could not end the queue admission");
+    }
     match outcome {
         WebhookOutcome::Confirmed => {
             metrics::counter!("ticketing_payments_total", "status" => "SUCCESS").increment(1);

@@ -92,6 +92,9 @@ async fn create_reservation(
     let row = concerts::lock_shared(&mut tx, concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
     let now = Utc::now();
     holds::check_on_sale(&row, now)?;
+    if row.queue_enabled {
+        super::queue::require_admission(state, concert, user).await?;
+    }
     let owned = repo::count_active_seats(&mut tx, user, concert).await?;
     if owned + locked.len() as i64 > i64::from(settings.max_seats_per_user) {
         return Err(ErrorCode::SEAT_LIMIT_EXCEEDED.into());
@@ -166,6 +169,10 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
         {
             // The keys lapse on their own a minute later.
             tracing::warn!(error = %e, reservation.id = r.id, "could not free expired seats in Redis");
+        }
+        // An admission ends with the purchase attempt.
+        if let Err(e) = state.queue.finish(r.concert_id, r.user_id).await {
+            tracing::warn!(error = %e, "could not end the queue admission");
         }
     }
     metrics::counter!("ticketing_reservations_expired_total").increment(ended.len() as u64);

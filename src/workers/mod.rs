@@ -1,6 +1,7 @@
 //! Background workers. Each exposes `execute_once` (tests call it directly) and a `run` loop
 //! that stops with the shutdown token; every one is safe to run in several instances at once.
 
+pub mod admission;
 pub mod expiry;
 pub mod housekeeping;
 pub mod refunds;
@@ -11,6 +12,7 @@ use crate::state::AppState;
 
 /// Starts every worker on the runtime.
 pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
+    tokio::spawn(admission::run(state.clone(), shutdown.clone()));
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
     tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));

@@ -1,0 +1,303 @@
+//! The waiting room in Redis. Per concert:
+//!
+//! - `queue:{c}:waiting` — sorted set, user → arrival number (from `queue:{c}:seq`), so the
+//!   order is exactly the order of arrival;
+//! - `queue:{c}:active` — sorted set, admitted user → admission expiry (ms);
+//! - `queue:{c}:seen` — sorted set, waiting user → last sign of life (ms): a user whose stream
+//!   stayed closed (and who did not poll) past the grace period loses the place;
+//! - `queue:{c}:admitted` — how many were admitted so far (for the measured rate);
+//! - `queue:{c}:tick` — held for one tick by the instance that admits, so N instances admit
+//!   at the rate of one;
+//! - `queues` — the concerts with a queue.
+
+use std::sync::LazyLock;
+
+use deadpool_redis::redis::{self, Script};
+
+use super::redis::RedisClient;
+use crate::error::AppResult;
+
+const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
+
+static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        local active = redis.call('ZSCORE', KEYS[2], ARGV[1])
+        if active and tonumber(active) > now then return {{'ACTIVE', '0', tostring(redis.call('ZCARD', KEYS[1]))}} end
+        local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+        redis.call('ZADD', KEYS[4], now, ARGV[1])
+        if rank then return {{'WAITING', tostring(rank + 1), tostring(redis.call('ZCARD', KEYS[1]))}} end
+        local seq = redis.call('INCR', KEYS[3])
+        redis.call('ZADD', KEYS[1], seq, ARGV[1])
+        redis.call('SADD', KEYS[5], ARGV[2])
+        return {{'JOINED', tostring(redis.call('ZRANK', KEYS[1], ARGV[1]) + 1), tostring(redis.call('ZCARD', KEYS[1]))}}"
+    ))
+});
+
+static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        local per_tick = tonumber(ARGV[2])
+        if redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[1]) == false then return {{-1}} end
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        local room = math.min(per_tick, tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[2]))
+        local grace = now - tonumber(ARGV[5])
+        local admitted, dropped = 0, 0
+        while room > 0 do
+            local batch = redis.call('ZRANGE', KEYS[1], 0, room - 1)
+            if #batch == 0 then break end
+            for _, uid in ipairs(batch) do
+                redis.call('ZREM', KEYS[1], uid)
+                local seen = redis.call('ZSCORE', KEYS[3], uid)
+                redis.call('ZREM', KEYS[3], uid)
+                if seen and tonumber(seen) >= grace then
+                    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), uid)
+                    admitted = admitted + 1
+                    room = room - 1
+                else
+                    dropped = dropped + 1
+                end
+            end
+        end
+        if admitted > 0 then redis.call('INCRBY', KEYS[4], admitted) end
+        if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
+            redis.call('SREM', KEYS[6], ARGV[6])
+        end
+        return {{admitted, dropped}}"
+    ))
+});
+
+static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        return {{
+            tostring(now),
+            redis.call('GET', KEYS[3]) or '0',
+            redis.call('ZRANGE', KEYS[1], 0, -1),
+            redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')
+        }}"
+    ))
+});
+
+static ACTIVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if s and tonumber(s) > now then return 1 end
+        return 0"
+    ))
+});
+
+static POSITION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        local total = redis.call('ZCARD', KEYS[1])
+        local active = redis.call('ZSCORE', KEYS[2], ARGV[1])
+        if active and tonumber(active) > now then return {{'ACTIVE', tostring(total), active}} end
+        local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+        if not rank then return {{'NONE', tostring(total)}} end
+        redis.call('ZADD', KEYS[3], 'XX', now, ARGV[1])
+        return {{'WAITING', tostring(total), tostring(rank + 1)}}"
+    ))
+});
+
+/// One user's standing, read cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Waiting { position: u64, total: u64 },
+    /// Admitted until the given time (ms).
+    Admitted { until_ms: i64, total: u64 },
+    Absent,
+}
+
+/// Where a user stands after joining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// Newly in line at `position` of `total`.
+    New { position: u64, total: u64 },
+    /// Already in line.
+    Waiting { position: u64, total: u64 },
+    /// Already admitted.
+    Active { total: u64 },
+}
+
+/// One read of a concert's queue.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub now_ms: i64,
+    pub admitted_total: u64,
+    /// Waiting users in order (position = index + 1).
+    pub waiting: Vec<i64>,
+    /// Admitted users with their admission expiry (ms).
+    pub active: Vec<(i64, i64)>,
+}
+
+#[derive(Clone)]
+pub struct Queue {
+    redis: RedisClient,
+}
+
+impl Queue {
+    pub fn new(redis: RedisClient) -> Self {
+        Queue { redis }
+    }
+
+    fn key(&self, concert: i64, part: &str) -> String {
+        self.redis.key(&format!("queue:{concert}:{part}"))
+    }
+
+    pub async fn join(&self, concert: i64, user: i64) -> AppResult<Joined> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Vec<String> = JOIN
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "seq"))
+            .key(self.key(concert, "seen"))
+            .key(self.redis.key("queues"))
+            .arg(user)
+            .arg(concert)
+            .invoke_async(&mut conn)
+            .await?;
+        let n = |i: usize| reply.get(i).and_then(|s| s.parse().ok()).unwrap_or_default();
+        Ok(match reply.first().map(String::as_str) {
+            Some("ACTIVE") => Joined::Active { total: n(2) },
+            Some("WAITING") => Joined::Waiting { position: n(1), total: n(2) },
+            _ => Joined::New { position: n(1), total: n(2) },
+        })
+    }
+
+    /// The user's standing (and a sign of life when waiting).
+    pub async fn standing(&self, concert: i64, user: i64) -> AppResult<Standing> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Vec<String> = POSITION
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "seen"))
+            .arg(user)
+            .invoke_async(&mut conn)
+            .await?;
+        let n = |i: usize| reply.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or_default();
+        Ok(match reply.first().map(String::as_str) {
+            Some("ACTIVE") => Standing::Admitted { until_ms: n(2) as i64, total: n(1) as u64 },
+            Some("WAITING") => Standing::Waiting { position: n(2) as u64, total: n(1) as u64 },
+            _ => Standing::Absent,
+        })
+    }
+
+    /// Leaves the line and gives up an admission.
+    pub async fn leave(&self, concert: i64, user: i64) -> AppResult<bool> {
+        let mut conn = self.redis.conn().await?;
+        let (waiting, active, _): (u64, u64, u64) = redis::pipe()
+            .zrem(self.key(concert, "waiting"), user)
+            .zrem(self.key(concert, "active"), user)
+            .zrem(self.key(concert, "seen"), user)
+            .query_async(&mut conn)
+            .await?;
+        Ok(waiting + active > 0)
+    }
+
+    /// The user is done buying (or failed): frees the admission for the next in line.
+    pub async fn finish(&self, concert: i64, user: i64) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: u64 = redis::cmd("ZREM").arg(self.key(concert, "active")).arg(user).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub async fn is_admitted(&self, concert: i64, user: i64) -> AppResult<bool> {
+        let mut conn = self.redis.conn().await?;
+        let active: i64 =
+            ACTIVE.key(self.key(concert, "active")).arg(user).invoke_async(&mut conn).await?;
+        Ok(active == 1)
+    }
+
+    /// Marks the users as present (their streams are open).
+    pub async fn touch(&self, concert: i64, users: &[i64]) -> AppResult<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut cmd = redis::cmd("ZADD");
+        // XX: only users still waiting (a touch never puts someone back in line).
+        cmd.arg(self.key(concert, "seen")).arg("XX");
+        for user in users {
+            cmd.arg(now).arg(*user);
+        }
+        let mut conn = self.redis.conn().await?;
+        let _: u64 = cmd.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Admits the next users of one concert, if this instance holds the tick. Returns
+    /// (admitted, dropped for absence), or `None` when another instance had the tick.
+    pub async fn admit(
+        &self,
+        concert: i64,
+        tick_ms: u64,
+        per_tick: u32,
+        max_active: u32,
+        active_ttl_ms: u64,
+        grace_ms: u64,
+    ) -> AppResult<Option<(u64, u64)>> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Vec<i64> = ADMIT
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "seen"))
+            .key(self.key(concert, "admitted"))
+            .key(self.key(concert, "tick"))
+            .key(self.redis.key("queues"))
+            .arg(tick_ms.saturating_sub(tick_ms / 10).max(1))
+            .arg(per_tick)
+            .arg(max_active)
+            .arg(active_ttl_ms)
+            .arg(grace_ms)
+            .arg(concert)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(match reply.as_slice() {
+            [-1] => None,
+            [admitted, dropped] => Some((*admitted as u64, *dropped as u64)),
+            _ => Some((0, 0)),
+        })
+    }
+
+    /// Concerts that have a queue right now.
+    pub async fn concerts(&self) -> AppResult<Vec<i64>> {
+        let mut conn = self.redis.conn().await?;
+        Ok(redis::cmd("SMEMBERS").arg(self.redis.key("queues")).query_async(&mut conn).await?)
+    }
+
+    /// The whole queue of a concert in one call.
+    pub async fn snapshot(&self, concert: i64) -> AppResult<Snapshot> {
+        let mut conn = self.redis.conn().await?;
+        let (now, admitted, waiting, active): (String, String, Vec<i64>, Vec<(i64, i64)>) = SNAPSHOT
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "admitted"))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(Snapshot {
+            now_ms: now.parse().unwrap_or_default(),
+            admitted_total: admitted.parse().unwrap_or_default(),
+            waiting,
+            active,
+        })
+    }
+
+    /// How many were ever admitted to the concert (for the measured rate).
+    pub async fn admitted_total(&self, concert: i64) -> AppResult<u64> {
+        let mut conn = self.redis.conn().await?;
+        let n: Option<u64> = redis::cmd("GET").arg(self.key(concert, "admitted")).query_async(&mut conn).await?;
+        Ok(n.unwrap_or_default())
+    }
+
+    /// Sizes of the line and of the admitted set (for metrics).
+    pub async fn sizes(&self, concert: i64) -> AppResult<(u64, u64)> {
+        let mut conn = self.redis.conn().await?;
+        Ok(redis::pipe()
+            .zcard(self.key(concert, "waiting"))
+            .zcard(self.key(concert, "active"))
+            .query_async(&mut conn)
+            .await?)
+    }
+}

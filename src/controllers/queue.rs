@@ -1,0 +1,273 @@
+//! `/api/queue`: the waiting room — join, status, live stream (SSE), leave.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    response::sse::{Event, KeepAlive, Sse},
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{AppJson, AppPath, AuthUser, Language};
+use crate::{
+    clients::queue::Joined,
+    domain::{check::Check, time::serialize_kst},
+    error::{AppError, AppResult, ErrorBody, ErrorCode, Lang},
+    services::{
+        queue::{self as service, Place},
+        tokens::Principal,
+    },
+    state::AppState,
+};
+
+const TAG: &str = "queue";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRequest {
+    #[schema(required = true, value_type = i64, example = 1)]
+    pub concert_id: Option<i64>,
+}
+
+/// The original's `QueueRegisterResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRegisterResponse {
+    pub concert_id: i64,
+    pub user_id: i64,
+    /// 1-based place in line; 0 when admitted or when the concert has no waiting room.
+    pub position: u64,
+    /// True when this call put the user in line (false when already in it, admitted, or no queue).
+    pub register: bool,
+    pub message: String,
+    /// People in line.
+    pub total_queue: u64,
+    /// Seconds to admission at the measured rate; null until a rate is measured.
+    pub estimated_wait_time: Option<u64>,
+}
+
+/// One user's place: the body of `status` and of every stream event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatusResponse {
+    pub concert_id: i64,
+    pub user_id: i64,
+    /// 1-based place in line; 0 once admitted.
+    pub position: u64,
+    pub total_queue: u64,
+    /// Seconds to admission at the measured admission rate (null until measured; 0 when admitted).
+    pub estimated_wait_time: Option<u64>,
+    /// True exactly while the user is admitted (may hold seats and check out).
+    pub can_enter: bool,
+    #[serde(serialize_with = "serialize_kst")]
+    pub timestamp: DateTime<Utc>,
+    /// When the admission began (ms since the epoch), once admitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admitted_at: Option<i64>,
+}
+
+fn status_body(concert: i64, user: i64, p: Place) -> QueueStatusResponse {
+    QueueStatusResponse {
+        concert_id: concert,
+        user_id: user,
+        position: p.position,
+        total_queue: p.total,
+        estimated_wait_time: p.estimated_wait_secs,
+        can_enter: p.admitted,
+        timestamp: Utc::now(),
+        admitted_at: p.admitted_at_ms,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct QueuePath {
+    /// Concert id.
+    #[serde(rename = "concertId")]
+    #[param(rename = "concertId")]
+    pub concert_id: i64,
+}
+
+/// Join a concert's waiting room (idempotent: again → the current place, `register: false`).
+#[utoipa::path(post, path = "/api/queue", tag = TAG, request_body = QueueRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "In line, admitted, or no waiting room (see `register` and `message`)", body = QueueRegisterResponse),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`SALE_CLOSED`", body = ErrorBody),
+    ))]
+pub async fn join_queue(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Language(lang): Language,
+    AppJson(req): AppJson<QueueRequest>,
+) -> AppResult<AppJson<QueueRegisterResponse>> {
+    let mut check = Check::new();
+    let concert_id = check.required("concertId", req.concert_id);
+    let concert_id = check.build(|| concert_id)?;
+    let version = state.holds.version(concert_id).await?;
+    let catalog =
+        state.catalogs.get(&state.db, concert_id, &version).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+    let joined = service::join(&state, &catalog.concert, user.user_id).await?;
+    let ko = lang == Lang::Ko;
+    let (position, register, total, wait, message) = match joined {
+        None => (0, false, 0, Some(0), if ko {
+            "대기열 없이 바로 예매할 수 있습니다. 좌석을 선택해주세요.".to_owned()
+        } else {
+            "Seats are available without waiting: pick your seats.".to_owned()
+        }),
+        Some((Joined::Active { total }, _)) => (0, false, total, Some(0), if ko {
+            "입장 순서가 되었습니다. 좌석을 선택해주세요.".to_owned()
+        } else {
+            "It is your turn: pick your seats.".to_owned()
+        }),
+        Some((Joined::Waiting { position, total }, wait)) => (position, false, total, wait, if ko {
+            format!("이미 대기열에 등록되어 있습니다. 현재 순번: {position}")
+        } else {
+            format!("You are already in line, at position {position}.")
+        }),
+        Some((Joined::New { position, total }, wait)) => (position, true, total, wait, if ko {
+            format!("대기열에 등록되었습니다. 현재 순번: {position}")
+        } else {
+            format!("You are in line, at position {position}.")
+        }),
+    };
+    Ok(AppJson(QueueRegisterResponse {
+        concert_id,
+        user_id: user.user_id,
+        position,
+        register,
+        message,
+        total_queue: total,
+        estimated_wait_time: wait,
+    }))
+}
+
+/// The caller's place in line (the same data as one stream event).
+#[utoipa::path(get, path = "/api/queue/{concertId}/status", tag = TAG, params(QueuePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's place", body = QueueStatusResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
+    ))]
+pub async fn get_queue_status(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+) -> AppResult<AppJson<QueueStatusResponse>> {
+    let place = service::place(&state, concert_id, user.user_id).await?;
+    Ok(AppJson(status_body(concert_id, user.user_id, place)))
+}
+
+/// Leave the line (or give up an admission).
+#[utoipa::path(delete, path = "/api/queue/{concertId}", tag = TAG, params(QueuePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
+    ))]
+pub async fn leave_queue(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+) -> AppResult<StatusCode> {
+    service::leave(&state, concert_id, user.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A signed-in user from `Authorization: Bearer …` or, for `EventSource` (which cannot send
+/// headers), `?token=…`.
+pub struct StreamUser(pub Principal);
+
+impl FromRequestParts<AppState> for StreamUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            let AuthUser(p) = AuthUser::from_request_parts(parts, state).await?;
+            return Ok(StreamUser(p));
+        }
+        let token = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .ok_or(ErrorCode::UNAUTHORIZED)?;
+        let principal = state.tokens.verify(token).ok_or(ErrorCode::INVALID_TOKEN)?;
+        tracing::Span::current().record("user.id", principal.user_id);
+        Ok(StreamUser(principal))
+    }
+}
+
+/// Live place in line (Server-Sent Events): `queue-update` when the place changes (at most once
+/// per tick), then `queue-complete` when admitted, after which the stream ends; `queue-left` if
+/// the user left or lost the place. Heartbeat comments every 15 s. Auth by header or `?token=`.
+#[utoipa::path(get, path = "/api/queue/{concertId}/stream", tag = TAG,
+    params(QueuePath, ("token" = Option<String>, Query, description = "Access token, for EventSource")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An event stream of `QueueStatusResponse` data", content_type = "text/event-stream", body = QueueStatusResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
+    ))]
+pub async fn stream_queue(
+    State(state): State<AppState>,
+    StreamUser(user): StreamUser,
+    AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let user = user.user_id;
+    let first = service::place(&state, concert_id, user).await?;
+    let watch = state.queue_hub.watch(concert_id, user);
+    let shutdown = state.queue_hub.shutdown();
+
+    let initial = event_for(concert_id, user, first);
+    let done = first.admitted;
+    let updates = futures::stream::unfold(
+        (watch, Some((first.position, first.total)), done),
+        move |(mut watch, mut last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                watch.rx.changed().await.ok()?;
+                let view = watch.rx.borrow_and_update().clone();
+                match view.place(user) {
+                    None => {
+                        let left = Event::default().event("queue-left").data(format!(
+                            r#"{{"concertId":{concert_id},"userId":{user},"canEnter":false}}"#
+                        ));
+                        return Some((left, (watch, last, true)));
+                    }
+                    Some(p) if p.admitted => {
+                        return Some((event_for(concert_id, user, p), (watch, last, true)));
+                    }
+                    Some(p) if last != Some((p.position, p.total)) => {
+                        last = Some((p.position, p.total));
+                        return Some((event_for(concert_id, user, p), (watch, last, false)));
+                    }
+                    Some(_) => {}
+                }
+            }
+        },
+    );
+    let stream = futures::stream::once(async move { initial })
+        .chain(updates)
+        .take_until(shutdown.cancelled_owned())
+        .map(Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+}
+
+fn event_for(concert: i64, user: i64, place: Place) -> Event {
+    let name = if place.admitted { "queue-complete" } else { "queue-update" };
+    let body = status_body(concert, user, place);
+    Event::default().event(name).data(serde_json::to_string(&body).unwrap_or_default())
+}

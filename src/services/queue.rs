@@ -1,0 +1,294 @@
+//! The waiting room: joining, status, leaving, the admission check for holds and checkout,
+//! and the per-instance hub that feeds every open stream of a concert from one Redis read per
+//! tick.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clients::queue::{Joined, Queue, Snapshot, Standing},
+    error::{AppResult, ErrorCode},
+    repositories::concerts::ConcertRow,
+    state::AppState,
+};
+
+/// One user's place, as the status endpoint and the stream events report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// 1-based position in line; 0 once admitted.
+    pub position: u64,
+    pub total: u64,
+    /// Seconds until admission at the measured rate; `None` until a rate is measured.
+    pub estimated_wait_secs: Option<u64>,
+    pub admitted: bool,
+    /// When the admission began (ms since the epoch), once admitted.
+    pub admitted_at_ms: Option<i64>,
+}
+
+/// Joins the concert's line (idempotent). `None` when the concert has no waiting room.
+pub async fn join(state: &AppState, concert: &ConcertRow, user: i64) -> AppResult<Option<(Joined, Option<u64>)>> {
+    if !concert.queue_enabled {
+        return Ok(None);
+    }
+    if chrono::Utc::now() >= concert.close_time {
+        return Err(ErrorCode::SALE_CLOSED.into());
+    }
+    let joined = state.queue.join(concert.id, user).await?;
+    let wait = match joined {
+        Joined::New { position, .. } | Joined::Waiting { position, .. } => state.queue_hub.estimate(concert.id, position),
+        Joined::Active { .. } => Some(0),
+    };
+    Ok(Some((joined, wait)))
+}
+
+/// Where the user stands; also counts as a sign of life.
+pub async fn place(state: &AppState, concert: i64, user: i64) -> AppResult<Place> {
+    let ttl = state.settings.queue_active_ttl.as_millis() as i64;
+    match state.queue.standing(concert, user).await? {
+        Standing::Admitted { until_ms, total } => Ok(Place {
+            position: 0,
+            total,
+            estimated_wait_secs: Some(0),
+            admitted: true,
+            admitted_at_ms: Some(until_ms - ttl),
+        }),
+        Standing::Waiting { position, total } => Ok(Place {
+            position,
+            total,
+            estimated_wait_secs: state.queue_hub.estimate(concert, position),
+            admitted: false,
+            admitted_at_ms: None,
+        }),
+        Standing::Absent => Err(ErrorCode::QUEUE_NOT_JOINED.into()),
+    }
+}
+
+/// Leaves the line, or gives up an admission.
+pub async fn leave(state: &AppState, concert: i64, user: i64) -> AppResult<()> {
+    if state.queue.leave(concert, user).await? { Ok(()) } else { Err(ErrorCode::QUEUE_NOT_JOINED.into()) }
+}
+
+/// Holds and checkout of a concert with a waiting room need an admission.
+pub async fn require_admission(state: &AppState, concert: i64, user: i64) -> AppResult<()> {
+    if state.queue.is_admitted(concert, user).await? {
+        Ok(())
+    } else {
+        Err(ErrorCode::QUEUE_NOT_ADMITTED.into())
+    }
+}
+
+fn wait(position: u64, rate: Option<f64>) -> Option<u64> {
+    rate.filter(|r| *r > 0.0).map(|r| (position as f64 / r).ceil() as u64)
+}
+
+/// A concert's queue as every local stream sees it after one read.
+#[derive(Debug, Default)]
+pub struct View {
+    pub now_ms: i64,
+    pub total: u64,
+    positions: HashMap<i64, u64>,
+    active: HashMap<i64, i64>,
+    rate: Option<f64>,
+    active_ttl_ms: i64,
+}
+
+impl View {
+    /// The user's place, or `None` when the user is neither waiting nor admitted.
+    pub fn place(&self, user: i64) -> Option<Place> {
+        if let Some(expires) = self.active.get(&user) {
+            return Some(Place {
+                position: 0,
+                total: self.total,
+                estimated_wait_secs: Some(0),
+                admitted: true,
+                admitted_at_ms: Some(expires - self.active_ttl_ms),
+            });
+        }
+        let position = *self.positions.get(&user)?;
+        Some(Place { position, total: self.total, estimated_wait_secs: wait(position, self.rate), admitted: false, admitted_at_ms: None })
+    }
+}
+
+struct Feed {
+    tx: watch::Sender<Arc<View>>,
+    /// Users with open streams here, and how many each.
+    watchers: Mutex<HashMap<i64, usize>>,
+}
+
+/// Measured admissions per second of each concert (from the admitted counter's growth).
+#[derive(Default)]
+struct Rates {
+    samples: HashMap<i64, VecDeque<(Instant, u64)>>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(30);
+
+/// One task per concert per instance reads Redis once per tick and fans the result out to
+/// every local stream through a `watch` channel.
+pub struct QueueHub {
+    queue: Queue,
+    tick: Duration,
+    active_ttl: Duration,
+    shutdown: CancellationToken,
+    feeds: Mutex<HashMap<i64, Arc<Feed>>>,
+    rates: Mutex<Rates>,
+}
+
+/// Keeps a user counted as watching while a stream is open.
+pub struct Watch {
+    hub: Arc<QueueHub>,
+    concert: i64,
+    user: i64,
+    pub rx: watch::Receiver<Arc<View>>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(feed) = self.hub.feeds.lock().expect("lock").get(&self.concert) {
+            let mut watchers = feed.watchers.lock().expect("lock");
+            if let Some(n) = watchers.get_mut(&self.user) {
+                *n -= 1;
+                if *n == 0 {
+                    watchers.remove(&self.user);
+                }
+            }
+        }
+        metrics::gauge!("ticketing_sse_streams").decrement(1.0);
+    }
+}
+
+impl QueueHub {
+    pub fn new(queue: Queue, tick: Duration, active_ttl: Duration, shutdown: CancellationToken) -> Arc<QueueHub> {
+        Arc::new(QueueHub {
+            queue,
+            tick,
+            active_ttl,
+            shutdown,
+            feeds: Mutex::new(HashMap::new()),
+            rates: Mutex::new(Rates::default()),
+        })
+    }
+
+    /// Subscribes a stream; starts the concert's feed task on first use.
+    pub fn watch(self: &Arc<Self>, concert: i64, user: i64) -> Watch {
+        let mut feeds = self.feeds.lock().expect("lock");
+        let feed = feeds
+            .entry(concert)
+            .or_insert_with(|| {
+                let (tx, _) = watch::channel(Arc::new(View::default()));
+                let feed = Arc::new(Feed { tx, watchers: Mutex::new(HashMap::new()) });
+                tokio::spawn(self.clone().run_feed(concert, feed.clone()));
+                feed
+            })
+            .clone();
+        *feed.watchers.lock().expect("lock").entry(user).or_default() += 1;
+        metrics::gauge!("ticketing_sse_streams").increment(1.0);
+        Watch { hub: self.clone(), concert, user, rx: feed.tx.subscribe() }
+    }
+
+    async fn run_feed(self: Arc<Self>, concert: i64, feed: Arc<Feed>) {
+        let mut idle_ticks = 0;
+        let mut interval = tokio::time::interval(self.tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                _ = interval.tick() => {}
+            }
+            let watchers: Vec<i64> = feed.watchers.lock().expect("lock").keys().copied().collect();
+            if watchers.is_empty() {
+                idle_ticks += 1;
+                if idle_ticks >= 5 {
+                    let mut feeds = self.feeds.lock().expect("lock");
+                    // Only stop if nobody subscribed meanwhile.
+                    if feed.watchers.lock().expect("lock").is_empty() {
+                        feeds.remove(&concert);
+                        break;
+                    }
+                }
+                continue;
+            }
+            idle_ticks = 0;
+            match self.queue.snapshot(concert).await {
+                Ok(snapshot) => {
+                    let view = self.view(concert, snapshot);
+                    feed.tx.send_replace(Arc::new(view));
+                }
+                Err(e) => tracing::warn!(error = %e, concert.id = concert, "queue read failed"),
+            }
+            if let Err(e) = self.queue.touch(concert, &watchers).await {
+                tracing::warn!(error = %e, "queue presence update failed");
+            }
+        }
+    }
+
+    fn view(&self, concert: i64, s: Snapshot) -> View {
+        View {
+            now_ms: s.now_ms,
+            total: s.waiting.len() as u64,
+            positions: s.waiting.iter().enumerate().map(|(i, u)| (*u, i as u64 + 1)).collect(),
+            active: s.active.into_iter().collect(),
+            rate: self.rate(concert),
+            active_ttl_ms: self.active_ttl.as_millis() as i64,
+        }
+    }
+
+    /// Records the admitted counter's value (the admission worker calls this every tick).
+    pub fn record_admitted(&self, concert: i64, admitted_total: u64) {
+        let mut rates = self.rates.lock().expect("lock");
+        let samples = rates.samples.entry(concert).or_default();
+        let now = Instant::now();
+        samples.push_back((now, admitted_total));
+        while samples.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+            samples.pop_front();
+        }
+    }
+
+    /// Admissions per second over the last half minute; `None` before anything was measured.
+    pub fn rate(&self, concert: i64) -> Option<f64> {
+        let rates = self.rates.lock().expect("lock");
+        let samples = rates.samples.get(&concert)?;
+        let (first, last) = (samples.front()?, samples.back()?);
+        let secs = last.0.duration_since(first.0).as_secs_f64();
+        let admitted = last.1.saturating_sub(first.1);
+        (secs >= 1.0 && admitted > 0).then(|| admitted as f64 / secs)
+    }
+
+    /// Fires when the service shuts down (streams end with it).
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub fn estimate(&self, concert: i64, position: u64) -> Option<u64> {
+        wait(position, self.rate(concert))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_place_users_by_the_snapshot() {
+        let hub_view = View {
+            now_ms: 1,
+            total: 3,
+            positions: [(7, 1), (3, 2), (9, 3)].into_iter().collect(),
+            active: [(5, 60_000)].into_iter().collect(),
+            rate: Some(2.0),
+            active_ttl_ms: 60_000,
+        };
+        let p = hub_view.place(9).unwrap();
+        assert_eq!((p.position, p.total, p.estimated_wait_secs, p.admitted), (3, 3, Some(2), false));
+        let p = hub_view.place(5).unwrap();
+        assert!(p.admitted && p.position == 0 && p.admitted_at_ms == Some(0));
+        assert!(hub_view.place(42).is_none());
+        assert_eq!(wait(7, None), None, "no rate yet");
+    }
+}
