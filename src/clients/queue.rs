@@ -104,9 +104,15 @@ static POSITION: LazyLock<Script> = LazyLock::new(|| {
 /// One user's standing, read cheaply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
-    Waiting { position: u64, total: u64 },
+    Waiting {
+        position: u64,
+        total: u64,
+    },
     /// Admitted until the given time (ms).
-    Admitted { until_ms: i64, total: u64 },
+    Admitted {
+        until_ms: i64,
+        total: u64,
+    },
     Absent,
 }
 
@@ -199,7 +205,11 @@ impl Queue {
     /// The user is done buying (or failed): frees the admission for the next in line.
     pub async fn finish(&self, concert: i64, user: i64) -> AppResult<()> {
         let mut conn = self.redis.conn().await?;
-        let _: u64 = redis::cmd("ZREM").arg(self.key(concert, "active")).arg(user).query_async(&mut conn).await?;
+        let _: u64 = redis::cmd("ZREM")
+            .arg(self.key(concert, "active"))
+            .arg(user)
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -270,12 +280,13 @@ impl Queue {
     /// The whole queue of a concert in one call.
     pub async fn snapshot(&self, concert: i64) -> AppResult<Snapshot> {
         let mut conn = self.redis.conn().await?;
-        let (now, admitted, waiting, active): (String, String, Vec<i64>, Vec<(i64, i64)>) = SNAPSHOT
-            .key(self.key(concert, "waiting"))
-            .key(self.key(concert, "active"))
-            .key(self.key(concert, "admitted"))
-            .invoke_async(&mut conn)
-            .await?;
+        let (now, admitted, waiting, active): (String, String, Vec<i64>, Vec<(i64, i64)>) =
+            SNAPSHOT
+                .key(self.key(concert, "waiting"))
+                .key(self.key(concert, "active"))
+                .key(self.key(concert, "admitted"))
+                .invoke_async(&mut conn)
+                .await?;
         Ok(Snapshot {
             now_ms: now.parse().unwrap_or_default(),
             admitted_total: admitted.parse().unwrap_or_default(),
@@ -287,7 +298,8 @@ impl Queue {
     /// How many were ever admitted to the concert (for the measured rate).
     pub async fn admitted_total(&self, concert: i64) -> AppResult<u64> {
         let mut conn = self.redis.conn().await?;
-        let n: Option<u64> = redis::cmd("GET").arg(self.key(concert, "admitted")).query_async(&mut conn).await?;
+        let n: Option<u64> =
+            redis::cmd("GET").arg(self.key(concert, "admitted")).query_async(&mut conn).await?;
         Ok(n.unwrap_or_default())
     }
 

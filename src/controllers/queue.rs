@@ -112,31 +112,58 @@ pub async fn join_queue(
     let concert_id = check.required("concertId", req.concert_id);
     let concert_id = check.build(|| concert_id)?;
     let version = state.holds.version(concert_id).await?;
-    let catalog =
-        state.catalogs.get(&state.db, concert_id, &version).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+    let catalog = state
+        .catalogs
+        .get(&state.db, concert_id, &version)
+        .await?
+        .ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
     let joined = service::join(&state, &catalog.concert, user.user_id).await?;
     let ko = lang == Lang::Ko;
     let (position, register, total, wait, message) = match joined {
-        None => (0, false, 0, Some(0), if ko {
-            "대기열 없이 바로 예매할 수 있습니다. 좌석을 선택해주세요.".to_owned()
-        } else {
-            "Seats are available without waiting: pick your seats.".to_owned()
-        }),
-        Some((Joined::Active { total }, _)) => (0, false, total, Some(0), if ko {
-            "입장 순서가 되었습니다. 좌석을 선택해주세요.".to_owned()
-        } else {
-            "It is your turn: pick your seats.".to_owned()
-        }),
-        Some((Joined::Waiting { position, total }, wait)) => (position, false, total, wait, if ko {
-            format!("이미 대기열에 등록되어 있습니다. 현재 순번: {position}")
-        } else {
-            format!("You are already in line, at position {position}.")
-        }),
-        Some((Joined::New { position, total }, wait)) => (position, true, total, wait, if ko {
-            format!("대기열에 등록되었습니다. 현재 순번: {position}")
-        } else {
-            format!("You are in line, at position {position}.")
-        }),
+        None => (
+            0,
+            false,
+            0,
+            Some(0),
+            if ko {
+                "대기열 없이 바로 예매할 수 있습니다. 좌석을 선택해주세요.".to_owned()
+            } else {
+                "Seats are available without waiting: pick your seats.".to_owned()
+            },
+        ),
+        Some((Joined::Active { total }, _)) => (
+            0,
+            false,
+            total,
+            Some(0),
+            if ko {
+                "입장 순서가 되었습니다. 좌석을 선택해주세요.".to_owned()
+            } else {
+                "It is your turn: pick your seats.".to_owned()
+            },
+        ),
+        Some((Joined::Waiting { position, total }, wait)) => (
+            position,
+            false,
+            total,
+            wait,
+            if ko {
+                format!("이미 대기열에 등록되어 있습니다. 현재 순번: {position}")
+            } else {
+                format!("You are already in line, at position {position}.")
+            },
+        ),
+        Some((Joined::New { position, total }, wait)) => (
+            position,
+            true,
+            total,
+            wait,
+            if ko {
+                format!("대기열에 등록되었습니다. 현재 순번: {position}")
+            } else {
+                format!("You are in line, at position {position}.")
+            },
+        ),
     };
     Ok(AppJson(QueueRegisterResponse {
         concert_id,
@@ -263,7 +290,8 @@ pub async fn stream_queue(
         .chain(updates)
         .take_until(shutdown.cancelled_owned())
         .map(Ok);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
 }
 
 fn event_for(concert: i64, user: i64, place: Place) -> Event {

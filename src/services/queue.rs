@@ -32,7 +32,11 @@ pub struct Place {
 }
 
 /// Joins the concert's line (idempotent). `None` when the concert has no waiting room.
-pub async fn join(state: &AppState, concert: &ConcertRow, user: i64) -> AppResult<Option<(Joined, Option<u64>)>> {
+pub async fn join(
+    state: &AppState,
+    concert: &ConcertRow,
+    user: i64,
+) -> AppResult<Option<(Joined, Option<u64>)>> {
     if !concert.queue_enabled {
         return Ok(None);
     }
@@ -41,7 +45,9 @@ pub async fn join(state: &AppState, concert: &ConcertRow, user: i64) -> AppResul
     }
     let joined = state.queue.join(concert.id, user).await?;
     let wait = match joined {
-        Joined::New { position, .. } | Joined::Waiting { position, .. } => state.queue_hub.estimate(concert.id, position),
+        Joined::New { position, .. } | Joined::Waiting { position, .. } => {
+            state.queue_hub.estimate(concert.id, position)
+        }
         Joined::Active { .. } => Some(0),
     };
     Ok(Some((joined, wait)))
@@ -71,7 +77,11 @@ pub async fn place(state: &AppState, concert: i64, user: i64) -> AppResult<Place
 
 /// Leaves the line, or gives up an admission.
 pub async fn leave(state: &AppState, concert: i64, user: i64) -> AppResult<()> {
-    if state.queue.leave(concert, user).await? { Ok(()) } else { Err(ErrorCode::QUEUE_NOT_JOINED.into()) }
+    if state.queue.leave(concert, user).await? {
+        Ok(())
+    } else {
+        Err(ErrorCode::QUEUE_NOT_JOINED.into())
+    }
 }
 
 /// Holds and checkout of a concert with a waiting room need an admission.
@@ -111,7 +121,13 @@ impl View {
             });
         }
         let position = *self.positions.get(&user)?;
-        Some(Place { position, total: self.total, estimated_wait_secs: wait(position, self.rate), admitted: false, admitted_at_ms: None })
+        Some(Place {
+            position,
+            total: self.total,
+            estimated_wait_secs: wait(position, self.rate),
+            admitted: false,
+            admitted_at_ms: None,
+        })
     }
 }
 
@@ -164,7 +180,12 @@ impl Drop for Watch {
 }
 
 impl QueueHub {
-    pub fn new(queue: Queue, tick: Duration, active_ttl: Duration, shutdown: CancellationToken) -> Arc<QueueHub> {
+    pub fn new(
+        queue: Queue,
+        tick: Duration,
+        active_ttl: Duration,
+        shutdown: CancellationToken,
+    ) -> Arc<QueueHub> {
         Arc::new(QueueHub {
             queue,
             tick,
@@ -250,14 +271,15 @@ impl QueueHub {
         }
     }
 
-    /// Admissions per second over the last half minute; `None` before anything was measured.
+    /// Admissions per second over the last half minute; `None` until admissions were seen
+    /// between two ticks.
     pub fn rate(&self, concert: i64) -> Option<f64> {
         let rates = self.rates.lock().expect("lock");
         let samples = rates.samples.get(&concert)?;
         let (first, last) = (samples.front()?, samples.back()?);
         let secs = last.0.duration_since(first.0).as_secs_f64();
         let admitted = last.1.saturating_sub(first.1);
-        (secs >= 1.0 && admitted > 0).then(|| admitted as f64 / secs)
+        (secs > 0.0 && admitted > 0).then(|| admitted as f64 / secs)
     }
 
     /// Fires when the service shuts down (streams end with it).
@@ -285,7 +307,10 @@ mod tests {
             active_ttl_ms: 60_000,
         };
         let p = hub_view.place(9).unwrap();
-        assert_eq!((p.position, p.total, p.estimated_wait_secs, p.admitted), (3, 3, Some(2), false));
+        assert_eq!(
+            (p.position, p.total, p.estimated_wait_secs, p.admitted),
+            (3, 3, Some(2), false)
+        );
         let p = hub_view.place(5).unwrap();
         assert!(p.admitted && p.position == 0 && p.admitted_at_ms == Some(0));
         assert!(hub_view.place(42).is_none());

@@ -32,14 +32,17 @@ pub async fn execute_once(state: &AppState) -> AppResult<u64> {
         {
             total += admitted;
             let label = concert.to_string();
-            metrics::counter!("ticketing_queue_admissions_total", "concert" => label.clone()).increment(admitted);
-            metrics::counter!("ticketing_queue_dropped_total", "concert" => label).increment(dropped);
+            metrics::counter!("ticketing_queue_admissions_total", "concert" => label.clone())
+                .increment(admitted);
+            metrics::counter!("ticketing_queue_dropped_total", "concert" => label)
+                .increment(dropped);
         }
         let snapshot_sizes = state.queue.sizes(concert).await?;
         let admitted_total = state.queue.admitted_total(concert).await?;
         state.queue_hub.record_admitted(concert, admitted_total);
         let label = concert.to_string();
-        metrics::gauge!("ticketing_queue_waiting", "concert" => label.clone()).set(snapshot_sizes.0 as f64);
+        metrics::gauge!("ticketing_queue_waiting", "concert" => label.clone())
+            .set(snapshot_sizes.0 as f64);
         metrics::gauge!("ticketing_queue_active", "concert" => label).set(snapshot_sizes.1 as f64);
     }
     Ok(total)

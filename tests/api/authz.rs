@@ -47,6 +47,10 @@ fn endpoints(concert: i64, seat: i64) -> Vec<(Method, String, Option<Value>, Who
             Who::User,
         ),
         (Method::GET, "/api/payment/tx_unknown".into(), None, Who::User),
+        (Method::POST, "/api/queue".into(), Some(json!({"concertId": concert})), Who::User),
+        (Method::GET, format!("/api/queue/{concert}/status"), None, Who::User),
+        (Method::GET, format!("/api/queue/{concert}/stream"), None, Who::User),
+        (Method::DELETE, format!("/api/queue/{concert}"), None, Who::User),
         (Method::GET, "/api/reservations/my".into(), None, Who::User),
         (Method::GET, "/api/reservations/1".into(), None, Who::User),
         (

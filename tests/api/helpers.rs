@@ -37,6 +37,10 @@ pub struct TestApp {
     /// The app's own state, to run a worker step (`execute_once`) or reach its clients.
     pub state: AppState,
     shutdown: CancellationToken,
+    /// The settings it was built from (a second instance reuses them).
+    vars: HashMap<String, String>,
+    /// Whether dropping this app drops the database and Redis keys (the first instance does).
+    owns_storage: bool,
 }
 
 /// A signed-up user.
@@ -86,6 +90,16 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
     }
+    start(vars, db_name, redis_prefix, true).await
+}
+
+/// Builds and starts an app from settings.
+async fn start(
+    vars: HashMap<String, String>,
+    db_name: String,
+    redis_prefix: String,
+    owns_storage: bool,
+) -> TestApp {
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
@@ -107,6 +121,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         redis_prefix,
         state,
         shutdown,
+        vars,
+        owns_storage,
     }
 }
 
@@ -162,6 +178,9 @@ async fn template_database() -> String {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if !self.owns_storage {
+            return;
+        }
         let db_name = self.db_name.clone();
         let prefix = self.redis_prefix.clone();
         // Clean up on a thread of its own: Drop cannot await, and the test's runtime is ending.
@@ -199,6 +218,12 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A second instance of the service on the same database, Redis prefix and AMQP prefix,
+    /// as N replicas behind a load balancer are.
+    pub async fn another_instance(&self) -> TestApp {
+        start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

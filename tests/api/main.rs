@@ -13,6 +13,7 @@ mod helpers;
 mod holds;
 mod idempotency;
 mod payments;
+mod queue;
 mod reservations;
 mod seats;
 mod simulator;
