@@ -29,7 +29,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
         options.clients,
         options.duration.as_secs()
     );
-    let tokens = signup_fans(&client, base, options.clients).await?;
+    let tokens = signup_fans(&client, base, options.clients, 8).await?;
 
     let mut summary = Vec::new();
     for mode in ["hot", "spread"] {
@@ -137,25 +137,35 @@ async fn drive(
     Ok(out)
 }
 
-async fn signup_fans(
+/// Signs up `n` fans through the API, `parallel` at a time; returns their access tokens.
+pub async fn signup_fans(
     client: &reqwest::Client,
     base: &str,
     n: usize,
+    parallel: usize,
 ) -> anyhow::Result<Vec<String>> {
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
         % 1_000_000_000;
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let tasks = (0..n).map(|i| {
+        let (client, base, limit) = (client.clone(), base.to_owned(), limit.clone());
+        tokio::spawn(async move {
+            let _permit = limit.acquire().await?;
+            let name = format!("f{run}_{i}");
+            let res: Value = client
+                .post(format!("{base}/api/user/signup"))
+                .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@bench.local"), "password": "benchmark-pass"}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            Ok::<_, anyhow::Error>(res["token"].as_str().context("token")?.to_owned())
+        })
+    });
     let mut tokens = Vec::with_capacity(n);
-    for i in 0..n {
-        let name = format!("h{run}_{i}");
-        let res: Value = client
-            .post(format!("{base}/api/user/signup"))
-            .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@bench.local"), "password": "benchmark-pass"}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        tokens.push(res["token"].as_str().context("token")?.to_owned());
+    for r in futures::future::join_all(tasks).await {
+        tokens.push(r??);
     }
     Ok(tokens)
 }

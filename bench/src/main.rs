@@ -9,6 +9,7 @@
 mod holds;
 mod report;
 mod seat_map;
+mod sse;
 
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub struct Options {
     pub seats: usize,
     pub readers: usize,
     pub clients: usize,
+    pub streams: usize,
+    pub server_pid: Option<u32>,
     pub duration: Duration,
 }
 
@@ -35,6 +38,9 @@ scenarios:
     holds       --clients fans hold (and release) seats for --seconds: first all on one hot seat,
                 then spread over --seats seats; reports holds/s, latency percentiles, conflict
                 rate, and redis-benchmark SET NX PX at the same concurrency for the ratio
+    sse         --streams fans join a waiting room and hold a live stream open; reports the
+                server's memory per stream (--server-pid) and, once the sale opens, the delay
+                from each admission to its queue-complete event
 
 options:
     --base-url URL        service to drive (default http://127.0.0.1:8080)
@@ -43,6 +49,8 @@ options:
     --seats N             seats in the concert (default 5000)
     --readers N           concurrent readers (default 8)
     --clients N           concurrent fans for holds (default 64)
+    --streams N           open streams for sse (default 1000)
+    --server-pid PID      the service's process id, to read its memory (sse)
     --seconds S           how long readers read (default 10)
 ";
 
@@ -54,6 +62,8 @@ fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {
         seats: 5_000,
         readers: 8,
         clients: 64,
+        streams: 1_000,
+        server_pid: None,
         duration: Duration::from_secs(10),
     };
     let mut it = args.iter();
@@ -67,6 +77,8 @@ fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {
             "--seats" => options.seats = value()?.parse()?,
             "--readers" => options.readers = value()?.parse()?,
             "--clients" => options.clients = value()?.parse()?,
+            "--streams" => options.streams = value()?.parse()?,
+            "--server-pid" => options.server_pid = Some(value()?.parse()?),
             "--seconds" => options.duration = Duration::from_secs(value()?.parse()?),
             "-h" | "--help" => bail!("{USAGE}"),
             other => bail!("unknown option {other}\n\n{USAGE}"),
@@ -88,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
     match scenario.as_str() {
         "seat-map" => seat_map::run(&options).await,
         "holds" => holds::run(&options).await,
+        "sse" => sse::run(&options).await,
         other => {
             eprintln!("unknown scenario {other}\n\n{USAGE}");
             std::process::exit(2);

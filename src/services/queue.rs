@@ -133,6 +133,8 @@ impl View {
 
 struct Feed {
     tx: watch::Sender<Arc<View>>,
+    /// Wakes the feed before its tick (this instance just admitted someone).
+    nudge: tokio::sync::Notify,
     /// Users with open streams here, and how many each.
     watchers: Mutex<HashMap<i64, usize>>,
 }
@@ -203,7 +205,11 @@ impl QueueHub {
             .entry(concert)
             .or_insert_with(|| {
                 let (tx, _) = watch::channel(Arc::new(View::default()));
-                let feed = Arc::new(Feed { tx, watchers: Mutex::new(HashMap::new()) });
+                let feed = Arc::new(Feed {
+                    tx,
+                    nudge: tokio::sync::Notify::new(),
+                    watchers: Mutex::new(HashMap::new()),
+                });
                 tokio::spawn(self.clone().run_feed(concert, feed.clone()));
                 feed
             })
@@ -221,6 +227,7 @@ impl QueueHub {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = interval.tick() => {}
+                _ = feed.nudge.notified() => {}
             }
             let watchers: Vec<i64> = feed.watchers.lock().expect("lock").keys().copied().collect();
             if watchers.is_empty() {
@@ -257,6 +264,14 @@ impl QueueHub {
             active: s.active.into_iter().collect(),
             rate: self.rate(concert),
             active_ttl_ms: self.active_ttl.as_millis() as i64,
+        }
+    }
+
+    /// Tells the concert's feed to read now rather than at its next tick (after an admission
+    /// made here, so admitted users learn it at once).
+    pub fn nudge(&self, concert: i64) {
+        if let Some(feed) = self.feeds.lock().expect("lock").get(&concert) {
+            feed.nudge.notify_one();
         }
     }
 

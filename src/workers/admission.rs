@@ -31,6 +31,9 @@ pub async fn execute_once(state: &AppState) -> AppResult<u64> {
                 .await?
         {
             total += admitted;
+            if admitted > 0 {
+                state.queue_hub.nudge(concert);
+            }
             let label = concert.to_string();
             metrics::counter!("ticketing_queue_admissions_total", "concert" => label.clone())
                 .increment(admitted);
