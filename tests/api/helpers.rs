@@ -224,6 +224,11 @@ impl TestApp {
         start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
     }
 
+    /// Starts a graceful shutdown, as SIGTERM does.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

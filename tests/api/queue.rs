@@ -356,3 +356,27 @@ async fn the_stream_needs_a_token_and_a_place() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn open_streams_end_cleanly_when_the_service_shuts_down() {
+    let app = spawn_app_with(&[("QUEUE_MAX_ACTIVE", "0")]).await;
+    let (_, concert, _) = queued_concert(&app, 1).await;
+    let fan = app.signup().await;
+    join(&app, &fan.token, concert).await;
+    let res = app.get(&format!("/api/queue/{concert}/stream"), Some(&fan.token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut bytes = res.bytes_stream();
+    let first =
+        tokio::time::timeout(Duration::from_secs(5), bytes.next()).await.unwrap().unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("queue-update"));
+    app.stop();
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = bytes.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended within 5 s of the shutdown");
+}
