@@ -48,6 +48,10 @@ pub struct Settings {
     pub amqp_prefix: String,
     pub smtp: SmtpTarget,
     pub mail_from: String,
+    /// Sends of one email before it goes to the dead-letter queue.
+    pub email_max_attempts: u32,
+    /// Delay before the first retry of a failed send; doubles each time.
+    pub email_retry_base: Duration,
     pub jwt_secret: SecretString,
     pub jwt_access_ttl: Duration,
     pub jwt_refresh_ttl: Duration,
@@ -200,6 +204,8 @@ impl Settings {
             smtp,
             mail_from: var("MAIL_FROM")
                 .unwrap_or_else(|| "ConcertMania <no-reply@concertmania.local>".into()),
+            email_max_attempts: parse(&var, "EMAIL_MAX_ATTEMPTS", "5")?,
+            email_retry_base: Duration::from_millis(parse(&var, "EMAIL_RETRY_BASE_MS", "2000")?),
             jwt_secret: jwt_secret.into(),
             jwt_access_ttl: secs(&var, "JWT_ACCESS_TTL_SECS", "900")?,
             jwt_refresh_ttl: secs(&var, "JWT_REFRESH_TTL_SECS", "1209600")?,

@@ -18,6 +18,7 @@ use crate::{
         amqp::Broker,
         gateway::{PaymentGateway, Simulator, Unconfigured},
         holds::Holds,
+        mailer::Mailer,
         queue::Queue,
         redis::RedisClient,
     },
@@ -33,6 +34,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct Application {
     listener: TcpListener,
+    mailer: Arc<Mailer>,
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
@@ -97,8 +99,9 @@ impl Application {
             gateway,
             simulator,
         };
+        let mailer = Arc::new(Mailer::new(&state.settings.smtp, &state.settings.mail_from)?);
         let router = router::build(state.clone());
-        Ok(Application { listener, router, state, shutdown })
+        Ok(Application { listener, mailer, router, state, shutdown })
     }
 
     pub fn port(&self) -> u16 {
@@ -115,9 +118,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, router, state, shutdown } = self;
+        let Application { listener, mailer, router, state, shutdown } = self;
         spawn_metrics_upkeep(state.metrics.clone(), shutdown.clone());
-        workers::spawn_all(&state, &shutdown);
+        workers::spawn_all(&state, mailer, &shutdown);
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

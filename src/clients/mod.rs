@@ -3,5 +3,6 @@
 pub mod amqp;
 pub mod gateway;
 pub mod holds;
+pub mod mailer;
 pub mod queue;
 pub mod redis;

@@ -83,23 +83,26 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
 }
 
 async fn begin(state: &AppState, user: i64, key: &str, hash: &[u8]) -> AppResult<Begin> {
-    let mut conn = state.db.acquire().await?;
-    repo::forget_stale(&mut conn, user, key).await?;
+    repo::forget_stale(&mut *state.db.acquire().await?, user, key).await?;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if repo::claim(&mut conn, user, key, hash).await? {
-            return Ok(Begin::Owner);
-        }
-        match repo::find(&mut conn, user, key).await? {
-            // The first request failed and let go of the key: try to take it.
-            None => continue,
-            Some(row) if row.request_hash != hash => {
-                return Err(ErrorCode::IDEMPOTENCY_KEY_REUSED.into());
+        // A connection per round, never held while waiting: the first request needs the pool.
+        {
+            let mut conn = state.db.acquire().await?;
+            if repo::claim(&mut conn, user, key, hash).await? {
+                return Ok(Begin::Owner);
             }
-            Some(repo::KeyRow { response_status: Some(status), response_body, .. }) => {
-                return Ok(Begin::Replay(status as u16, response_body.unwrap_or_default()));
+            match repo::find(&mut conn, user, key).await? {
+                // The first request failed and let go of the key: try to take it.
+                None => continue,
+                Some(row) if row.request_hash != hash => {
+                    return Err(ErrorCode::IDEMPOTENCY_KEY_REUSED.into());
+                }
+                Some(repo::KeyRow { response_status: Some(status), response_body, .. }) => {
+                    return Ok(Begin::Replay(status as u16, response_body.unwrap_or_default()));
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ErrorCode::IDEMPOTENCY_KEY_IN_USE.into());

@@ -2,6 +2,7 @@
 
 pub mod concerts;
 pub mod idempotency;
+pub mod outbox;
 pub mod payments;
 pub mod refresh_tokens;
 pub mod reservations;

@@ -191,22 +191,6 @@ pub async fn seat_ids(
     Ok(rows.into_iter().map(|r| (r.reservation_id, r.seat_id)).collect())
 }
 
-pub async fn insert_outbox(
-    conn: &mut PgConnection,
-    kind: &str,
-    payload: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into outbox (message_id, kind, payload) values ($1, $2, $3)",
-        uuid::Uuid::new_v4(),
-        kind,
-        payload,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A page of reservations, newest first; filtered by user and/or concert when given.
 pub async fn page(
     conn: &mut PgConnection,
@@ -336,4 +320,34 @@ pub async fn audit(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// What an email about a reservation says.
+#[derive(Debug, Clone)]
+pub struct MailFacts {
+    pub username: String,
+    pub email: String,
+    pub concert_title: String,
+    pub venue: String,
+    pub concert_date: DateTime<Utc>,
+    pub ticket_code: Option<String>,
+    pub amount: Option<Decimal>,
+    pub refund_amount: Option<Decimal>,
+    pub transaction_id: Option<String>,
+}
+
+pub async fn mail_facts(conn: &mut PgConnection, reservation: i64) -> sqlx::Result<Option<MailFacts>> {
+    sqlx::query_as!(
+        MailFacts,
+        r#"select u.username, u.email, c.title as concert_title, c.venue, c.concert_date, r.ticket_code,
+                  p.amount as "amount?", p.refund_amount as "refund_amount?", p.transaction_id as "transaction_id?"
+           from reservation r
+           join users u on u.id = r.user_id
+           join concert c on c.id = r.concert_id
+           left join payments p on p.reservation_id = r.id
+           where r.id = $1"#,
+        reservation,
+    )
+    .fetch_optional(conn)
+    .await
 }

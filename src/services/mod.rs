@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod concerts;
+pub mod emails;
 pub mod holds;
 pub mod passwords;
 pub mod payments;

@@ -176,7 +176,7 @@ fn decide(
 }
 
 async fn owe_email(conn: &mut sqlx::PgConnection, kind: &str, p: &LockedPayment) -> AppResult<()> {
-    reservations::insert_outbox(
+    crate::repositories::outbox::insert(
         conn,
         kind,
         json!({"reservationId": p.reservation_id, "userId": p.user_id, "transactionId": p.transaction_id}),

@@ -148,7 +148,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
     let ids: Vec<i64> = ended.iter().map(|r| r.id).collect();
     let seats = repo::seat_ids(&mut tx, &ids).await?;
     for r in &ended {
-        repo::insert_outbox(
+        crate::repositories::outbox::insert(
             &mut tx,
             "reservation_expired",
             json!({"reservationId": r.id, "userId": r.user_id, "concertId": r.concert_id}),
@@ -246,7 +246,7 @@ pub async fn cancel(state: &AppState, user: i64, id: i64, reason: &str) -> AppRe
     let refund = repo::cancel(&mut tx, id, reason).await?;
     let seats: Vec<i64> =
         repo::seat_ids(&mut tx, &[id]).await?.into_iter().map(|(_, s)| s).collect();
-    repo::insert_outbox(
+    crate::repositories::outbox::insert(
         &mut tx,
         "reservation_canceled",
         json!({"reservationId": id, "userId": owner, "refundAmount": Money::from(refund)}),

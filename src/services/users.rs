@@ -43,6 +43,8 @@ pub async fn signup(state: &AppState, signup: Signup) -> AppResult<Session> {
     let user =
         users::insert(&mut tx, &signup.username, signup.email.as_str(), &hash, Role::User).await?;
     tracing::Span::current().record("user.id", user.id);
+    crate::repositories::outbox::insert(&mut tx, "welcome", serde_json::json!({"userId": user.id}))
+        .await?;
     let session = start_session(&mut tx, &state.tokens, user, Uuid::new_v4()).await?;
     tx.commit().await?;
     Ok(session)

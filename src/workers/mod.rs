@@ -2,16 +2,22 @@
 //! that stops with the shutdown token; every one is safe to run in several instances at once.
 
 pub mod admission;
+pub mod email;
 pub mod expiry;
 pub mod housekeeping;
+pub mod outbox;
 pub mod refunds;
+
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use crate::{clients::mailer::Mailer, state::AppState};
 
 /// Starts every worker on the runtime.
-pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
+pub fn spawn_all(state: &AppState, mailer: Arc<Mailer>, shutdown: &CancellationToken) {
+    tokio::spawn(outbox::run(state.clone(), shutdown.clone()));
+    tokio::spawn(email::run(state.clone(), mailer, shutdown.clone()));
     tokio::spawn(admission::run(state.clone(), shutdown.clone()));
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));

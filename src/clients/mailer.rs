@@ -1,0 +1,66 @@
+//! Outgoing mail: SMTP through lettre (`SMTP_URL=smtp://host:port`, `smtps://…`), or the log.
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
+
+use crate::config::SmtpTarget;
+
+/// A rendered email.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to_name: String,
+    pub to_address: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub enum Mailer {
+    Log { from: Mailbox },
+    Smtp { from: Mailbox, transport: AsyncSmtpTransport<Tokio1Executor> },
+}
+
+impl Mailer {
+    pub fn new(target: &SmtpTarget, from: &str) -> anyhow::Result<Mailer> {
+        let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("MAIL_FROM: {e}"))?;
+        Ok(match target {
+            SmtpTarget::Log => Mailer::Log { from },
+            SmtpTarget::Smtp(url) => Mailer::Smtp {
+                from,
+                transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                    .timeout(Some(std::time::Duration::from_secs(15)))
+                    .build(),
+            },
+        })
+    }
+
+    pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
+        match self {
+            Mailer::Log { .. } => {
+                // The address stays out of the log; the content is what a developer needs.
+                tracing::info!(to = %mask(&email.to_address), subject = %email.subject, body = %email.text, "email (SMTP_URL=log)");
+                Ok(())
+            }
+            Mailer::Smtp { from, transport } => {
+                let to = Mailbox::new(Some(email.to_name.clone()), email.to_address.parse()?);
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(&email.subject)
+                    .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?;
+                transport.send(message).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `fan@example.com` → `f***@example.com`.
+pub fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}

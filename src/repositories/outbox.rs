@@ -1,0 +1,94 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Queues a message in the same transaction as the change that owes it.
+pub async fn insert(conn: &mut PgConnection, kind: &str, payload: serde_json::Value) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into outbox (message_id, kind, payload) values ($1, $2, $3)",
+        Uuid::new_v4(),
+        kind,
+        payload,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+/// Locks up to `limit` unpublished rows that are due; others' locked rows are skipped, so
+/// several relays can run side by side.
+pub async fn claim_batch(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as!(
+        OutboxRow,
+        "select id, message_id, kind, payload, created_at, attempts from outbox
+         where published_at is null and next_attempt_at <= now()
+         order by id limit $1 for update skip locked",
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query!("update outbox set published_at = now() where id = any($1)", ids).execute(conn).await?;
+    Ok(())
+}
+
+/// Records a failed publish and when to try again.
+pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str, retry_in_ms: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update outbox set attempts = attempts + 1, last_error = $2,
+                next_attempt_at = now() + make_interval(secs => $3::float8 / 1000)
+         where id = $1",
+        id,
+        error,
+        retry_in_ms as f64,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Unpublished rows and the age of the oldest, in seconds.
+pub async fn lag(conn: &mut PgConnection) -> sqlx::Result<(i64, f64)> {
+    let row = sqlx::query!(
+        r#"select count(*) as "pending!",
+                  coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as "age!"
+           from outbox where published_at is null"#
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.pending, row.age))
+}
+
+pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<bool> {
+    let sent = sqlx::query_scalar!(
+        r#"select exists(select 1 from email_deliveries where message_id = $1) as "sent!""#,
+        message_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(sent)
+}
+
+pub async fn record_sent(conn: &mut PgConnection, message_id: Uuid, kind: &str, recipient: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into email_deliveries (message_id, kind, recipient) values ($1, $2, $3) on conflict do nothing",
+        message_id,
+        kind,
+        recipient,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

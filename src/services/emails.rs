@@ -1,0 +1,93 @@
+//! The emails the service sends, rendered from the outbox message and the database, in Korean,
+//! as HTML with a plain-text part, addressed by the fan's name.
+
+use serde_json::Value;
+
+use crate::{
+    clients::mailer::Email,
+    domain::{money::Money, time::kst},
+    repositories::{reservations, users},
+};
+
+/// Renders the email an outbox message asks for; `None` when what it names no longer exists.
+pub async fn render(conn: &mut sqlx::PgConnection, kind: &str, payload: &Value) -> anyhow::Result<Option<Email>> {
+    let id = |field: &str| payload[field].as_i64();
+    if kind == "welcome" {
+        let Some(user) = users::find_by_id(conn, id("userId").unwrap_or_default()).await? else { return Ok(None) };
+        let lines = vec![
+            format!("{}님, ConcertMania 에 오신 것을 환영합니다!", user.username),
+            "이제 공연을 둘러보고, 대기열에 들어가고, 좌석을 예매할 수 있습니다.".into(),
+        ];
+        return Ok(Some(email(&user.username, &user.email, "[ConcertMania] 가입을 환영합니다", &lines)));
+    }
+    let Some(reservation) = id("reservationId") else { anyhow::bail!("{kind} without reservationId") };
+    let Some(f) = reservations::mail_facts(conn, reservation).await? else { return Ok(None) };
+    let seats: Vec<String> = reservations::seats_of(conn, &[reservation])
+        .await?
+        .iter()
+        .map(|s| format!("{}구역 {}열 {}번 ({})", s.section, s.row, s.number, s.grade))
+        .collect();
+    let when = f.concert_date.with_timezone(&kst()).format("%Y-%m-%d %H:%M").to_string();
+    let won = |d: Option<rust_decimal::Decimal>| d.map(|d| format!("{}원", Money::from(d))).unwrap_or_else(|| "-".into());
+    let show = vec![
+        format!("공연: {}", f.concert_title),
+        format!("일시: {when} (KST)"),
+        format!("장소: {}", f.venue),
+        format!("좌석: {}", seats.join(", ")),
+    ];
+    let (subject, mut lines) = match kind {
+        "booking_confirmed" => (
+            format!("[ConcertMania] 예매가 확정되었습니다 - {}", f.concert_title),
+            vec![
+                format!("{}님, 예매가 확정되었습니다.", f.username),
+                format!("티켓 번호: {}", f.ticket_code.clone().unwrap_or_default()),
+                format!("결제 금액: {}", won(f.amount)),
+            ],
+        ),
+        "payment_failed" => (
+            format!("[ConcertMania] 결제가 실패했습니다 - {}", f.concert_title),
+            vec![
+                format!("{}님, 결제가 완료되지 않아 예매가 취소되었습니다.", f.username),
+                "좌석은 다시 판매됩니다. 다시 시도해주세요.".into(),
+            ],
+        ),
+        "reservation_expired" => (
+            format!("[ConcertMania] 결제 시간이 만료되었습니다 - {}", f.concert_title),
+            vec![
+                format!("{}님, 결제 가능 시간이 지나 예약이 만료되었습니다.", f.username),
+                "좌석은 다시 판매됩니다.".into(),
+            ],
+        ),
+        "reservation_canceled" => (
+            format!("[ConcertMania] 예매가 취소되었습니다 - {}", f.concert_title),
+            vec![
+                format!("{}님, 요청하신 예매 취소가 완료되었습니다.", f.username),
+                format!("환불 금액: {}", won(f.refund_amount)),
+            ],
+        ),
+        "late_payment_refunded" => (
+            format!("[ConcertMania] 결제가 환불됩니다 - {}", f.concert_title),
+            vec![
+                format!("{}님, 결제가 예약 만료 후에 도착하여 예매를 확정할 수 없었습니다.", f.username),
+                format!("결제하신 {} 은(는) 전액 환불됩니다.", won(f.amount)),
+            ],
+        ),
+        other => anyhow::bail!("unknown email kind {other}"),
+    };
+    lines.extend(show);
+    Ok(Some(email(&f.username, &f.email, &subject, &lines)))
+}
+
+fn email(name: &str, address: &str, subject: &str, lines: &[String]) -> Email {
+    let text = format!("{}\n\nConcertMania", lines.join("\n"));
+    let items: String = lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect();
+    let html = format!(
+        r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>{title}</title></head><body style="font-family:sans-serif">{items}<p style="color:#888">ConcertMania</p></body></html>"#,
+        title = escape(subject),
+    );
+    Email { to_name: name.to_owned(), to_address: address.to_owned(), subject: subject.to_owned(), text, html }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
