@@ -55,7 +55,8 @@ impl Broker {
     /// Waits for the next connection (after a loss); `None` on shutdown.
     pub async fn next_connection(&self) -> Option<Arc<Connection>> {
         let mut rx = self.current.clone();
-        let conn = rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected())).await.ok()?;
+        let conn =
+            rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected())).await.ok()?;
         conn.clone()
     }
 }
@@ -94,19 +95,37 @@ impl Topology {
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         let s = |v: &str| ShortString::from(v);
         for exchange in [&self.exchange, &self.dead_exchange] {
-            channel.exchange_declare(s(exchange), ExchangeKind::Direct, durable, FieldTable::default()).await?;
+            channel
+                .exchange_declare(s(exchange), ExchangeKind::Direct, durable, FieldTable::default())
+                .await?;
         }
         let queue_opts = QueueDeclareOptions { durable: true, ..Default::default() };
         let mut main_args = FieldTable::default();
-        main_args.insert(s("x-dead-letter-exchange"), AMQPValue::LongString(self.dead_exchange.as_str().into()));
-        main_args.insert(s("x-dead-letter-routing-key"), AMQPValue::LongString(self.dead_routing_key.into()));
+        main_args.insert(
+            s("x-dead-letter-exchange"),
+            AMQPValue::LongString(self.dead_exchange.as_str().into()),
+        );
+        main_args.insert(
+            s("x-dead-letter-routing-key"),
+            AMQPValue::LongString(self.dead_routing_key.into()),
+        );
         channel.queue_declare(s(&self.queue), queue_opts, main_args).await?;
         channel
-            .queue_bind(s(&self.queue), s(&self.exchange), s(self.routing_key), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                s(&self.queue),
+                s(&self.exchange),
+                s(self.routing_key),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
         let mut retry_args = FieldTable::default();
-        retry_args.insert(s("x-dead-letter-exchange"), AMQPValue::LongString(self.exchange.as_str().into()));
-        retry_args.insert(s("x-dead-letter-routing-key"), AMQPValue::LongString(self.routing_key.into()));
+        retry_args.insert(
+            s("x-dead-letter-exchange"),
+            AMQPValue::LongString(self.exchange.as_str().into()),
+        );
+        retry_args
+            .insert(s("x-dead-letter-routing-key"), AMQPValue::LongString(self.routing_key.into()));
         channel.queue_declare(s(&self.retry_queue), queue_opts, retry_args).await?;
         channel.queue_declare(s(&self.dead_queue), queue_opts, FieldTable::default()).await?;
         channel

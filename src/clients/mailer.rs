@@ -49,7 +49,10 @@ impl Mailer {
                     .from(from.clone())
                     .to(to)
                     .subject(&email.subject)
-                    .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?;
+                    .multipart(MultiPart::alternative_plain_html(
+                        email.text.clone(),
+                        email.html.clone(),
+                    ))?;
                 transport.send(message).await?;
                 Ok(())
             }

@@ -30,6 +30,25 @@ impl Money {
     pub fn decimal(self) -> Decimal {
         self.0
     }
+
+    /// `100,000원` (and `99.5원` for fractions), as fans read amounts.
+    pub fn won(self) -> String {
+        let normalized = self.0.normalize();
+        let text = normalized.abs().to_string();
+        let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+        let mut grouped = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        let sign = if normalized.is_sign_negative() && !normalized.is_zero() { "-" } else { "" };
+        match frac {
+            Some(f) => format!("{sign}{grouped}.{f}원"),
+            None => format!("{sign}{grouped}원"),
+        }
+    }
 }
 
 impl From<Decimal> for Money {
@@ -127,6 +146,14 @@ mod tests {
         assert_eq!(serde_json::to_string(&m).unwrap(), "150000");
         let m = Money::from(Decimal::from_str("99.90").unwrap());
         assert_eq!(serde_json::to_string(&m).unwrap(), "99.9");
+    }
+
+    #[test]
+    fn won_groups_thousands_and_drops_trailing_zeros() {
+        let won = |s: &str| Money::from(Decimal::from_str(s).unwrap()).won();
+        assert_eq!(won("100000.00"), "100,000원");
+        assert_eq!(won("1234567.50"), "1,234,567.5원");
+        assert_eq!(won("999"), "999원");
     }
 
     #[test]

@@ -3,7 +3,11 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Queues a message in the same transaction as the change that owes it.
-pub async fn insert(conn: &mut PgConnection, kind: &str, payload: serde_json::Value) -> sqlx::Result<()> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    kind: &str,
+    payload: serde_json::Value,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into outbox (message_id, kind, payload) values ($1, $2, $3)",
         Uuid::new_v4(),
@@ -40,12 +44,19 @@ pub async fn claim_batch(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Ve
 }
 
 pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
-    sqlx::query!("update outbox set published_at = now() where id = any($1)", ids).execute(conn).await?;
+    sqlx::query!("update outbox set published_at = now() where id = any($1)", ids)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Records a failed publish and when to try again.
-pub async fn mark_failed(conn: &mut PgConnection, id: i64, error: &str, retry_in_ms: i64) -> sqlx::Result<()> {
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_in_ms: i64,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "update outbox set attempts = attempts + 1, last_error = $2,
                 next_attempt_at = now() + make_interval(secs => $3::float8 / 1000)
@@ -81,7 +92,12 @@ pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result
     Ok(sent)
 }
 
-pub async fn record_sent(conn: &mut PgConnection, message_id: Uuid, kind: &str, recipient: &str) -> sqlx::Result<()> {
+pub async fn record_sent(
+    conn: &mut PgConnection,
+    message_id: Uuid,
+    kind: &str,
+    recipient: &str,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into email_deliveries (message_id, kind, recipient) values ($1, $2, $3) on conflict do nothing",
         message_id,

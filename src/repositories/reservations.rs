@@ -336,7 +336,10 @@ pub struct MailFacts {
     pub transaction_id: Option<String>,
 }
 
-pub async fn mail_facts(conn: &mut PgConnection, reservation: i64) -> sqlx::Result<Option<MailFacts>> {
+pub async fn mail_facts(
+    conn: &mut PgConnection,
+    reservation: i64,
+) -> sqlx::Result<Option<MailFacts>> {
     sqlx::query_as!(
         MailFacts,
         r#"select u.username, u.email, c.title as concert_title, c.venue, c.concert_date, r.ticket_code,

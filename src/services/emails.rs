@@ -10,17 +10,30 @@ use crate::{
 };
 
 /// Renders the email an outbox message asks for; `None` when what it names no longer exists.
-pub async fn render(conn: &mut sqlx::PgConnection, kind: &str, payload: &Value) -> anyhow::Result<Option<Email>> {
+pub async fn render(
+    conn: &mut sqlx::PgConnection,
+    kind: &str,
+    payload: &Value,
+) -> anyhow::Result<Option<Email>> {
     let id = |field: &str| payload[field].as_i64();
     if kind == "welcome" {
-        let Some(user) = users::find_by_id(conn, id("userId").unwrap_or_default()).await? else { return Ok(None) };
+        let Some(user) = users::find_by_id(conn, id("userId").unwrap_or_default()).await? else {
+            return Ok(None);
+        };
         let lines = vec![
             format!("{}님, ConcertMania 에 오신 것을 환영합니다!", user.username),
             "이제 공연을 둘러보고, 대기열에 들어가고, 좌석을 예매할 수 있습니다.".into(),
         ];
-        return Ok(Some(email(&user.username, &user.email, "[ConcertMania] 가입을 환영합니다", &lines)));
+        return Ok(Some(email(
+            &user.username,
+            &user.email,
+            "[ConcertMania] 가입을 환영합니다",
+            &lines,
+        )));
     }
-    let Some(reservation) = id("reservationId") else { anyhow::bail!("{kind} without reservationId") };
+    let Some(reservation) = id("reservationId") else {
+        anyhow::bail!("{kind} without reservationId")
+    };
     let Some(f) = reservations::mail_facts(conn, reservation).await? else { return Ok(None) };
     let seats: Vec<String> = reservations::seats_of(conn, &[reservation])
         .await?
@@ -28,7 +41,9 @@ pub async fn render(conn: &mut sqlx::PgConnection, kind: &str, payload: &Value) 
         .map(|s| format!("{}구역 {}열 {}번 ({})", s.section, s.row, s.number, s.grade))
         .collect();
     let when = f.concert_date.with_timezone(&kst()).format("%Y-%m-%d %H:%M").to_string();
-    let won = |d: Option<rust_decimal::Decimal>| d.map(|d| format!("{}원", Money::from(d))).unwrap_or_else(|| "-".into());
+    let won = |d: Option<rust_decimal::Decimal>| {
+        d.map(|d| Money::from(d).won()).unwrap_or_else(|| "-".into())
+    };
     let show = vec![
         format!("공연: {}", f.concert_title),
         format!("일시: {when} (KST)"),
@@ -68,7 +83,10 @@ pub async fn render(conn: &mut sqlx::PgConnection, kind: &str, payload: &Value) 
         "late_payment_refunded" => (
             format!("[ConcertMania] 결제가 환불됩니다 - {}", f.concert_title),
             vec![
-                format!("{}님, 결제가 예약 만료 후에 도착하여 예매를 확정할 수 없었습니다.", f.username),
+                format!(
+                    "{}님, 결제가 예약 만료 후에 도착하여 예매를 확정할 수 없었습니다.",
+                    f.username
+                ),
                 format!("결제하신 {} 은(는) 전액 환불됩니다.", won(f.amount)),
             ],
         ),
@@ -85,7 +103,13 @@ fn email(name: &str, address: &str, subject: &str, lines: &[String]) -> Email {
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>{title}</title></head><body style="font-family:sans-serif">{items}<p style="color:#888">ConcertMania</p></body></html>"#,
         title = escape(subject),
     );
-    Email { to_name: name.to_owned(), to_address: address.to_owned(), subject: subject.to_owned(), text, html }
+    Email {
+        to_name: name.to_owned(),
+        to_address: address.to_owned(),
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
 }
 
 fn escape(s: &str) -> String {

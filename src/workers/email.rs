@@ -10,7 +10,10 @@ use futures::StreamExt;
 use lapin::{
     Channel, Connection,
     message::Delivery,
-    options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions},
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions,
+    },
     types::{AMQPValue, FieldTable, ShortString},
 };
 use serde_json::Value;
@@ -45,7 +48,12 @@ pub async fn run(state: AppState, mailer: Arc<Mailer>, shutdown: CancellationTok
     }
 }
 
-async fn consume(state: &AppState, mailer: &Arc<Mailer>, conn: &Connection, shutdown: &CancellationToken) -> anyhow::Result<()> {
+async fn consume(
+    state: &AppState,
+    mailer: &Arc<Mailer>,
+    conn: &Connection,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let topology = state.broker.topology();
     let channel = conn.create_channel().await?;
     channel.basic_qos(PREFETCH, BasicQosOptions::default()).await?;
@@ -70,7 +78,8 @@ async fn consume(state: &AppState, mailer: &Arc<Mailer>, conn: &Connection, shut
             Some(Err(e)) => return Err(e.into()),
             None => anyhow::bail!("the consumer was cancelled"),
         };
-        let (state, mailer, publisher, topology) = (state.clone(), mailer.clone(), publisher.clone(), topology.clone());
+        let (state, mailer, publisher, topology) =
+            (state.clone(), mailer.clone(), publisher.clone(), topology.clone());
         tokio::spawn(async move {
             if let Err(e) = handle(&state, &mailer, &publisher, &topology, delivery).await {
                 // Unacknowledged: the broker redelivers it when the channel closes.
@@ -88,10 +97,11 @@ pub async fn handle(
     topology: &Topology,
     delivery: Delivery,
 ) -> anyhow::Result<()> {
-    let message: Option<(Uuid, String, Value)> = serde_json::from_slice::<Value>(&delivery.data).ok().and_then(|v| {
-        let id = v["messageId"].as_str()?.parse().ok()?;
-        Some((id, v["kind"].as_str()?.to_owned(), v["payload"].clone()))
-    });
+    let message: Option<(Uuid, String, Value)> =
+        serde_json::from_slice::<Value>(&delivery.data).ok().and_then(|v| {
+            let id = v["messageId"].as_str()?.parse().ok()?;
+            Some((id, v["kind"].as_str()?.to_owned(), v["payload"].clone()))
+        });
     let Some((message_id, kind, payload)) = message else {
         // Unreadable: straight to the dead-letter queue (the queue's dead-letter exchange).
         delivery.acker.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
@@ -113,7 +123,13 @@ pub async fn handle(
     };
     match result {
         Ok(Some(email)) => {
-            outbox::record_sent(&mut *state.db.acquire().await?, message_id, &kind, &email.to_address).await?;
+            outbox::record_sent(
+                &mut *state.db.acquire().await?,
+                message_id,
+                &kind,
+                &email.to_address,
+            )
+            .await?;
             delivery.acker.ack(BasicAckOptions::default()).await?;
             metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
         }
@@ -121,7 +137,9 @@ pub async fn handle(
             tracing::info!(%kind, "email not needed any more (its subject was deleted)");
             delivery.acker.ack(BasicAckOptions::default()).await?;
         }
-        Err(e) => retry_or_bury(state, publisher, topology, delivery, &kind, &e.to_string()).await?,
+        Err(e) => {
+            retry_or_bury(state, publisher, topology, delivery, &kind, &e.to_string()).await?
+        }
     }
     Ok(())
 }
@@ -146,7 +164,8 @@ async fn retry_or_bury(
         (topology.dead_exchange.as_str(), topology.dead_routing_key.to_owned())
     } else {
         metrics::counter!("ticketing_emails_failed_total", "kind" => kind.to_owned()).increment(1);
-        let delay = state.settings.email_retry_base.as_millis() as i64 * (1i64 << (attempt - 1).clamp(0, 10));
+        let delay = state.settings.email_retry_base.as_millis() as i64
+            * (1i64 << (attempt - 1).clamp(0, 10));
         tracing::warn!(%kind, attempt, delay_ms = delay, %error, "email failed; retrying later");
         properties = properties.with_expiration(ShortString::from(delay.to_string()));
         ("", topology.retry_queue.clone())

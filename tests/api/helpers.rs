@@ -183,6 +183,7 @@ impl Drop for TestApp {
         }
         let db_name = self.db_name.clone();
         let prefix = self.redis_prefix.clone();
+        let amqp_prefix = self.vars.get("AMQP_PREFIX").cloned().unwrap_or_default();
         // Clean up on a thread of its own: Drop cannot await, and the test's runtime is ending.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -196,6 +197,7 @@ impl Drop for TestApp {
                         )))
                         .await;
                 }
+                delete_amqp_topology(&amqp_prefix).await;
                 if let Ok(client) = deadpool_redis::redis::Client::open(redis_url())
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {
@@ -217,7 +219,76 @@ impl Drop for TestApp {
     }
 }
 
+fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Removes a test's durable queues and exchanges from the broker.
+async fn delete_amqp_topology(prefix: &str) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let Ok(conn) =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    if let Ok(channel) = conn.create_channel().await {
+        let t = ticketing::clients::amqp::Topology::new(prefix);
+        for queue in [&t.queue, &t.retry_queue, &t.dead_queue] {
+            let _ =
+                channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+        }
+        for exchange in [&t.exchange, &t.dead_exchange] {
+            let _ = channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+    }
+    let _ = conn.close(200, "test done".into()).await;
+}
+
 impl TestApp {
+    /// Messages waiting in one of this app's queues.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        let options = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+        let q = channel
+            .queue_declare(queue.into(), options, lapin::types::FieldTable::default())
+            .await
+            .unwrap();
+        let _ = conn.close(200, "".into()).await;
+        q.message_count()
+    }
+
+    /// Publishes a raw message to the app's email exchange, as the relay would.
+    pub async fn publish_email_message(&self, body: &str, message_id: &str) {
+        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        channel.confirm_select(lapin::options::ConfirmSelectOptions::default()).await.unwrap();
+        let t = self.state.broker.topology();
+        let properties = lapin::BasicProperties::default()
+            .with_message_id(message_id.into())
+            .with_delivery_mode(2);
+        channel
+            .basic_publish(
+                t.exchange.as_str().into(),
+                t.routing_key.into(),
+                Default::default(),
+                body.as_bytes(),
+                properties,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let _ = conn.close(200, "".into()).await;
+    }
+
     /// A second instance of the service on the same database, Redis prefix and AMQP prefix,
     /// as N replicas behind a load balancer are.
     pub async fn another_instance(&self) -> TestApp {
