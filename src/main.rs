@@ -29,6 +29,8 @@ ADMIN_EMAIL/ADMIN_PASSWORD are required.
     AMQP_PREFIX               prepended to exchange and queue names (default empty)
     SMTP_URL                  `log` (default) or smtp://host:port
     MAIL_FROM                 sender (default `ConcertMania <no-reply@concertmania.local>`)
+    EMAIL_MAX_ATTEMPTS        sends of one email before the dead-letter queue (default 5)
+    EMAIL_RETRY_BASE_MS       first retry delay of a failed email, doubling (default 2000)
     JWT_SECRET                HMAC key for access tokens (dev default; >= 32 bytes)
     JWT_ACCESS_TTL_SECS       default 900
     JWT_REFRESH_TTL_SECS      default 1209600
