@@ -75,6 +75,8 @@ pub struct Settings {
     /// Base of absolute URLs the service hands out (checkout pages); default: this listener.
     pub public_base_url: Option<String>,
     pub cors_origins: CorsOrigins,
+    /// Dev only: create demo concerts and seats when there are none.
+    pub seed_demo_data: bool,
     pub login_max_failures: u32,
     pub login_failure_window: Duration,
     pub login_max_attempts_per_ip: u32,
@@ -229,6 +231,8 @@ impl Settings {
             payment_simulator_webhook_url: var("PAYMENT_SIMULATOR_WEBHOOK_URL"),
             public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             cors_origins,
+            seed_demo_data: !prod
+                && matches!(var("SEED_DEMO_DATA").as_deref(), Some("true" | "1" | "on")),
             login_max_failures: parse(&var, "LOGIN_MAX_FAILURES", "5")?,
             login_failure_window: secs(&var, "LOGIN_FAILURE_WINDOW_SECS", "900")?,
             login_max_attempts_per_ip: parse(&var, "LOGIN_MAX_ATTEMPTS_PER_IP", "30")?,
@@ -349,6 +353,9 @@ mod tests {
         let s = settings(&with_email).unwrap();
         assert_eq!(s.cors_origins, CorsOrigins::List(vec![]));
         assert!(!s.payment_simulator, "no simulator in prod");
+        let mut seeded = with_email.clone();
+        seeded.push(("SEED_DEMO_DATA", "true"));
+        assert!(!settings(&seeded).unwrap().seed_demo_data, "no demo data in prod");
         with_email.push(("PAYMENT_SIMULATOR", "on"));
         let err = settings(&with_email).unwrap_err();
         assert!(err.to_string().starts_with("PAYMENT_SIMULATOR"), "{err}");

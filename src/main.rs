@@ -9,9 +9,11 @@ const HELP: &str = "\
 ticketing — concert seat-reservation service (HTTP API, Swagger UI, SSE waiting room, workers)
 
 USAGE:
-    ticketing            start the service
-    ticketing --help     show this help
-    ticketing --version  show the version
+    ticketing              start the service
+    ticketing healthcheck  exit 0 when the service on HTTP_ADDR's port answers /health/live
+                           (for container health checks; no curl needed)
+    ticketing --help       show this help
+    ticketing --version    show the version
 
 Configuration comes from environment variables (a .env file in the working directory is read
 too). Everything has a development default, so `ticketing` alone starts against local
@@ -49,6 +51,7 @@ ADMIN_EMAIL/ADMIN_PASSWORD are required.
     PAYMENT_SIMULATOR         built-in payment provider simulator: on|off (dev on; prod always off)
     PAYMENT_SIMULATOR_WEBHOOK_URL  where the simulator posts webhooks (default: this instance)
     PUBLIC_BASE_URL           base of absolute URLs handed out (default http://localhost:<port>)
+    SEED_DEMO_DATA            dev only: create demo concerts when there are none (default false)
     CORS_ORIGINS              comma-separated origins, or * (dev default *, prod default none)
     LOGIN_MAX_FAILURES        failed logins per account before a lock-out (default 5)
     LOGIN_FAILURE_WINDOW_SECS lock-out window (default 900)
@@ -83,6 +86,7 @@ async fn main() -> ExitCode {
             println!("ticketing {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Some("healthcheck") => return healthcheck().await,
         Some(other) => {
             eprintln!("unknown argument `{other}`; see `ticketing --help`");
             return ExitCode::from(2);
@@ -116,6 +120,26 @@ async fn main() -> ExitCode {
             tracing::error!(error = %format!("{e:#}"), "server failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `GET /health/live` on this machine's service, with a bare HTTP/1.1 request.
+async fn healthcheck() -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = dotenvy::dotenv();
+    let port = Settings::from_env().map(|s| s.http_addr.port()).unwrap_or(8080);
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        Ok::<_, std::io::Error>(head.ends_with(b"200"))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), probe).await {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -45,6 +45,9 @@ impl Application {
         let shutdown = CancellationToken::new();
         let db = connect_database(&settings).await?;
         users::bootstrap_admin(&db, &settings).await.context("creating the bootstrap admin")?;
+        if settings.seed_demo_data {
+            crate::services::concerts::seed_demo(&db).await.context("seeding demo data")?;
+        }
         let redis =
             RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
                 .context("configuring Redis")?;
@@ -119,7 +122,8 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { listener, mailer, router, state, shutdown } = self;
-        spawn_metrics_upkeep(state.metrics.clone(), shutdown.clone());
+        telemetry::describe_metrics();
+        spawn_metrics_upkeep(state.clone(), shutdown.clone());
         workers::spawn_all(&state, mailer, &shutdown);
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -176,17 +180,24 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     Ok(())
 }
 
-fn spawn_metrics_upkeep(
-    handle: metrics_exporter_prometheus::PrometheusHandle,
-    shutdown: CancellationToken,
-) {
+fn spawn_metrics_upkeep(state: AppState, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => handle.run_upkeep(),
+                _ = tick.tick() => {}
             }
+            let (size, idle) = (state.db.size(), state.db.num_idle() as u32);
+            metrics::gauge!("db_pool_connections", "state" => "in_use")
+                .set(f64::from(size.saturating_sub(idle)));
+            metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+            metrics::gauge!("amqp_connected").set(if state.broker.is_connected() {
+                1.0
+            } else {
+                0.0
+            });
+            state.metrics.run_upkeep();
         }
     });
 }

@@ -82,3 +82,88 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         .record(start.elapsed().as_secs_f64());
     response
 }
+
+/// Describes every metric of the service and starts each counter at zero, so dashboards and
+/// alerts find every name from the first scrape.
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_server_requests_total",
+        "HTTP requests by route template, method and status"
+    );
+    describe_histogram!(
+        "http_server_request_duration_seconds",
+        "HTTP request latency by route template, method and status"
+    );
+    describe_gauge!("http_sse_streams_open", "Open waiting-room streams");
+    describe_gauge!("db_pool_connections", "Database pool connections by state (in_use, idle)");
+    describe_histogram!("redis_command_duration_seconds", "Redis command latency by command");
+    describe_counter!("redis_errors_total", "Failed Redis commands by command");
+    describe_histogram!("redis_pool_wait_seconds", "Time to get a Redis connection from the pool");
+    describe_histogram!(
+        "amqp_publish_duration_seconds",
+        "Outbox publish latency including the broker's confirm"
+    );
+    describe_counter!("amqp_errors_total", "RabbitMQ failures by operation");
+    describe_gauge!("amqp_connected", "1 while connected to RabbitMQ");
+    describe_counter!("ticketing_holds_total", "Seats held");
+    describe_counter!("ticketing_hold_conflicts_total", "Holds refused because the seat was taken");
+    describe_counter!("ticketing_reservations_total", "Reservations reaching a status");
+    describe_counter!(
+        "ticketing_reservations_expired_total",
+        "Unpaid reservations expired by the sweeper"
+    );
+    describe_counter!("ticketing_payments_total", "Payments reaching a status");
+    describe_counter!("ticketing_webhooks_total", "Payment webhooks by outcome");
+    describe_gauge!("ticketing_queue_waiting", "Fans in a concert's line");
+    describe_gauge!("ticketing_queue_active", "Fans admitted to a concert's sale");
+    describe_counter!("ticketing_queue_admissions_total", "Fans admitted from the line");
+    describe_counter!("ticketing_queue_dropped_total", "Fans who lost their place for being gone");
+    describe_gauge!("ticketing_outbox_pending", "Outbox messages not yet published");
+    describe_gauge!("ticketing_outbox_lag_seconds", "Age of the oldest unpublished outbox message");
+    describe_counter!("ticketing_outbox_published_total", "Outbox messages published to RabbitMQ");
+    describe_counter!("ticketing_emails_sent_total", "Emails sent");
+    describe_counter!(
+        "ticketing_emails_failed_total",
+        "Email sends that failed and will be retried"
+    );
+    describe_counter!(
+        "ticketing_emails_dead_lettered_total",
+        "Emails given up on (dead-letter queue)"
+    );
+    describe_counter!(
+        "ticketing_emails_duplicates_total",
+        "Redelivered email messages not sent again"
+    );
+    describe_gauge!(
+        "ticketing_expiry_sweeper_last_run_timestamp_seconds",
+        "When the expiry sweeper last finished a round"
+    );
+    for counter in [
+        "redis_errors_total",
+        "amqp_errors_total",
+        "ticketing_holds_total",
+        "ticketing_hold_conflicts_total",
+        "ticketing_reservations_total",
+        "ticketing_reservations_expired_total",
+        "ticketing_payments_total",
+        "ticketing_webhooks_total",
+        "ticketing_queue_admissions_total",
+        "ticketing_queue_dropped_total",
+        "ticketing_outbox_published_total",
+        "ticketing_emails_sent_total",
+        "ticketing_emails_failed_total",
+        "ticketing_emails_dead_lettered_total",
+        "ticketing_emails_duplicates_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
+    for gauge in [
+        "http_sse_streams_open",
+        "ticketing_outbox_pending",
+        "ticketing_outbox_lag_seconds",
+        "amqp_connected",
+    ] {
+        metrics::gauge!(gauge).increment(0.0);
+    }
+}

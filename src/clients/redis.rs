@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
-use deadpool_redis::{Config, Pool, Runtime, redis};
+use std::time::Instant;
+
+use deadpool_redis::{
+    Config, Pool, Runtime,
+    redis::{self, Arg, Cmd, Pipeline, RedisFuture, Value, aio::ConnectionLike},
+};
 
 use crate::error::AppResult;
 
@@ -34,8 +39,18 @@ impl RedisClient {
         &self.prefix
     }
 
-    pub async fn conn(&self) -> AppResult<deadpool_redis::Connection> {
-        Ok(self.pool.get().await?)
+    /// A pooled connection whose every command is timed and counted.
+    pub async fn conn(&self) -> AppResult<Instrumented> {
+        let start = Instant::now();
+        let conn = self.pool.get().await;
+        metrics::histogram!("redis_pool_wait_seconds").record(start.elapsed().as_secs_f64());
+        match conn {
+            Ok(conn) => Ok(Instrumented(conn)),
+            Err(e) => {
+                metrics::counter!("redis_errors_total", "command" => "POOL").increment(1);
+                Err(e.into())
+            }
+        }
     }
 
     /// `PING`, for readiness.
@@ -76,5 +91,70 @@ impl RedisClient {
         let mut conn = self.conn().await?;
         let _: u64 = redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await?;
         Ok(())
+    }
+}
+
+/// A Redis connection that records `redis_command_duration_seconds` and `redis_errors_total` by
+/// command name (`EVALSHA`, `GET`, … — a handful of values).
+pub struct Instrumented(deadpool_redis::Connection);
+
+fn command_name(cmd: &Cmd) -> &'static str {
+    let first = cmd.args_iter().next();
+    match first {
+        Some(Arg::Simple(name)) => match name.to_ascii_uppercase().as_slice() {
+            b"EVALSHA" => "EVALSHA",
+            b"EVAL" => "EVAL",
+            b"SCRIPT" => "SCRIPT",
+            b"GET" => "GET",
+            b"SET" => "SET",
+            b"DEL" => "DEL",
+            b"PING" => "PING",
+            b"ZADD" => "ZADD",
+            b"ZREM" => "ZREM",
+            b"ZCARD" => "ZCARD",
+            b"SMEMBERS" => "SMEMBERS",
+            _ => "OTHER",
+        },
+        _ => "OTHER",
+    }
+}
+
+fn observe(command: &'static str, start: Instant, failed: bool) {
+    metrics::histogram!("redis_command_duration_seconds", "command" => command)
+        .record(start.elapsed().as_secs_f64());
+    if failed {
+        metrics::counter!("redis_errors_total", "command" => command).increment(1);
+    }
+}
+
+impl ConnectionLike for Instrumented {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let command = command_name(cmd);
+        Box::pin(async move {
+            let start = Instant::now();
+            let result = self.0.req_packed_command(cmd).await;
+            // NOSCRIPT is the normal first call of a script, not an error.
+            let failed = result.as_ref().is_err_and(|e| e.code() != Some("NOSCRIPT"));
+            observe(command, start, failed);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let result = self.0.req_packed_commands(pipeline, offset, count).await;
+            observe("PIPELINE", start, result.is_err());
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
     }
 }

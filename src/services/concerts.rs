@@ -58,3 +58,58 @@ pub async fn delete(state: &AppState, id: i64) -> AppResult<()> {
     state.holds.invalidate(id).await?;
     Ok(())
 }
+
+/// Dev only: two demo concerts on sale (one behind the waiting room), 500 seats each, when
+/// the catalogue is empty.
+pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
+    use crate::domain::{concert::Schedule, money::Money, seat::SeatDraft};
+    let mut tx = db.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(7262002)").execute(&mut *tx).await?;
+    let existing: i64 =
+        sqlx::query_scalar("select count(*) from concert").fetch_one(&mut *tx).await?;
+    if existing > 0 {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    for (title, queue) in
+        [("ConcertMania Live 2026", false), ("ConcertMania Stadium (대기열)", true)]
+    {
+        let draft = ConcertDraft {
+            title: title.into(),
+            venue: "올림픽공원 체조경기장".into(),
+            schedule: Schedule::new(
+                now - chrono::Duration::hours(1),
+                now + chrono::Duration::days(30),
+                now + chrono::Duration::days(31),
+            )?,
+            status: None,
+            queue_enabled: Some(queue),
+        };
+        let concert = concerts::insert(&mut tx, &draft).await?;
+        let mut seats = Vec::with_capacity(500);
+        for (s, section) in ["A", "B", "C", "D", "E"].iter().enumerate() {
+            for row in 1..=10 {
+                for number in 1..=10 {
+                    let (grade, price) = if s == 0 {
+                        ("VIP", 154_000)
+                    } else if s < 3 {
+                        ("R", 132_000)
+                    } else {
+                        ("S", 99_000)
+                    };
+                    seats.push(SeatDraft {
+                        section: (*section).into(),
+                        row: row.to_string(),
+                        number: number.to_string(),
+                        grade: grade.into(),
+                        price: Money::from(rust_decimal::Decimal::from(price)),
+                    });
+                }
+            }
+        }
+        crate::repositories::seats::insert_batch(&mut tx, concert.id, &seats).await?;
+    }
+    tx.commit().await?;
+    tracing::info!("demo concerts created");
+    Ok(())
+}

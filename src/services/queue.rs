@@ -177,7 +177,7 @@ impl Drop for Watch {
                 }
             }
         }
-        metrics::gauge!("ticketing_sse_streams").decrement(1.0);
+        metrics::gauge!("http_sse_streams_open").decrement(1.0);
     }
 }
 
@@ -215,7 +215,7 @@ impl QueueHub {
             })
             .clone();
         *feed.watchers.lock().expect("lock").entry(user).or_default() += 1;
-        metrics::gauge!("ticketing_sse_streams").increment(1.0);
+        metrics::gauge!("http_sse_streams_open").increment(1.0);
         Watch { hub: self.clone(), concert, user, rx: feed.tx.subscribe() }
     }
 

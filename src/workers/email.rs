@@ -38,6 +38,7 @@ pub async fn run(state: AppState, mailer: Arc<Mailer>, shutdown: CancellationTok
         match consume(&state, &mailer, &conn, &shutdown).await {
             Ok(()) => return,
             Err(e) => {
+                metrics::counter!("amqp_errors_total", "op" => "consume").increment(1);
                 tracing::warn!(error = %e, "email consumer stopped; waiting for the broker");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -73,6 +73,7 @@ async fn relay_batch(state: &AppState) -> AppResult<usize> {
         pending.push((row, confirm));
     }
     let mut published = Vec::new();
+    let start = std::time::Instant::now();
     for (row, confirm) in pending {
         let outcome = match confirm {
             Ok(confirm) => confirm.await.map_err(|e| e.to_string()).and_then(|c| {
@@ -83,12 +84,14 @@ async fn relay_batch(state: &AppState) -> AppResult<usize> {
         match outcome {
             Ok(()) => published.push(row.id),
             Err(error) => {
+                metrics::counter!("amqp_errors_total", "op" => "publish").increment(1);
                 let retry_ms = (1_000i64 << row.attempts.clamp(0, 6)).min(60_000);
                 outbox::mark_failed(&mut tx, row.id, &error, retry_ms).await?;
                 tracing::warn!(outbox.id = row.id, %error, "publish failed; will retry");
             }
         }
     }
+    metrics::histogram!("amqp_publish_duration_seconds").record(start.elapsed().as_secs_f64());
     outbox::mark_published(&mut tx, &published).await?;
     tx.commit().await?;
     let _ = channel.close(200, "done".into()).await;

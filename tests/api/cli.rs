@@ -89,6 +89,19 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
             .await
             .unwrap();
     assert!(exists, "the database was created");
+    let health = Command::new(BIN)
+        .arg("healthcheck")
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .status()
+        .unwrap();
+    assert!(health.success(), "`ticketing healthcheck` sees the live service");
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let health = Command::new(BIN)
+        .arg("healthcheck")
+        .env("HTTP_ADDR", format!("127.0.0.1:{nobody}"))
+        .status()
+        .unwrap();
+    assert!(!health.success(), "and fails where nothing listens");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -112,6 +125,125 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
     assert!(exit.0.success(), "clean exit after SIGTERM: {:?}", exit.0);
     assert!(exit.1.contains("draining") && exit.1.contains("stopped"), "{}", exit.1);
 
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        r#"drop database if exists "{db_name}" with (force)"#
+    )))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn prod_logs_are_json_lines_with_request_ids_and_no_secrets() {
+    let db_name = format!("ticketing_cli_{}", uuid::Uuid::new_v4().simple());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let webhook_secret = "whsec_prod_test_secret";
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("APP_PROFILE", "prod")
+        .env("JWT_SECRET", "a-production-secret-of-sufficient-length-42")
+        .env("PAYMENT_WEBHOOK_SECRETS", webhook_secret)
+        .env("ADMIN_EMAIL", "ops@example.com")
+        .env("ADMIN_PASSWORD", "ops-admin-password")
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", format!("{}/{db_name}", pg_base()))
+        .env("REDIS_KEY_PREFIX", format!("cli:{db_name}:"))
+        .env("AMQP_PREFIX", format!("cli.{db_name}."))
+        .env("RUST_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while client.get(format!("{base}/health/live")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the service came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let password = "Sup3r-secret-pw";
+    let email = "log.watcher@example.com";
+    let signup: serde_json::Value = client
+        .post(format!("{base}/api/user/signup"))
+        .json(&serde_json::json!({"username": "logwatcher", "email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signup["token"].as_str().unwrap().to_owned();
+    client
+        .get(format!("{base}/api/user/me"))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-log-check")
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/api/user/login"))
+        .json(&serde_json::json!({"email": email, "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
+    let body = r#"{"eventId":"e1","transactionId":"tx_none","status":"SUCCESS","amount":1,"currency":"KRW"}"#;
+    let signature = ticketing::domain::signature::sign(
+        webhook_secret.as_bytes(),
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    client
+        .post(format!("{base}/api/payment/webhook"))
+        .header("content-type", "application/json")
+        .header("x-payment-signature", &signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            log.push_str(&line.unwrap());
+            log.push('\n');
+        }
+        child.wait().unwrap();
+        log
+    })
+    .await
+    .unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{log}");
+    for line in &lines {
+        for field in ["timestamp", "level", "target"] {
+            assert!(line.get(field).is_some(), "{field} in {line}");
+        }
+    }
+    let me = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "req-log-check")
+        .expect("a line of the /me request");
+    assert_eq!(me["span"]["route"], "/api/user/me");
+    assert!(me["span"]["user.id"].is_number(), "the user id is known: {me}");
+    for secret in [
+        password,
+        token.as_str(),
+        email,
+        signature.as_str(),
+        "ops-admin-password",
+        "a-production-secret-of-sufficient-length-42",
+        webhook_secret,
+    ] {
+        assert!(!log.contains(secret), "the log leaks `{secret}`");
+    }
+
+    let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap();
     conn.execute(sqlx::AssertSqlSafe(format!(
         r#"drop database if exists "{db_name}" with (force)"#
     )))

@@ -258,3 +258,21 @@ async fn missing_concert_is_a_404() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn demo_data_is_seeded_once_when_asked() {
+    let app = crate::helpers::spawn_app_with(&[("SEED_DEMO_DATA", "true")]).await;
+    let list: Value = app.get("/api/concert", None).await.json().await.unwrap();
+    assert_eq!(list["totalElements"], 2);
+    let queued =
+        list["content"].as_array().unwrap().iter().filter(|c| c["queueEnabled"] == true).count();
+    assert_eq!(queued, 1, "one demo concert is behind the waiting room");
+    let id = list["content"][0]["id"].as_i64().unwrap();
+    let map: Value =
+        app.get(&format!("/api/seat/concert/{id}/seat-map"), None).await.json().await.unwrap();
+    assert_eq!(map.as_array().unwrap().len(), 500);
+    // A second instance starting on the same database does not seed again.
+    let second = app.another_instance().await;
+    let list: Value = second.get("/api/concert", None).await.json().await.unwrap();
+    assert_eq!(list["totalElements"], 2);
+}

@@ -225,7 +225,7 @@ fn amqp_url() -> String {
 }
 
 /// Removes a test's durable queues and exchanges from the broker.
-async fn delete_amqp_topology(prefix: &str) {
+pub async fn delete_amqp_topology(prefix: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let Ok(conn) =
         lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await

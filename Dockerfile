@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the `ticketing` binary. Queries are checked against the committed
+# `.sqlx/` data (SQLX_OFFLINE, set in .cargo/config.toml), so the build needs no database.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY .cargo .cargo
+COPY .sqlx .sqlx
+COPY migrations migrations
+COPY src src
+COPY bench bench
+COPY tests tests
+RUN cargo build --release --locked --bin ticketing
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home ticketing
+COPY --from=build /src/target/release/ticketing /usr/local/bin/ticketing
+USER ticketing
+ENV APP_PROFILE=prod HTTP_ADDR=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 CMD ["ticketing", "healthcheck"]
+ENTRYPOINT ["ticketing"]
