@@ -81,9 +81,19 @@ async fn read_for(
 }
 
 pub async fn admin_token(client: &reqwest::Client, options: &Options) -> anyhow::Result<String> {
+    admin_token_at(client, &options.base_url, &options.admin_email, &options.admin_password).await
+}
+
+/// Signs the admin in at `base`; returns the access token.
+pub async fn admin_token_at(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let res: Value = client
-        .post(format!("{}/api/user/login", options.base_url))
-        .json(&json!({"email": options.admin_email, "password": options.admin_password}))
+        .post(format!("{base}/api/user/login"))
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await?
         .error_for_status()?

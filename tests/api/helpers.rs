@@ -295,6 +295,12 @@ impl TestApp {
         start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
     }
 
+    /// The URL of this app's database (the flash-sale test binary audits it).
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> String {
+        format!("{}/{}", pg_base(), self.db_name)
+    }
+
     /// Starts a graceful shutdown, as SIGTERM does.
     pub fn stop(&self) {
         self.shutdown.cancel();

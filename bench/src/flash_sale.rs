@@ -1,0 +1,640 @@
+//! The flash sale: a concert behind the waiting room, many fans at once, spread over one or
+//! more instances. Every fan signs up, joins the line, follows its stream until admitted,
+//! picks 1–4 seats from the seat map (retrying on conflict), checks out and pays through the
+//! provider simulator — or declines, or walks away. Then the database is audited: nothing sold
+//! twice, every sale paid once and emailed once, nothing left held.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+    sync::Semaphore,
+};
+
+use crate::{report::Latencies, smtp::SmtpSink};
+
+/// What to run.
+#[derive(Clone)]
+pub struct Config {
+    /// One base URL per instance; fans are spread over them.
+    pub base_urls: Vec<String>,
+    /// The shared database, for the audit.
+    pub database_url: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub fans: usize,
+    pub seats: usize,
+    /// Share of fans who decline at the provider.
+    pub decline_ratio: f64,
+    /// Share of fans who check out and never pay (their reservations expire).
+    pub abandon_ratio: f64,
+    /// Signups in flight at once (Argon2 is the cost).
+    pub signup_parallelism: usize,
+    /// How long to wait for expiries, emails and holds to settle before the audit.
+    pub settle_timeout: Duration,
+    /// Draws a progress line on stderr.
+    pub progress: bool,
+}
+
+/// One step's latencies, by name.
+#[derive(Default)]
+pub struct Steps(pub HashMap<&'static str, Latencies>);
+
+/// What happened, and whether the audit passed.
+pub struct Report {
+    pub fans: usize,
+    pub seats: usize,
+    pub instances: usize,
+    pub sold_out_after: Option<Duration>,
+    pub duration: Duration,
+    pub confirmed_reservations: i64,
+    pub sold_seats: i64,
+    pub steps: Steps,
+    /// Confirmations per second, by second since the sale opened.
+    pub timeline: Vec<(u64, u64, f64, f64)>,
+    pub audit: Vec<(String, bool, String)>,
+}
+
+impl Report {
+    pub fn audit_passed(&self) -> bool {
+        self.audit.iter().all(|(_, ok, _)| *ok)
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    steps: Mutex<Steps>,
+    done: AtomicUsize,
+    /// (second since start, hold latency ms) samples and confirmation seconds, for the chart.
+    holds: Mutex<Vec<(u64, f64)>>,
+    confirms: Mutex<Vec<u64>>,
+}
+
+impl Shared {
+    fn record(&self, step: &'static str, d: Duration) {
+        self.steps.lock().unwrap().0.entry(step).or_default().record(d);
+    }
+}
+
+pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let base = &config.base_urls[0];
+    let admin =
+        crate::seat_map::admin_token_at(&client, base, &config.admin_email, &config.admin_password)
+            .await?;
+    let now = chrono_now();
+    let concert: Value = client
+        .post(format!("{base}/api/concert"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
+            "openTime": iso(now + 86_400), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400),
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let concert_id = concert["id"].as_i64().context("concert id")?;
+    let items: Vec<Value> = (0..config.seats)
+        .map(|i| json!({"concertId": concert_id, "section": ((b'A' + (i / 1000) as u8) as char).to_string(),
+            "row": (i % 1000 / 50 + 1).to_string(), "number": (i % 50 + 1).to_string(), "grade": "R", "price": 110_000}))
+        .collect();
+    for chunk in items.chunks(5_000) {
+        client
+            .post(format!("{base}/api/seat/batch"))
+            .bearer_auth(&admin)
+            .json(&chunk)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+
+    // Everyone signs up and joins the line before the sale opens.
+    let shared = Arc::new(Shared::default());
+    let signups = Arc::new(Semaphore::new(config.signup_parallelism.max(1)));
+    let run_id = now % 1_000_000;
+    let mut fans = Vec::with_capacity(config.fans);
+    for i in 0..config.fans {
+        let (client, shared, signups) = (client.clone(), shared.clone(), signups.clone());
+        let base = config.base_urls[i % config.base_urls.len()].clone();
+        fans.push(tokio::spawn(async move {
+            let _permit = signups.acquire().await?;
+            let t = Instant::now();
+            let name = format!("fs{run_id}_{i}");
+            let res: Value = client
+                .post(format!("{base}/api/user/signup"))
+                .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@flash.local"), "password": "flash-sale-pass"}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            shared.record("signup", t.elapsed());
+            let token = res["token"].as_str().context("token")?.to_owned();
+            let t = Instant::now();
+            client
+                .post(format!("{base}/api/queue"))
+                .bearer_auth(&token)
+                .json(&json!({"concertId": concert_id}))
+                .send()
+                .await?
+                .error_for_status()?;
+            shared.record("join", t.elapsed());
+            Ok::<_, anyhow::Error>((base, token))
+        }));
+    }
+    let mut joined = Vec::with_capacity(config.fans);
+    for f in futures::future::join_all(fans).await {
+        joined.push(f??);
+    }
+
+    // The sale opens now.
+    let sale_start = Instant::now();
+    client
+        .put(format!("{base}/api/concert/{concert_id}"))
+        .bearer_auth(&admin)
+        .json(&json!({"title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
+            "openTime": iso(chrono_now() - 60), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400)}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let progress = config.progress.then(|| {
+        let shared = shared.clone();
+        let (fans, seats, url) = (config.fans, config.seats, config.database_url.clone());
+        tokio::spawn(async move {
+            let Ok(mut db) = PgConnection::connect(&url).await else { return };
+            loop {
+                let sold: i64 = sqlx::query_scalar("select count(*) from reservation_seat rs join reservation r on r.id = rs.reservation_id where r.concert_id = $1 and r.status = 'CONFIRMED' and rs.active")
+                    .bind(concert_id)
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap_or(0);
+                let done = shared.done.load(Ordering::Relaxed);
+                let width = 30;
+                let filled = (sold as usize * width / seats.max(1)).min(width);
+                eprint!("\r[{}{}] sold {sold}/{seats} seats, fans done {done}/{fans}   ", "#".repeat(filled), ".".repeat(width - filled));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    });
+
+    let mut tasks = Vec::with_capacity(joined.len());
+    for (i, (base, token)) in joined.into_iter().enumerate() {
+        let (client, shared) = (client.clone(), shared.clone());
+        let fate = fate(i, config.decline_ratio, config.abandon_ratio);
+        tasks.push(tokio::spawn(async move {
+            let result = fan(&client, &base, concert_id, &token, fate, &shared, sale_start).await;
+            shared.done.fetch_add(1, Ordering::Relaxed);
+            result
+        }));
+    }
+    let mut failures = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        if let Err(e) = t? {
+            failures.push(format!("{e:#}"));
+        }
+    }
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let duration = sale_start.elapsed();
+
+    // Let expiries, the outbox and the emails settle, then audit.
+    let mut db = PgConnection::connect(&config.database_url).await?;
+    let sold_out_after =
+        sold_out_time(&mut db, concert_id, config.seats as i64, &shared, sale_start).await?;
+    settle(&mut db, &client, base, concert_id, sink, config.settle_timeout).await;
+    let audit =
+        audit(&mut db, &client, base, concert_id, config.seats as i64, sink, &failures).await?;
+    let (confirmed_reservations, sold_seats) = confirmed(&mut db, concert_id).await?;
+    let timeline = timeline(&shared);
+    let steps = std::mem::take(&mut *shared.steps.lock().unwrap());
+    Ok(Report {
+        fans: config.fans,
+        seats: config.seats,
+        instances: config.base_urls.len(),
+        sold_out_after,
+        duration,
+        confirmed_reservations,
+        sold_seats,
+        steps,
+        timeline,
+        audit,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Pay,
+    Decline,
+    Abandon,
+}
+
+fn fate(i: usize, decline: f64, abandon: f64) -> Fate {
+    let x = (i as u64).wrapping_mul(2654435761) % 1000;
+    let x = x as f64 / 1000.0;
+    if x < decline {
+        Fate::Decline
+    } else if x < decline + abandon {
+        Fate::Abandon
+    } else {
+        Fate::Pay
+    }
+}
+
+/// One fan's whole visit.
+async fn fan(
+    client: &reqwest::Client,
+    base: &str,
+    concert: i64,
+    token: &str,
+    fate: Fate,
+    shared: &Shared,
+    sale_start: Instant,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    if !wait_for_admission(base, concert, token).await? {
+        return Ok(()); // lost the place; nothing to buy
+    }
+    shared.record("queue_wait", t.elapsed());
+    let mut rng = (token.len() as u64) ^ (t.elapsed().as_nanos() as u64) ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let want = (next() % 4 + 1) as usize;
+    let mut held = None;
+    let give_up = Instant::now() + Duration::from_secs(90);
+    let mut conflicts = 0;
+    while conflicts < 12 && Instant::now() < give_up {
+        let t = Instant::now();
+        let map: Vec<Value> = client
+            .get(format!("{base}/api/seat/concert/{concert}/seat-map"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        shared.record("seat_map", t.elapsed());
+        let free: Vec<i64> = map
+            .iter()
+            .filter(|s| s["status"] == "AVAILABLE")
+            .filter_map(|s| s["id"].as_i64())
+            .collect();
+        if free.is_empty() {
+            // Sold out for good, or seats in others' hands may still come back: wait for them.
+            if map.iter().all(|s| s["status"] == "SOLD") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        let start = (next() as usize) % free.len();
+        let pick: Vec<i64> =
+            free.iter().cycle().skip(start).take(want.min(free.len())).copied().collect();
+        let t = Instant::now();
+        let res = client
+            .post(format!("{base}/api/seat/select"))
+            .bearer_auth(token)
+            .json(&json!({"seatIds": pick}))
+            .send()
+            .await?;
+        let elapsed = t.elapsed();
+        shared.record("hold", elapsed);
+        shared
+            .holds
+            .lock()
+            .unwrap()
+            .push((sale_start.elapsed().as_secs(), elapsed.as_secs_f64() * 1000.0));
+        match res.status().as_u16() {
+            200 => {
+                held = Some(pick);
+                break;
+            }
+            409 => conflicts += 1,
+            status => bail!("hold answered {status}: {}", res.text().await.unwrap_or_default()),
+        }
+    }
+    let Some(seats) = held else {
+        let _ =
+            client.delete(format!("{base}/api/queue/{concert}")).bearer_auth(token).send().await;
+        return Ok(());
+    };
+    let t = Instant::now();
+    let res = client
+        .post(format!("{base}/api/payment"))
+        .bearer_auth(token)
+        .json(&json!({"seatIds": seats, "paymentMethod": "CREDIT_CARD"}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("checkout answered {}: {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    let checkout: Value = res.json().await?;
+    shared.record("checkout", t.elapsed());
+    let tx = checkout["transactionId"].as_str().context("transactionId")?.to_owned();
+    let action = match fate {
+        Fate::Abandon => return Ok(()),
+        Fate::Decline => "decline",
+        Fate::Pay => "approve",
+    };
+    let t = Instant::now();
+    client
+        .post(format!("{base}/simulator/pg/checkout/{tx}/{action}"))
+        .send()
+        .await?
+        .error_for_status()?;
+    // Wait for the provider's webhook to land.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p: Value = client
+            .get(format!("{base}/api/payment/{tx}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let status = p["status"].as_str().unwrap_or_default().to_owned();
+        if status != "IN_PROGRESS" {
+            shared.record("payment", t.elapsed());
+            if status == "SUCCESS" {
+                shared.confirms.lock().unwrap().push(sale_start.elapsed().as_secs());
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("payment {tx} still IN_PROGRESS after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Follows the waiting-room stream until `queue-complete` (true) or `queue-left` (false).
+pub async fn wait_for_admission(base: &str, concert: i64, token: &str) -> anyhow::Result<bool> {
+    let addr = base.strip_prefix("http://").context("http:// base URL")?;
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!(
+        "GET /api/queue/{concert}/stream?token={token} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut lines = BufReader::new(stream).lines();
+    let status = lines.next_line().await?.context("no status line")?;
+    if !status.contains(" 200 ") {
+        bail!("stream refused: {status}");
+    }
+    while let Some(line) =
+        tokio::time::timeout(Duration::from_secs(600), lines.next_line()).await??
+    {
+        let line = line.trim();
+        if line == "event: queue-complete" || line == "event:queue-complete" {
+            return Ok(true);
+        }
+        if line == "event: queue-left" || line == "event:queue-left" {
+            return Ok(false);
+        }
+    }
+    bail!("stream ended without an admission")
+}
+
+async fn confirmed(db: &mut PgConnection, concert: i64) -> anyhow::Result<(i64, i64)> {
+    let reservations: i64 = sqlx::query_scalar(
+        "select count(*) from reservation where concert_id = $1 and status = 'CONFIRMED'",
+    )
+    .bind(concert)
+    .fetch_one(&mut *db)
+    .await?;
+    let seats: i64 = sqlx::query_scalar("select count(*) from reservation_seat rs join reservation r on r.id = rs.reservation_id where r.concert_id = $1 and r.status = 'CONFIRMED' and rs.active")
+        .bind(concert)
+        .fetch_one(&mut *db)
+        .await?;
+    Ok((reservations, seats))
+}
+
+async fn sold_out_time(
+    db: &mut PgConnection,
+    concert: i64,
+    seats: i64,
+    shared: &Shared,
+    start: Instant,
+) -> anyhow::Result<Option<Duration>> {
+    let (_, sold) = confirmed(db, concert).await?;
+    if sold < seats {
+        return Ok(None);
+    }
+    let last = sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+        "select max(confirmed_at) from reservation where concert_id = $1",
+    )
+    .bind(concert)
+    .fetch_one(&mut *db)
+    .await?;
+    let _ = shared;
+    let opened = chrono::Utc::now() - chrono::Duration::from_std(start.elapsed())?;
+    Ok(last.and_then(|t| (t - opened).to_std().ok()))
+}
+
+/// Waits until no reservation is unpaid, no seat is held and the outbox is drained.
+async fn settle(
+    db: &mut PgConnection,
+    client: &reqwest::Client,
+    base: &str,
+    concert: i64,
+    sink: &SmtpSink,
+    timeout: Duration,
+) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from reservation where concert_id = $1 and status = 'IN_PROGRESS'",
+        )
+        .bind(concert)
+        .fetch_one(&mut *db)
+        .await
+        .unwrap_or(1);
+        let outbox: i64 =
+            sqlx::query_scalar("select count(*) from outbox where published_at is null")
+                .fetch_one(&mut *db)
+                .await
+                .unwrap_or(1);
+        let held = seat_statuses(client, base, concert)
+            .await
+            .map(|s| s.get("HELD").copied().unwrap_or(0))
+            .unwrap_or(1);
+        let confirmed = confirmed(db, concert).await.map(|c| c.0).unwrap_or(0);
+        let emails = confirmation_mails(sink).len() as i64;
+        if pending == 0 && outbox == 0 && held == 0 && emails >= confirmed {
+            // One more moment for any late duplicate to show itself.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn seat_statuses(
+    client: &reqwest::Client,
+    base: &str,
+    concert: i64,
+) -> anyhow::Result<HashMap<String, i64>> {
+    let map: Vec<Value> = client
+        .get(format!("{base}/api/seat/concert/{concert}/seat-map"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut counts = HashMap::new();
+    for s in map {
+        *counts.entry(s["status"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+    }
+    Ok(counts)
+}
+
+fn confirmation_mails(sink: &SmtpSink) -> Vec<String> {
+    sink.messages()
+        .into_iter()
+        .filter(|m| m.contains("Subject: [ConcertMania] 예매가 확정되었습니다"))
+        .collect()
+}
+
+async fn audit(
+    db: &mut PgConnection,
+    client: &reqwest::Client,
+    base: &str,
+    concert: i64,
+    seats: i64,
+    sink: &SmtpSink,
+    failures: &[String],
+) -> anyhow::Result<Vec<(String, bool, String)>> {
+    let mut checks = Vec::new();
+    let mut check =
+        |name: &str, ok: bool, detail: String| checks.push((name.to_owned(), ok, detail));
+
+    check(
+        "every fan's visit ended without an error",
+        failures.is_empty(),
+        failures.iter().take(3).cloned().collect::<Vec<_>>().join(" | "),
+    );
+    let doubled: i64 = sqlx::query_scalar("select count(*) from (select rs.seat_id from reservation_seat rs join seat s on s.id = rs.seat_id where s.concert_id = $1 and rs.active group by rs.seat_id having count(*) > 1) d")
+        .bind(concert)
+        .fetch_one(&mut *db)
+        .await?;
+    check("no seat in two active reservations", doubled == 0, format!("{doubled} seats"));
+
+    let (confirmed_reservations, confirmed_seats) = confirmed(db, concert).await?;
+    let statuses = seat_statuses(client, base, concert).await?;
+    let sold = statuses.get("SOLD").copied().unwrap_or(0);
+    check(
+        "sold seats = confirmed reservation seats",
+        sold == confirmed_seats,
+        format!("seat map SOLD {sold}, confirmed seats {confirmed_seats}"),
+    );
+    check("sold out", sold == seats, format!("{sold}/{seats}"));
+
+    let wrong_payments: i64 = sqlx::query_scalar(
+        "select count(*) from reservation r where r.concert_id = $1 and r.status = 'CONFIRMED'
+           and (select count(*) from payments p where p.reservation_id = r.id and p.status = 'SUCCESS') <> 1",
+    )
+    .bind(concert)
+    .fetch_one(&mut *db)
+    .await?;
+    let stray_success: i64 = sqlx::query_scalar(
+        "select count(*) from payments p join reservation r on r.id = p.reservation_id
+         where r.concert_id = $1 and p.status = 'SUCCESS' and r.status <> 'CONFIRMED'",
+    )
+    .bind(concert)
+    .fetch_one(&mut *db)
+    .await?;
+    check(
+        "one SUCCESS payment per confirmed reservation",
+        wrong_payments == 0 && stray_success == 0,
+        format!("{wrong_payments} without exactly one, {stray_success} on other reservations"),
+    );
+
+    let codes: Vec<String> = sqlx::query_scalar(
+        "select ticket_code from reservation where concert_id = $1 and status = 'CONFIRMED'",
+    )
+    .bind(concert)
+    .fetch_all(&mut *db)
+    .await?;
+    let mails = confirmation_mails(sink);
+    let mut per_code: HashMap<&str, usize> = HashMap::new();
+    for code in &codes {
+        per_code.insert(code, mails.iter().filter(|m| m.contains(code.as_str())).count());
+    }
+    let wrong: Vec<String> =
+        per_code.iter().filter(|(_, n)| **n != 1).map(|(c, n)| format!("{c}×{n}")).collect();
+    let foreign = mails.len() as i64 - confirmed_reservations;
+    check(
+        "one confirmation email per confirmed reservation",
+        wrong.is_empty() && foreign == 0,
+        format!(
+            "{} mails for {confirmed_reservations} reservations; off: {}",
+            mails.len(),
+            wrong.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    );
+
+    let unpaid: i64 = sqlx::query_scalar(
+        "select count(*) from reservation where concert_id = $1 and status = 'IN_PROGRESS'",
+    )
+    .bind(concert)
+    .fetch_one(&mut *db)
+    .await?;
+    let held = statuses.get("HELD").copied().unwrap_or(0);
+    let reserved = statuses.get("RESERVED").copied().unwrap_or(0);
+    check(
+        "nothing left held or unpaid after expiries",
+        unpaid == 0 && held == 0 && reserved == 0,
+        format!("{unpaid} unpaid reservations, {held} HELD, {reserved} RESERVED seats"),
+    );
+    let _: HashSet<()> = HashSet::new();
+    Ok(checks)
+}
+
+fn timeline(shared: &Shared) -> Vec<(u64, u64, f64, f64)> {
+    let confirms = shared.confirms.lock().unwrap();
+    let holds = shared.holds.lock().unwrap();
+    let last = confirms.iter().chain(holds.iter().map(|(s, _)| s)).copied().max().unwrap_or(0);
+    (0..=last)
+        .map(|second| {
+            let n = confirms.iter().filter(|s| **s == second).count() as u64;
+            let mut lat = Latencies::default();
+            for (s, ms) in holds.iter().filter(|(s, _)| *s == second) {
+                let _ = s;
+                lat.record(Duration::from_secs_f64(ms / 1000.0));
+            }
+            let (p50, p99) = (
+                lat.percentile(50.0).as_secs_f64() * 1000.0,
+                lat.percentile(99.0).as_secs_f64() * 1000.0,
+            );
+            (second, n, p50, p99)
+        })
+        .collect()
+}
+
+fn chrono_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn iso(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339()
+}
