@@ -125,46 +125,77 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
             .error_for_status()?;
     }
 
-    // Everyone signs up and joins the line before the sale opens.
+    // Every fan signs up, joins the line and opens its stream (as a browser would) before the
+    // sale opens; the sale opens once everyone is in line.
     let shared = Arc::new(Shared::default());
     let signups = Arc::new(Semaphore::new(config.signup_parallelism.max(1)));
+    let joined = Arc::new(AtomicUsize::new(0));
+    let sale_start = Arc::new(Mutex::new(None::<Instant>));
     let run_id = now % 1_000_000;
-    let mut fans = Vec::with_capacity(config.fans);
+    let mut tasks = Vec::with_capacity(config.fans);
     for i in 0..config.fans {
         let (client, shared, signups) = (client.clone(), shared.clone(), signups.clone());
+        let (joined, sale_start) = (joined.clone(), sale_start.clone());
         let base = config.base_urls[i % config.base_urls.len()].clone();
-        fans.push(tokio::spawn(async move {
-            let _permit = signups.acquire().await?;
-            let t = Instant::now();
-            let name = format!("fs{run_id}_{i}");
-            let res: Value = client
-                .post(format!("{base}/api/user/signup"))
-                .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@flash.local"), "password": "flash-sale-pass"}))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            shared.record("signup", t.elapsed());
-            let token = res["token"].as_str().context("token")?.to_owned();
-            let t = Instant::now();
-            client
-                .post(format!("{base}/api/queue"))
-                .bearer_auth(&token)
-                .json(&json!({"concertId": concert_id}))
-                .send()
-                .await?
-                .error_for_status()?;
-            shared.record("join", t.elapsed());
-            Ok::<_, anyhow::Error>((base, token))
+        let fate = fate(i, config.decline_ratio, config.abandon_ratio);
+        tasks.push(tokio::spawn(async move {
+            let result = async {
+                // A fan that fails before joining still counts for the gate, or the sale never opens.
+                let before_join = async {
+                let permit = signups.acquire().await?;
+                let t = Instant::now();
+                let name = format!("fs{run_id}_{i}");
+                let res: Value = client
+                    .post(format!("{base}/api/user/signup"))
+                    .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@flash.local"), "password": "flash-sale-pass"}))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                drop(permit);
+                shared.record("signup", t.elapsed());
+                let token = res["token"].as_str().context("token")?.to_owned();
+                let t = Instant::now();
+                client
+                    .post(format!("{base}/api/queue"))
+                    .bearer_auth(&token)
+                    .json(&json!({"concertId": concert_id}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                shared.record("join", t.elapsed());
+                    Ok::<_, anyhow::Error>(token)
+                };
+                let token = match before_join.await {
+                    Ok(token) => token,
+                    Err(e) => {
+                        joined.fetch_add(1, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                let admitted = wait_for_admission(&base, concert_id, &token, &joined).await?;
+                let start = sale_start.lock().unwrap().unwrap_or_else(Instant::now);
+                shared.record("queue_wait", start.elapsed());
+                if !admitted {
+                    return Ok(());
+                }
+                fan(&client, &base, concert_id, &token, fate, &shared, start).await
+            }
+            .await;
+            shared.done.fetch_add(1, Ordering::Relaxed);
+            result
         }));
     }
-    let mut joined = Vec::with_capacity(config.fans);
-    for f in futures::future::join_all(fans).await {
-        joined.push(f??);
+    while joined.load(Ordering::Relaxed) < config.fans {
+        if tasks.iter().all(|t| t.is_finished()) {
+            bail!("every fan stopped before the sale opened");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // The sale opens now.
+    *sale_start.lock().unwrap() = Some(Instant::now());
     let sale_start = Instant::now();
     client
         .put(format!("{base}/api/concert/{concert_id}"))
@@ -195,16 +226,6 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         })
     });
 
-    let mut tasks = Vec::with_capacity(joined.len());
-    for (i, (base, token)) in joined.into_iter().enumerate() {
-        let (client, shared) = (client.clone(), shared.clone());
-        let fate = fate(i, config.decline_ratio, config.abandon_ratio);
-        tasks.push(tokio::spawn(async move {
-            let result = fan(&client, &base, concert_id, &token, fate, &shared, sale_start).await;
-            shared.done.fetch_add(1, Ordering::Relaxed);
-            result
-        }));
-    }
     let mut failures = Vec::new();
     for t in futures::future::join_all(tasks).await {
         if let Err(e) = t? {
@@ -270,12 +291,8 @@ async fn fan(
     shared: &Shared,
     sale_start: Instant,
 ) -> anyhow::Result<()> {
-    let t = Instant::now();
-    if !wait_for_admission(base, concert, token).await? {
-        return Ok(()); // lost the place; nothing to buy
-    }
-    shared.record("queue_wait", t.elapsed());
-    let mut rng = (token.len() as u64) ^ (t.elapsed().as_nanos() as u64) ^ 0x9E37_79B9_7F4A_7C15;
+    let mut rng =
+        (token.len() as u64) ^ (sale_start.elapsed().as_nanos() as u64) ^ 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -389,8 +406,14 @@ async fn fan(
     }
 }
 
-/// Follows the waiting-room stream until `queue-complete` (true) or `queue-left` (false).
-pub async fn wait_for_admission(base: &str, concert: i64, token: &str) -> anyhow::Result<bool> {
+/// Follows the waiting-room stream until `queue-complete` (true) or `queue-left` (false);
+/// counts `connected` once the stream is open.
+pub async fn wait_for_admission(
+    base: &str,
+    concert: i64,
+    token: &str,
+    connected: &AtomicUsize,
+) -> anyhow::Result<bool> {
     let addr = base.strip_prefix("http://").context("http:// base URL")?;
     let mut stream = TcpStream::connect(addr).await?;
     let request = format!(
@@ -402,6 +425,7 @@ pub async fn wait_for_admission(base: &str, concert: i64, token: &str) -> anyhow
     if !status.contains(" 200 ") {
         bail!("stream refused: {status}");
     }
+    connected.fetch_add(1, Ordering::Relaxed);
     while let Some(line) =
         tokio::time::timeout(Duration::from_secs(600), lines.next_line()).await??
     {
