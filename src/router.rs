@@ -14,7 +14,10 @@ use axum::{
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    compression::{CompressionLayer, CompressionLevel},
+    compression::{
+        CompressionLayer, CompressionLevel,
+        predicate::{DefaultPredicate, Predicate, SizeAbove},
+    },
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -155,8 +158,14 @@ pub fn build(state: AppState) -> Router {
                 .layer(middleware::from_fn(render_errors))
                 .layer(CatchPanicLayer::new())
                 .layer(cors)
-                // The seat map is ~13 MB for 50,000 seats: fast compression, not maximal.
-                .layer(CompressionLayer::new().gzip(true).quality(CompressionLevel::Fastest))
+                // The seat map is ~13 MB for 50,000 seats: fast compression, not maximal. Small
+                // answers (holds, checkout) are not worth a compressor's setup: only above 8 KiB.
+                .layer(
+                    CompressionLayer::new()
+                        .gzip(true)
+                        .quality(CompressionLevel::Fastest)
+                        .compress_when(DefaultPredicate::new().and(SizeAbove::new(8 * 1024))),
+                )
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
                 .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
         )

@@ -25,7 +25,7 @@ use crate::{
     config::Settings,
     router,
     services::{catalog::Catalogs, queue::QueueHub, tokens::Tokens, users},
-    state::AppState,
+    state::{AppState, Services},
     telemetry, workers,
 };
 
@@ -83,7 +83,7 @@ impl Application {
             Some(sim) => sim.clone(),
             None => Arc::new(Unconfigured),
         };
-        let state = AppState {
+        let state = AppState::new(Services {
             db,
             holds: Holds::new(redis.clone()),
             queue: Queue::new(redis.clone()),
@@ -101,7 +101,7 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             gateway,
             simulator,
-        };
+        });
         let mailer = Arc::new(Mailer::new(&state.settings.smtp, &state.settings.mail_from)?);
         let router = router::build(state.clone());
         Ok(Application { listener, mailer, router, state, shutdown })

@@ -17,8 +17,26 @@ use crate::{
     services::{catalog::Catalogs, queue::QueueHub, tokens::Tokens},
 };
 
+/// Shared by every request: cloning it is one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The service's connections, clients and settings.
+pub struct Services {
     pub db: PgPool,
     pub redis: RedisClient,
     pub holds: Holds,
