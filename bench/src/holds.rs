@@ -11,9 +11,11 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::{
     Options,
-    report::{Latencies, ms},
+    report::{self, Latencies, Timeline, ms},
     seat_map::{admin_token, create_concert},
 };
 
@@ -32,16 +34,32 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     let tokens = signup_fans(&client, base, options.clients, 8).await?;
 
     let mut summary = Vec::new();
+    let timeline = Arc::new(Timeline::default());
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = report::progress("hold requests", done.clone(), None);
     for mode in ["hot", "spread"] {
         let targets: Arc<Vec<i64>> =
             Arc::new(if mode == "hot" { vec![seat_ids[0]] } else { seat_ids.clone() });
-        let result = drive(&client, base, &tokens, targets, options.duration).await?;
+        let result =
+            drive(&client, base, &tokens, targets, options.duration, &timeline, &done).await?;
         summary.push((mode, result));
     }
+    progress.abort();
+    eprintln!();
     let redis = redis_benchmark(options.clients)?;
     println!("\nredis-benchmark SET NX PX, {} clients: {:.0} requests/s", options.clients, redis);
+    let mut modes = Vec::new();
     for (mode, mut r) in summary {
         let rate = r.attempts as f64 / r.elapsed.as_secs_f64();
+        modes.push(serde_json::json!({
+            "mode": mode,
+            "hold_requests_per_s": rate,
+            "held_per_s": r.held as f64 / r.elapsed.as_secs_f64(),
+            "conflict_ratio": (r.attempts - r.held) as f64 / r.attempts.max(1) as f64,
+            "ratio_to_redis_benchmark": rate / redis,
+            "errors": r.errors,
+            "latency": report::latencies_json(&mut r.latencies),
+        }));
         println!(
             "{mode:>6}: {:.0} hold requests/s ({:.0} held/s, {:.1}% conflicts) = {:.1}% of redis-benchmark; latency {}",
             rate,
@@ -53,7 +71,23 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
         let _ = ms(r.latencies.percentile(99.9));
         println!("        p99.9={:.1}ms, errors={}", ms(r.latencies.percentile(99.9)), r.errors);
     }
-    Ok(())
+    let per_second = timeline.per_second();
+    let json = serde_json::json!({
+        "scenario": "holds", "clients": options.clients, "seats": seat_ids.len(),
+        "seconds_per_mode": options.duration.as_secs(), "redis_benchmark_per_s": redis,
+        "modes": modes, "timeline": report::timeline_json(&per_second),
+    });
+    let title =
+        format!("Holds: {} clients, hot seat then {} seats", options.clients, seat_ids.len());
+    report::write_outputs(
+        options.json.as_deref(),
+        options.svg.as_deref(),
+        &json,
+        &title,
+        "hold requests per second",
+        "hold",
+        &per_second,
+    )
 }
 
 struct Result {
@@ -71,12 +105,15 @@ async fn drive(
     tokens: &[String],
     targets: Arc<Vec<i64>>,
     duration: Duration,
+    timeline: &Arc<Timeline>,
+    done: &Arc<AtomicU64>,
 ) -> anyhow::Result<Result> {
     let start = Instant::now();
     let deadline = start + duration;
     let tasks = tokens.iter().enumerate().map(|(i, token)| {
         let (client, base, token, targets) =
             (client.clone(), base.to_owned(), token.clone(), targets.clone());
+        let (timeline, done) = (timeline.clone(), done.clone());
         tokio::spawn(async move {
             let mut latencies = Latencies::default();
             let (mut attempts, mut held, mut errors) = (0u64, 0u64, 0u64);
@@ -102,6 +139,8 @@ async fn drive(
                     }
                 };
                 latencies.record(t.elapsed());
+                timeline.record(t.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
                 attempts += 1;
                 match status.as_u16() {
                     200 => {

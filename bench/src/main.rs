@@ -47,8 +47,10 @@ options:
     --smtp-port P         where the flash sale's mail sink listens (default 2525)
     --decline R           share of fans who decline payment (default 0.1)
     --abandon R           share of fans who never pay (default 0.1)
-    --json PATH           write the flash sale's report as JSON
-    --svg PATH            write the flash sale's chart (confirmations/s, hold latency)
+    --json PATH           write the scenario's report as JSON (summary and per-second timeline)
+    --svg PATH            write its chart: throughput per second (bars), latency p50/p99 (lines)
+
+Every scenario prints a summary and a progress line on stderr while it runs.
 ";
 
 fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {

@@ -49,8 +49,110 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Samples of a run by second since its start: per second, how many and their latency.
+pub struct Timeline {
+    start: std::time::Instant,
+    samples: std::sync::Mutex<Vec<(u64, f64)>>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline { start: std::time::Instant::now(), samples: std::sync::Mutex::default() }
+    }
+}
+
+impl Timeline {
+    pub fn record(&self, latency: Duration) {
+        let second = self.start.elapsed().as_secs();
+        self.samples.lock().unwrap().push((second, latency.as_secs_f64() * 1000.0));
+    }
+
+    /// (second, count, p50 ms, p99 ms) for every second of the run.
+    pub fn per_second(&self) -> Vec<(u64, u64, f64, f64)> {
+        let samples = self.samples.lock().unwrap();
+        let last = samples.iter().map(|(s, _)| *s).max().unwrap_or(0);
+        let mut by_second: Vec<Latencies> = (0..=last).map(|_| Latencies::default()).collect();
+        for (second, ms) in samples.iter() {
+            by_second[*second as usize].record(Duration::from_secs_f64(ms / 1000.0));
+        }
+        by_second
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut l)| {
+                (
+                    i as u64,
+                    l.len() as u64,
+                    l.percentile(50.0).as_secs_f64() * 1000.0,
+                    l.percentile(99.0).as_secs_f64() * 1000.0,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The timeline as JSON rows.
+pub fn timeline_json(timeline: &[(u64, u64, f64, f64)]) -> serde_json::Value {
+    timeline
+        .iter()
+        .map(|(s, n, p50, p99)| serde_json::json!({"second": s, "count": n, "p50_ms": p50, "p99_ms": p99}))
+        .collect()
+}
+
+/// Latency summary as JSON.
+pub fn latencies_json(l: &mut Latencies) -> serde_json::Value {
+    let n = l.len();
+    let mut ms = |p: f64| l.percentile(p).as_secs_f64() * 1000.0;
+    serde_json::json!({"n": n, "p50_ms": ms(50.0), "p90_ms": ms(90.0), "p99_ms": ms(99.0), "p999_ms": ms(99.9), "max_ms": ms(100.0)})
+}
+
+/// Writes `--json` and `--svg` when asked.
+pub fn write_outputs(
+    json_path: Option<&str>,
+    svg_path: Option<&str>,
+    json: &serde_json::Value,
+    title: &str,
+    bars: &str,
+    lines: &str,
+    timeline: &[(u64, u64, f64, f64)],
+) -> anyhow::Result<()> {
+    if let Some(path) = json_path {
+        std::fs::write(path, serde_json::to_string_pretty(json)?)?;
+    }
+    if let Some(path) = svg_path {
+        std::fs::write(path, svg_chart_labeled(title, bars, lines, timeline))?;
+    }
+    Ok(())
+}
+
+/// A line on stderr every second while `counter` grows: a progress indicator.
+pub fn progress(
+    label: &'static str,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    total: Option<u64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let n = counter.load(std::sync::atomic::Ordering::Relaxed);
+            let of = total.map(|t| format!("/{t}")).unwrap_or_default();
+            eprint!("\r{label}: {n}{of} after {}s   ", start.elapsed().as_secs());
+        }
+    })
+}
+
 /// An SVG chart of a run: confirmations per second (bars) and hold latency p50/p99 (lines).
 pub fn svg_chart(title: &str, timeline: &[(u64, u64, f64, f64)]) -> String {
+    svg_chart_labeled(title, "confirmations per second", "hold", timeline)
+}
+
+/// An SVG chart: `bars` per second (bars) and `lines` latency p50/p99 per second (lines).
+pub fn svg_chart_labeled(
+    title: &str,
+    bars: &str,
+    lines: &str,
+    timeline: &[(u64, u64, f64, f64)],
+) -> String {
     let (w, h, pad) = (900.0, 360.0, 50.0);
     let seconds = timeline.len().max(1) as f64;
     let max_rate = timeline.iter().map(|t| t.1).max().unwrap_or(1).max(1) as f64;
@@ -83,13 +185,13 @@ pub fn svg_chart(title: &str, timeline: &[(u64, u64, f64, f64)]) -> String {
             points.join(" ")
         ));
         out.push_str(&format!(
-            r#"<text x="{:.1}" y="{:.1}" fill="{color}">hold {series}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" fill="{color}" text-anchor="end">{lines} {series}</text>"#,
             w - pad - 60.0,
-            if pick == 2 { 40.0 } else { 55.0 }
+            if pick == 2 { 62.0 } else { 77.0 }
         ));
     }
     out.push_str(&format!(
-        r##"<line x1="{pad}" y1="{b}" x2="{r}" y2="{b}" stroke="black"/><text x="{pad}" y="{t}">0 s</text><text x="{r2}" y="{t}">{secs} s</text><text x="5" y="{pad}">{max_rate:.0}/s</text><text x="{r}" y="{pad2}" text-anchor="end">{max_ms:.0} ms</text><text x="{pad}" y="38" fill="#3182bd">confirmations per second</text></svg>"##,
+        r##"<line x1="{pad}" y1="{b}" x2="{r}" y2="{b}" stroke="black"/><text x="{pad}" y="{t}">0 s</text><text x="{r2}" y="{t}">{secs} s</text><text x="5" y="{pad}">{max_rate:.0}/s</text><text x="{r}" y="{pad2}" text-anchor="end">{max_ms:.0} ms</text><text x="{pad}" y="38" fill="#3182bd">{bars}</text></svg>"##,
         b = h - pad,
         r = w - pad,
         t = h - pad + 18.0,

@@ -1,13 +1,19 @@
 //! Seat map under concurrent readers: how fast, and how big, is a large concert's map?
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, ensure};
 use serde_json::{Value, json};
 
 use crate::{
     Options,
-    report::{Latencies, ms},
+    report::{self, Latencies, Timeline, ms},
 };
 
 const BATCH: usize = 5_000;
@@ -29,15 +35,28 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     let gz = gzip_client.get(&url).header("accept-encoding", "gzip").send().await?.bytes().await?;
     println!("seat map: {} seats, {} bytes plain, {} bytes gzip", map.len(), plain.len(), gz.len());
 
+    let timeline = Arc::new(Timeline::default());
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = report::progress("seat maps read", done.clone(), None);
+    let mut modes = Vec::new();
     for (label, encoding) in [("identity", "identity"), ("gzip", "gzip")] {
-        let latencies =
-            read_for(&gzip_client, &url, encoding, options.readers, options.duration).await?;
+        let latencies = read_for(
+            &gzip_client,
+            &url,
+            encoding,
+            options.readers,
+            options.duration,
+            &timeline,
+            &done,
+        )
+        .await?;
         let mut all = Latencies::default();
         let mut count = 0;
         for l in latencies {
             count += l.len();
             all.extend(l);
         }
+        eprintln!();
         println!(
             "{label:>8}: {} readers for {}s: {:.1} maps/s; {}",
             options.readers,
@@ -45,8 +64,30 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
             count as f64 / options.duration.as_secs_f64(),
             all.summary()
         );
+        modes.push(serde_json::json!({
+            "encoding": label,
+            "maps_per_s": count as f64 / options.duration.as_secs_f64(),
+            "latency": report::latencies_json(&mut all),
+        }));
     }
-    Ok(())
+    progress.abort();
+    let per_second = timeline.per_second();
+    let json = serde_json::json!({
+        "scenario": "seat-map", "seats": map.len(), "bytes_plain": plain.len(), "bytes_gzip": gz.len(),
+        "readers": options.readers, "seconds_per_encoding": options.duration.as_secs(),
+        "modes": modes, "timeline": report::timeline_json(&per_second),
+    });
+    let title =
+        format!("Seat map: {} seats, {} readers (plain, then gzip)", map.len(), options.readers);
+    report::write_outputs(
+        options.json.as_deref(),
+        options.svg.as_deref(),
+        &json,
+        &title,
+        "maps per second",
+        "map",
+        &per_second,
+    )
 }
 
 async fn read_for(
@@ -55,12 +96,15 @@ async fn read_for(
     encoding: &str,
     readers: usize,
     duration: Duration,
+    timeline: &Arc<Timeline>,
+    done: &Arc<AtomicU64>,
 ) -> anyhow::Result<Vec<Latencies>> {
     let deadline = Instant::now() + duration;
     let tasks = (0..readers).map(|_| {
         let client = client.clone();
         let url = url.to_owned();
         let encoding = encoding.to_owned();
+        let (timeline, done) = (timeline.clone(), done.clone());
         tokio::spawn(async move {
             let mut latencies = Latencies::default();
             while Instant::now() < deadline {
@@ -69,6 +113,8 @@ async fn read_for(
                 ensure!(res.status().is_success(), "seat map answered {}", res.status());
                 res.bytes().await?;
                 latencies.record(t.elapsed());
+                timeline.record(t.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, anyhow::Error>(latencies)
         })

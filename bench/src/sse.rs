@@ -21,7 +21,7 @@ use tokio::{
 
 use crate::{
     Options,
-    report::{Latencies, ms},
+    report::{Latencies, Timeline, ms},
     seat_map::admin_token,
 };
 
@@ -100,8 +100,11 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     }
     println!("{n} streams open in {:.1}s", started.elapsed().as_secs_f64());
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut memory = serde_json::Value::Null;
     if let (Some(pid), Some(before)) = (options.server_pid, rss_before) {
         let after = rss_kib(pid)?;
+        memory = json!({"rss_before_kib": before, "rss_after_kib": after,
+            "kib_per_stream": after.saturating_sub(before) as f64 / n as f64});
         println!(
             "server RSS {:.1} MiB before streams, {:.1} MiB with {n} open: {:.1} KiB per stream",
             before as f64 / 1024.0,
@@ -125,9 +128,17 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
         .error_for_status()?;
     let mut delays = Latencies::default();
     let mut failures = 0;
+    let timeline = Timeline::default();
+    let completed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress =
+        crate::report::progress("queue-complete received", completed.clone(), Some(n as u64));
     while let Some(result) = rx.recv().await {
         match result {
-            Ok(delay) => delays.record(delay),
+            Ok(delay) => {
+                delays.record(delay);
+                timeline.record(delay);
+                completed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(e) => {
                 failures += 1;
                 if failures <= 3 {
@@ -141,8 +152,25 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
         opened_at.elapsed().as_secs_f64(),
         delays.summary()
     );
+    progress.abort();
+    let per_second = timeline.per_second();
+    let json = json!({
+        "scenario": "sse", "streams": n, "failures": failures, "memory": memory,
+        "all_admitted_after_s": opened_at.elapsed().as_secs_f64(),
+        "admission_to_complete": crate::report::latencies_json(&mut delays),
+        "timeline": crate::report::timeline_json(&per_second),
+    });
+    let title = format!("Waiting room: {n} streams, admission to queue-complete");
     let _ = ms(Duration::ZERO);
-    Ok(())
+    crate::report::write_outputs(
+        options.json.as_deref(),
+        options.svg.as_deref(),
+        &json,
+        &title,
+        "queue-complete per second",
+        "delay",
+        &per_second,
+    )
 }
 
 /// Opens one stream and waits for `queue-complete`; returns the delay since admission.
