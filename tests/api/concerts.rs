@@ -212,26 +212,7 @@ async fn a_concert_with_active_reservations_cannot_be_deleted() {
     let user = app.signup().await;
     let id = app.create_concert(&admin).await["id"].as_i64().unwrap();
     let seat = app.create_seats(&admin, id, 1).await[0]["id"].as_i64().unwrap();
-    // Reservations are made by the checkout of a later issue; arrange one directly.
-    let user_id: i64 = sqlx::query_scalar("select id from users where email = $1")
-        .bind(&user.email)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let reservation: i64 = sqlx::query_scalar(
-        "insert into reservation (user_id, concert_id, expire_time) values ($1, $2, now() + interval '10 minutes') returning id",
-    )
-    .bind(user_id)
-    .bind(id)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    sqlx::query("insert into reservation_seat (reservation_id, seat_id) values ($1, $2)")
-        .bind(reservation)
-        .bind(seat)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let reservation = app.start_checkout(&user.token, &[seat]).await.reservation;
     let res = app.delete(&format!("/api/concert/{id}"), Some(&admin)).await;
     error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "CANNOT_DELETE_RESERVATION_OPEN_CONCERT")
         .await;

@@ -295,26 +295,7 @@ async fn a_reserved_seat_cannot_be_changed_or_deleted_and_shows_as_reserved() {
     let user = app.signup().await;
     let seats = app.create_seats(&admin, concert, 2).await;
     let id = seats[0]["id"].as_i64().unwrap();
-    let user_id: i64 = sqlx::query_scalar("select id from users where email = $1")
-        .bind(&user.email)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let reservation: i64 = sqlx::query_scalar(
-        "insert into reservation (user_id, concert_id, expire_time) values ($1, $2, now() + interval '10 minutes') returning id",
-    )
-    .bind(user_id)
-    .bind(concert)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    sqlx::query("insert into reservation_seat (reservation_id, seat_id) values ($1, $2)")
-        .bind(reservation)
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-
+    let reservation = app.start_checkout(&user.token, &[id]).await.reservation;
     let res = app
         .put(
             &format!("/api/seat/{id}"),
@@ -336,11 +317,7 @@ async fn a_reserved_seat_cannot_be_changed_or_deleted_and_shows_as_reserved() {
     assert_eq!(map[0]["reserved"], true);
     assert_eq!(map[1]["status"], "AVAILABLE");
 
-    sqlx::query("update reservation set status = 'CONFIRMED' where id = $1")
-        .bind(reservation)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.confirm_reservation(reservation).await;
     let map: Value =
         app.get(&format!("/api/seat/concert/{concert}/seat-map"), None).await.json().await.unwrap();
     assert_eq!(map[0]["status"], "SOLD");
