@@ -16,13 +16,13 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
-    sync::Semaphore,
-};
+use tokio::sync::Semaphore;
 
-use crate::{report::Latencies, smtp::SmtpSink};
+use crate::{
+    queue_stream::QueueStream,
+    report::{Latencies, chrono_now, iso},
+    smtp::SmtpSink,
+};
 
 /// What to run.
 #[derive(Clone)]
@@ -415,26 +415,15 @@ pub async fn wait_for_admission(
     connected: &AtomicUsize,
 ) -> anyhow::Result<bool> {
     let addr = base.strip_prefix("http://").context("http:// base URL")?;
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!(
-        "GET /api/queue/{concert}/stream?token={token} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut lines = BufReader::new(stream).lines();
-    let status = lines.next_line().await?.context("no status line")?;
-    if !status.contains(" 200 ") {
-        bail!("stream refused: {status}");
-    }
+    let mut stream = QueueStream::open(addr, concert, token).await?;
     connected.fetch_add(1, Ordering::Relaxed);
-    while let Some(line) =
-        tokio::time::timeout(Duration::from_secs(600), lines.next_line()).await??
+    while let Some((event, _)) =
+        tokio::time::timeout(Duration::from_secs(600), stream.next_event()).await??
     {
-        let line = line.trim();
-        if line == "event: queue-complete" || line == "event:queue-complete" {
-            return Ok(true);
-        }
-        if line == "event: queue-left" || line == "event:queue-left" {
-            return Ok(false);
+        match event.as_str() {
+            "queue-complete" => return Ok(true),
+            "queue-left" => return Ok(false),
+            _ => {}
         }
     }
     bail!("stream ended without an admission")
@@ -653,12 +642,4 @@ fn timeline(shared: &Shared) -> Vec<(u64, u64, f64, f64)> {
             (second, n, p50, p99)
         })
         .collect()
-}
-
-fn chrono_now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-fn iso(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339()
 }

@@ -3,6 +3,7 @@
 
 pub mod flash_sale;
 pub mod holds;
+pub mod queue_stream;
 pub mod report;
 pub mod seat_map;
 pub mod smtp;

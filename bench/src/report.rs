@@ -201,3 +201,13 @@ pub fn svg_chart_labeled(
     ));
     out
 }
+
+/// Now, in Unix seconds.
+pub fn chrono_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Unix seconds → RFC 3339 (UTC).
+pub fn iso(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339()
+}

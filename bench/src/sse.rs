@@ -13,15 +13,13 @@ use std::{
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
-    sync::Semaphore,
-};
+use tokio::sync::Semaphore;
 
 use crate::{
     Options,
+    queue_stream::QueueStream,
     report::{Latencies, Timeline, ms},
+    report::{chrono_now, iso},
     seat_map::admin_token,
 };
 
@@ -31,13 +29,13 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     let admin = admin_token(&client, options).await?;
     let n = options.streams;
 
-    let future = |days: i64| (chrono_now() + days * 86_400).to_string();
+    let future = |days: i64| iso(chrono_now() + days * 86_400);
     let concert: Value = client
         .post(format!("{base}/api/concert"))
         .bearer_auth(&admin)
         .json(&json!({
             "title": "sse bench", "venue": "Bench Arena", "queueEnabled": true,
-            "openTime": rfc3339(future(1)), "closeTime": rfc3339(future(2)), "concertDate": rfc3339(future(3)),
+            "openTime": future(1), "closeTime": future(2), "concertDate": future(3),
         }))
         .send()
         .await?
@@ -121,7 +119,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
         .bearer_auth(&admin)
         .json(&json!({
             "title": "sse bench", "venue": "Bench Arena",
-            "openTime": rfc3339((now - 60).to_string()), "closeTime": rfc3339(future(2)), "concertDate": rfc3339(future(3)),
+            "openTime": iso(now - 60), "closeTime": future(2), "concertDate": future(3),
         }))
         .send()
         .await?
@@ -182,28 +180,13 @@ async fn follow(
     connecting: &Semaphore,
 ) -> anyhow::Result<Duration> {
     let permit = connecting.acquire().await?;
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!(
-        "GET /api/queue/{concert}/stream?token={token} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut lines = BufReader::new(stream).lines();
-    let status = lines.next_line().await?.context("no status line")?;
-    if !status.contains(" 200 ") {
-        bail!("stream refused: {status}");
-    }
+    let mut stream = QueueStream::open(addr, concert, token).await?;
     opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     drop(permit);
-    let mut complete = false;
-    while let Some(line) = lines.next_line().await? {
-        if line.starts_with("event: queue-complete") || line.starts_with("event:queue-complete") {
-            complete = true;
-        } else if complete && let Some(data) = line.strip_prefix("data:") {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as i64;
-            let event: Value = serde_json::from_str(data.trim())?;
-            let admitted_at = event["admittedAt"].as_i64().context("admittedAt")?;
+    while let Some((event, data)) = stream.next_event().await? {
+        if event == "queue-complete" {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            let admitted_at = data["admittedAt"].as_i64().context("admittedAt")?;
             return Ok(Duration::from_millis(now_ms.saturating_sub(admitted_at).max(0) as u64));
         }
     }
@@ -217,34 +200,4 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().split(' ').next()?.parse().ok())
         .context("VmRSS")
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-/// Unix seconds → RFC 3339 (UTC).
-fn rfc3339(secs: String) -> String {
-    let secs: i64 = secs.parse().unwrap_or_default();
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
