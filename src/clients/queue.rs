@@ -295,21 +295,15 @@ impl Queue {
         })
     }
 
-    /// How many were ever admitted to the concert (for the measured rate).
-    pub async fn admitted_total(&self, concert: i64) -> AppResult<u64> {
+    /// People in line, people admitted, and how many were ever admitted: one round trip.
+    pub async fn stats(&self, concert: i64) -> AppResult<(u64, u64, u64)> {
         let mut conn = self.redis.conn().await?;
-        let n: Option<u64> =
-            redis::cmd("GET").arg(self.key(concert, "admitted")).query_async(&mut conn).await?;
-        Ok(n.unwrap_or_default())
-    }
-
-    /// Sizes of the line and of the admitted set (for metrics).
-    pub async fn sizes(&self, concert: i64) -> AppResult<(u64, u64)> {
-        let mut conn = self.redis.conn().await?;
-        Ok(redis::pipe()
+        let (waiting, active, admitted): (u64, u64, Option<u64>) = redis::pipe()
             .zcard(self.key(concert, "waiting"))
             .zcard(self.key(concert, "active"))
+            .get(self.key(concert, "admitted"))
             .query_async(&mut conn)
-            .await?)
+            .await?;
+        Ok((waiting, active, admitted.unwrap_or_default()))
     }
 }

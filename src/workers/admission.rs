@@ -40,13 +40,11 @@ pub async fn execute_once(state: &AppState) -> AppResult<u64> {
             metrics::counter!("ticketing_queue_dropped_total", "concert" => label)
                 .increment(dropped);
         }
-        let snapshot_sizes = state.queue.sizes(concert).await?;
-        let admitted_total = state.queue.admitted_total(concert).await?;
+        let (waiting, active, admitted_total) = state.queue.stats(concert).await?;
         state.queue_hub.record_admitted(concert, admitted_total);
         let label = concert.to_string();
-        metrics::gauge!("ticketing_queue_waiting", "concert" => label.clone())
-            .set(snapshot_sizes.0 as f64);
-        metrics::gauge!("ticketing_queue_active", "concert" => label).set(snapshot_sizes.1 as f64);
+        metrics::gauge!("ticketing_queue_waiting", "concert" => label.clone()).set(waiting as f64);
+        metrics::gauge!("ticketing_queue_active", "concert" => label).set(active as f64);
     }
     Ok(total)
 }
