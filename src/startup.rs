@@ -17,15 +17,13 @@ use crate::{
     clients::{
         amqp::Broker,
         gateway::{PaymentGateway, Simulator, Unconfigured},
-        holds::Holds,
         mailer::Mailer,
-        queue::Queue,
         redis::RedisClient,
     },
     config::Settings,
     router,
-    services::{catalog::Catalogs, queue::QueueHub, tokens::Tokens, users},
-    state::{AppState, Services},
+    services::{concerts, users},
+    state::{AppState, Connections},
     telemetry, workers,
 };
 
@@ -34,7 +32,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct Application {
     listener: TcpListener,
-    mailer: Arc<Mailer>,
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
@@ -44,9 +41,11 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let shutdown = CancellationToken::new();
         let db = connect_database(&settings).await?;
-        users::bootstrap_admin(&db, &settings).await.context("creating the bootstrap admin")?;
+        users::bootstrap_admin(&db, &settings.admin_email, &settings.admin_password)
+            .await
+            .context("creating the bootstrap admin")?;
         if settings.seed_demo_data {
-            crate::services::concerts::seed_demo(&db).await.context("seeding demo data")?;
+            concerts::seed_demo(&db).await.context("seeding demo data")?;
         }
         let redis =
             RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
@@ -61,8 +60,6 @@ impl Application {
         if !broker.wait_connected(Duration::from_secs(3)).await {
             tracing::warn!("RabbitMQ not reachable yet; starting without it");
         }
-        let tokens =
-            Tokens::new(&settings.jwt_secret, settings.jwt_access_ttl, settings.jwt_refresh_ttl);
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
@@ -83,28 +80,19 @@ impl Application {
             Some(sim) => sim.clone(),
             None => Arc::new(Unconfigured),
         };
-        let state = AppState::new(Services {
+        let mailer = Mailer::new(&settings.smtp, &settings.mail_from)?;
+        let connections = Connections {
             db,
-            holds: Holds::new(redis.clone()),
-            queue: Queue::new(redis.clone()),
-            queue_hub: QueueHub::new(
-                Queue::new(redis.clone()),
-                settings.queue_tick,
-                settings.queue_active_ttl,
-                shutdown.clone(),
-            ),
-            catalogs: Arc::new(Catalogs::default()),
             redis,
             broker,
-            tokens: Arc::new(tokens),
-            settings: Arc::new(settings),
-            metrics: telemetry::metrics_handle(),
+            mailer,
             gateway,
             simulator,
-        });
-        let mailer = Arc::new(Mailer::new(&state.settings.smtp, &state.settings.mail_from)?);
+            metrics: telemetry::metrics_handle(),
+        };
+        let state = AppState::new(settings, connections, shutdown.clone());
         let router = router::build(state.clone());
-        Ok(Application { listener, mailer, router, state, shutdown })
+        Ok(Application { listener, router, state, shutdown })
     }
 
     pub fn port(&self) -> u16 {
@@ -121,10 +109,10 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, mailer, router, state, shutdown } = self;
+        let Application { listener, router, state, shutdown } = self;
         telemetry::describe_metrics();
         spawn_metrics_upkeep(state.clone(), shutdown.clone());
-        workers::spawn_all(&state, mailer, &shutdown);
+        workers::spawn_all(&state, &shutdown);
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -3,13 +3,22 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures::StreamExt;
 use lapin::{
-    Channel, Connection, ConnectionProperties, ExchangeKind,
-    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+        QueueDeclareOptions,
+    },
     types::{AMQPValue, FieldTable, ShortString},
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::backoff;
 
 /// The broker connection as the rest of the service sees it.
 #[derive(Clone)]
@@ -53,11 +62,205 @@ impl Broker {
     }
 
     /// Waits for the next connection (after a loss); `None` on shutdown.
-    pub async fn next_connection(&self) -> Option<Arc<Connection>> {
+    async fn next_connection(&self) -> Option<Arc<Connection>> {
         let mut rx = self.current.clone();
         let conn =
             rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected())).await.ok()?;
         conn.clone()
+    }
+
+    /// Publishes messages to the email exchange, persistent, and waits for the broker's
+    /// confirms: one result per message, in order. `None` while there is no connection.
+    pub async fn publish_emails(
+        &self,
+        messages: &[OutgoingEmail],
+    ) -> Option<anyhow::Result<Vec<Result<(), String>>>> {
+        let conn = self.connection()?;
+        Some(publish_confirmed(&conn, &self.topology(), messages).await)
+    }
+
+    /// Waits for a connection and starts consuming the email queue with `prefetch` messages
+    /// in flight; `None` on shutdown.
+    pub async fn consume_emails(&self, prefetch: u16) -> Option<anyhow::Result<EmailConsumer>> {
+        let conn = self.next_connection().await?;
+        Some(EmailConsumer::start(&conn, self.topology(), prefetch).await)
+    }
+}
+
+/// A message for the email queue.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    pub message_id: Uuid,
+    pub body: Vec<u8>,
+}
+
+async fn publish_confirmed(
+    conn: &Connection,
+    topology: &Topology,
+    messages: &[OutgoingEmail],
+) -> anyhow::Result<Vec<Result<(), String>>> {
+    let channel =
+        conn.create_channel().await.map_err(|e| anyhow::anyhow!("opening a channel: {e}"))?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    let mut pending = Vec::with_capacity(messages.len());
+    for message in messages {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from("x-attempt"), AMQPValue::LongLongInt(0));
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(message.message_id.to_string()))
+            .with_content_type(ShortString::from("application/json"))
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        let confirm = channel
+            .basic_publish(
+                ShortString::from(topology.exchange.as_str()),
+                ShortString::from(topology.routing_key),
+                BasicPublishOptions::default(),
+                &message.body,
+                properties,
+            )
+            .await;
+        pending.push(confirm);
+    }
+    let mut results = Vec::with_capacity(pending.len());
+    for confirm in pending {
+        results.push(match confirm {
+            Ok(confirm) => confirm.await.map_err(|e| e.to_string()).and_then(|c| {
+                if c.is_ack() { Ok(()) } else { Err("the broker refused the message".to_owned()) }
+            }),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    let _ = channel.close(200, "done".into()).await;
+    Ok(results)
+}
+
+/// Messages of the email queue, as they arrive.
+pub struct EmailConsumer {
+    consumer: Consumer,
+    publisher: Channel,
+    topology: Topology,
+}
+
+impl EmailConsumer {
+    async fn start(conn: &Connection, topology: Topology, prefetch: u16) -> anyhow::Result<Self> {
+        let channel = conn.create_channel().await?;
+        channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+        let publisher = conn.create_channel().await?;
+        publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+        let consumer = channel
+            .basic_consume(
+                ShortString::from(topology.queue.as_str()),
+                ShortString::from(format!("ticketing-{}", Uuid::new_v4().simple())),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(EmailConsumer { consumer, publisher, topology })
+    }
+
+    /// The next message; an error when the consumer or its connection failed.
+    pub async fn next(&mut self) -> anyhow::Result<EmailDelivery> {
+        match self.consumer.next().await {
+            Some(Ok(delivery)) => Ok(EmailDelivery {
+                delivery,
+                publisher: self.publisher.clone(),
+                topology: self.topology.clone(),
+            }),
+            Some(Err(e)) => Err(e.into()),
+            None => anyhow::bail!("the consumer was cancelled"),
+        }
+    }
+}
+
+/// One message from the email queue, to be settled exactly once. Dropped unsettled, the broker
+/// redelivers it when the channel closes.
+pub struct EmailDelivery {
+    delivery: Delivery,
+    publisher: Channel,
+    topology: Topology,
+}
+
+impl EmailDelivery {
+    pub fn body(&self) -> &[u8] {
+        &self.delivery.data
+    }
+
+    /// Sends so far (the `x-attempt` header; 0 for a fresh message).
+    pub fn attempt(&self) -> i64 {
+        self.delivery
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(&ShortString::from("x-attempt")).cloned())
+            .and_then(|v| match v {
+                AMQPValue::LongLongInt(n) => Some(n),
+                AMQPValue::LongInt(n) => Some(i64::from(n)),
+                AMQPValue::ShortInt(n) => Some(i64::from(n)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    /// Done with it.
+    pub async fn ack(self) -> anyhow::Result<()> {
+        self.delivery.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    /// Unreadable: straight to the dead-letter queue (the queue's dead-letter exchange).
+    pub async fn reject(self) -> anyhow::Result<()> {
+        let requeue = BasicNackOptions { requeue: false, ..Default::default() };
+        self.delivery.acker.nack(requeue).await?;
+        Ok(())
+    }
+
+    /// Sends it again after `delay` through the retry queue, as attempt `attempt`.
+    pub async fn retry_later(
+        self,
+        attempt: i64,
+        delay: Duration,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let expiration = ShortString::from(delay.as_millis().to_string());
+        let routing_key = self.topology.retry_queue.clone();
+        self.republish("", routing_key, attempt, error, Some(expiration)).await
+    }
+
+    /// Gives up: to the dead-letter queue, with the last error.
+    pub async fn bury(self, attempt: i64, error: &str) -> anyhow::Result<()> {
+        let exchange = self.topology.dead_exchange.clone();
+        let routing_key = self.topology.dead_routing_key.to_owned();
+        self.republish(&exchange, routing_key, attempt, error, None).await
+    }
+
+    async fn republish(
+        self,
+        exchange: &str,
+        routing_key: String,
+        attempt: i64,
+        error: &str,
+        expiration: Option<ShortString>,
+    ) -> anyhow::Result<()> {
+        let mut headers = self.delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(ShortString::from("x-attempt"), AMQPValue::LongLongInt(attempt));
+        headers.insert(ShortString::from("x-last-error"), AMQPValue::LongString(error.into()));
+        let mut properties = self.delivery.properties.clone().with_headers(headers);
+        if let Some(expiration) = expiration {
+            properties = properties.with_expiration(expiration);
+        }
+        self.publisher
+            .basic_publish(
+                ShortString::from(exchange),
+                ShortString::from(routing_key),
+                BasicPublishOptions::default(),
+                &self.delivery.data,
+                properties.with_delivery_mode(2),
+            )
+            .await?
+            .await?;
+        self.delivery.acker.ack(BasicAckOptions::default()).await?;
+        Ok(())
     }
 }
 
@@ -141,13 +344,16 @@ impl Topology {
     }
 }
 
+const RECONNECT_BASE: Duration = Duration::from_millis(200);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
 async fn supervise(
     url: String,
     topology: Topology,
     tx: watch::Sender<Option<Arc<Connection>>>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut failures = 0;
     loop {
         let attempt = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -167,7 +373,7 @@ async fn supervise(
         match attempt {
             Ok(conn) => {
                 tracing::info!("connected to RabbitMQ");
-                backoff = Duration::from_millis(200);
+                failures = 0;
                 let conn = Arc::new(conn);
                 tx.send_replace(Some(conn.clone()));
                 // Watch the connection; lapin reports a dead connection through its status.
@@ -188,12 +394,13 @@ async fn supervise(
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "RabbitMQ unreachable");
+                let delay = backoff::exponential(RECONNECT_BASE, failures, RECONNECT_MAX);
+                failures += 1;
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unreachable");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -268,6 +268,39 @@ pub struct ConcertState {
     pub queue_enabled: bool,
 }
 
+/// A seat in an unpaid reservation.
+#[derive(Debug, Clone, Copy)]
+pub struct ReservedSeat {
+    pub seat: i64,
+    pub user: i64,
+    pub reservation: i64,
+    pub expires_ms: i64,
+}
+
+/// How many seats a user bought for the concert.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedSeats {
+    pub user: i64,
+    pub count: i64,
+}
+
+/// Everything loaded into Redis for one concert.
+pub struct ConcertLoad<'a> {
+    pub state: ConcertState,
+    pub live_seats: &'a [i64],
+    pub sold: &'a [i64],
+    pub reserved: &'a [ReservedSeat],
+    pub owned: &'a [OwnedSeats],
+}
+
+/// Who holds a seat, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub user_id: i64,
+    /// Milliseconds since the epoch.
+    pub until_ms: i64,
+}
+
 /// Seat hold operations on Redis.
 #[derive(Clone)]
 pub struct Holds {
@@ -471,7 +504,7 @@ impl Holds {
     }
 
     /// Who holds the seat right now, and until when (ms), if it is held (not sold).
-    pub async fn holder(&self, seat: i64) -> AppResult<Option<(i64, i64)>> {
+    pub async fn holder(&self, seat: i64) -> AppResult<Option<Holder>> {
         let mut conn = self.redis.conn().await?;
         let (value, ttl): (Option<String>, i64) = redis::pipe()
             .get(self.seat_key(seat))
@@ -480,44 +513,43 @@ impl Holds {
             .await?;
         let Some(value) = value else { return Ok(None) };
         let user = value.split(':').nth(1).and_then(|u| u.parse().ok());
-        Ok(user.filter(|_| ttl > 0).map(|u| (u, chrono::Utc::now().timestamp_millis() + ttl)))
+        Ok(user.filter(|_| ttl > 0).map(|user_id| Holder {
+            user_id,
+            until_ms: chrono::Utc::now().timestamp_millis() + ttl,
+        }))
     }
 
     /// Loads a concert's state into Redis: seat states first (sold, unpaid reservations; never
     /// overwriting a newer state), then the concert's info, only if no admin change came in
     /// between (`expected_version`). False when the version moved (load again).
-    #[allow(clippy::too_many_arguments)]
     pub async fn warm(
         &self,
         concert: i64,
         expected_version: &str,
-        state: &ConcertState,
-        live_seats: &[i64],
-        sold: &[i64],
-        reserved: &[(i64, i64, i64, i64)], // (seat, user, reservation, expires_ms)
-        owned: &[(i64, i64)],              // (user, confirmed seats)
+        load: &ConcertLoad<'_>,
     ) -> AppResult<bool> {
+        let ConcertLoad { state, live_seats, sold, reserved, owned } = load;
         let mut conn = self.redis.conn().await?;
         let mut pipe = redis::pipe();
-        for seat in sold {
+        for seat in *sold {
             pipe.cmd("SET").arg(self.seat_key(*seat)).arg("s").arg("NX").ignore();
         }
-        for (seat, user, reservation, expires_ms) in reserved {
+        for &ReservedSeat { seat, user, reservation, expires_ms } in *reserved {
             let until = expires_ms + RESERVATION_GRACE_MS;
             pipe.cmd("SET")
-                .arg(self.seat_key(*seat))
+                .arg(self.seat_key(seat))
                 .arg(format!("r:{user}:{reservation}"))
                 .arg("PXAT")
                 .arg(until)
                 .arg("NX")
                 .ignore();
-            pipe.zadd(self.concert_key(concert, "held"), *seat, until).ignore();
-            pipe.zadd(self.user_key(concert, *user, "holds"), *seat, until).ignore();
+            pipe.zadd(self.concert_key(concert, "held"), seat, until).ignore();
+            pipe.zadd(self.user_key(concert, user, "holds"), seat, until).ignore();
         }
-        for (user, count) in owned {
+        for &OwnedSeats { user, count } in *owned {
             pipe.cmd("SET")
-                .arg(self.user_key(concert, *user, "owned"))
-                .arg(*count)
+                .arg(self.user_key(concert, user, "owned"))
+                .arg(count)
                 .arg("NX")
                 .ignore();
         }
@@ -534,7 +566,7 @@ impl Holds {
             .arg(&state.status)
             .arg(if state.deleted { "1" } else { "0" })
             .arg(if state.queue_enabled { "1" } else { "0" });
-        for seat in live_seats {
+        for seat in *live_seats {
             inv.arg(*seat);
         }
         let ok: i64 = inv.invoke_async(&mut conn).await?;

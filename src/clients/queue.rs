@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use deadpool_redis::redis::{self, Script};
 
 use super::redis::RedisClient;
-use crate::error::AppResult;
+use crate::{domain::queue::Joined, error::AppResult};
 
 const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
@@ -116,15 +116,31 @@ pub enum Standing {
     Absent,
 }
 
-/// Where a user stands after joining.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Joined {
-    /// Newly in line at `position` of `total`.
-    New { position: u64, total: u64 },
-    /// Already in line.
-    Waiting { position: u64, total: u64 },
-    /// Already admitted.
-    Active { total: u64 },
+/// A concert's queue in numbers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueStats {
+    pub waiting: u64,
+    pub active: u64,
+    /// Everyone ever admitted (grows by each admission).
+    pub admitted_total: u64,
+}
+
+/// What one admission round did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Admission {
+    pub admitted: u64,
+    /// Waiting users dropped for absence.
+    pub dropped: u64,
+}
+
+/// The admission round's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmissionRules {
+    pub tick_ms: u64,
+    pub per_tick: u32,
+    pub max_active: u32,
+    pub active_ttl_ms: u64,
+    pub grace_ms: u64,
 }
 
 /// One read of a concert's queue.
@@ -237,17 +253,9 @@ impl Queue {
         Ok(())
     }
 
-    /// Admits the next users of one concert, if this instance holds the tick. Returns
-    /// (admitted, dropped for absence), or `None` when another instance had the tick.
-    pub async fn admit(
-        &self,
-        concert: i64,
-        tick_ms: u64,
-        per_tick: u32,
-        max_active: u32,
-        active_ttl_ms: u64,
-        grace_ms: u64,
-    ) -> AppResult<Option<(u64, u64)>> {
+    /// Admits the next users of one concert, if this instance holds the tick; `None` when
+    /// another instance had the tick.
+    pub async fn admit(&self, concert: i64, rules: AdmissionRules) -> AppResult<Option<Admission>> {
         let mut conn = self.redis.conn().await?;
         let reply: Vec<i64> = ADMIT
             .key(self.key(concert, "waiting"))
@@ -256,18 +264,20 @@ impl Queue {
             .key(self.key(concert, "admitted"))
             .key(self.key(concert, "tick"))
             .key(self.redis.key("queues"))
-            .arg(tick_ms.saturating_sub(tick_ms / 10).max(1))
-            .arg(per_tick)
-            .arg(max_active)
-            .arg(active_ttl_ms)
-            .arg(grace_ms)
+            .arg(rules.tick_ms.saturating_sub(rules.tick_ms / 10).max(1))
+            .arg(rules.per_tick)
+            .arg(rules.max_active)
+            .arg(rules.active_ttl_ms)
+            .arg(rules.grace_ms)
             .arg(concert)
             .invoke_async(&mut conn)
             .await?;
         Ok(match reply.as_slice() {
             [-1] => None,
-            [admitted, dropped] => Some((*admitted as u64, *dropped as u64)),
-            _ => Some((0, 0)),
+            [admitted, dropped] => {
+                Some(Admission { admitted: *admitted as u64, dropped: *dropped as u64 })
+            }
+            _ => Some(Admission::default()),
         })
     }
 
@@ -296,7 +306,7 @@ impl Queue {
     }
 
     /// People in line, people admitted, and how many were ever admitted: one round trip.
-    pub async fn stats(&self, concert: i64) -> AppResult<(u64, u64, u64)> {
+    pub async fn stats(&self, concert: i64) -> AppResult<QueueStats> {
         let mut conn = self.redis.conn().await?;
         let (waiting, active, admitted): (u64, u64, Option<u64>) = redis::pipe()
             .zcard(self.key(concert, "waiting"))
@@ -304,6 +314,6 @@ impl Queue {
             .get(self.key(concert, "admitted"))
             .query_async(&mut conn)
             .await?;
-        Ok((waiting, active, admitted.unwrap_or_default()))
+        Ok(QueueStats { waiting, active, admitted_total: admitted.unwrap_or_default() })
     }
 }

@@ -11,6 +11,13 @@ use deadpool_redis::{
 
 use crate::error::AppResult;
 
+/// Events counted in a fixed window, and the window's remaining milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    pub count: u64,
+    pub remaining_ms: u64,
+}
+
 /// A Redis pool and the prefix of this deployment's keys.
 #[derive(Clone)]
 pub struct RedisClient {
@@ -61,8 +68,8 @@ impl RedisClient {
     }
 
     /// Counts one event in a fixed window; returns the count so far and the window's
-    /// remaining milliseconds.
-    pub async fn count_in_window(&self, key: &str, window: Duration) -> AppResult<(u64, u64)> {
+    /// remaining time.
+    pub async fn count_in_window(&self, key: &str, window: Duration) -> AppResult<WindowCount> {
         let script = redis::Script::new(
             r"local n = redis.call('INCR', KEYS[1])
               if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -76,15 +83,15 @@ impl RedisClient {
             .arg(window.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
-        Ok((n, ttl))
+        Ok(WindowCount { count: n, remaining_ms: ttl })
     }
 
-    /// The current count of a window and its remaining milliseconds (0, 0 when absent).
-    pub async fn window_count(&self, key: &str) -> AppResult<(u64, u64)> {
+    /// The current count of a window (zero when absent).
+    pub async fn window_count(&self, key: &str) -> AppResult<WindowCount> {
         let mut conn = self.conn().await?;
         let (n, ttl): (Option<u64>, i64) =
             redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await?;
-        Ok((n.unwrap_or(0), ttl.max(0) as u64))
+        Ok(WindowCount { count: n.unwrap_or(0), remaining_ms: ttl.max(0) as u64 })
     }
 
     pub async fn delete(&self, key: &str) -> AppResult<()> {

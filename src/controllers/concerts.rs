@@ -9,13 +9,11 @@ use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use crate::{
     domain::{
         check::Check,
-        concert::{self, ConcertDraft, ConcertStatus, Schedule},
+        concert::{self, Concert, ConcertDraft, ConcertStatus, Schedule},
         page::{Page, PageParams},
         time::{InputTimestamp, serialize_kst},
     },
-    error::{AppResult, ErrorBody},
-    repositories::concerts::ConcertRow,
-    services::concerts as service,
+    error::{AppResult, ErrorBody, FieldProblem},
     state::AppState,
 };
 
@@ -62,8 +60,8 @@ pub struct ConcertResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ConcertRow> for ConcertResponse {
-    fn from(c: ConcertRow) -> Self {
+impl From<Concert> for ConcertResponse {
+    fn from(c: Concert) -> Self {
         ConcertResponse {
             id: c.id,
             title: c.title,
@@ -110,10 +108,7 @@ fn parse_request(req: ConcertRequest, is_update: bool) -> AppResult<ConcertDraft
     let open_time = check.required("openTime", req.open_time);
     let close_time = check.required("closeTime", req.close_time);
     if !is_update && req.status.is_some() {
-        check.fail(
-            "status",
-            crate::error::FieldProblem::Invalid("is set by the system on creation".into()),
-        );
+        check.fail("status", FieldProblem::Invalid("is set by the system on creation".into()));
     }
     let (title, venue, concert_date, open_time, close_time) =
         check.build(|| Some((title?, venue?, concert_date?, open_time?, close_time?)))?;
@@ -142,7 +137,7 @@ pub async fn create_concert(
     AppJson(req): AppJson<ConcertRequest>,
 ) -> AppResult<(StatusCode, AppJson<ConcertResponse>)> {
     let draft = parse_request(req, false)?;
-    let concert = service::create(&state.db, draft).await?;
+    let concert = state.concerts.create(draft).await?;
     Ok((StatusCode::CREATED, AppJson(concert.into())))
 }
 
@@ -158,13 +153,10 @@ pub async fn list_concerts(
 ) -> AppResult<AppJson<Page<ConcertResponse>>> {
     let title = filter.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let venue = filter.venue.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let page = service::list(
-        &state.db,
-        title,
-        venue,
-        PageParams { page: filter.page, size: filter.size }.request(),
-    )
-    .await?;
+    let page = state
+        .concerts
+        .list(title, venue, PageParams { page: filter.page, size: filter.size }.request())
+        .await?;
     Ok(AppJson(page.map(Into::into)))
 }
 
@@ -179,7 +171,7 @@ pub async fn get_concert(
     State(state): State<AppState>,
     AppPath(ConcertPath { id }): AppPath<ConcertPath>,
 ) -> AppResult<AppJson<ConcertResponse>> {
-    Ok(AppJson(service::get(&state.db, id).await?.into()))
+    Ok(AppJson(state.concerts.get(id).await?.into()))
 }
 
 /// Replace a concert's details (admin); same rules as creation.
@@ -200,7 +192,7 @@ pub async fn update_concert(
     AppJson(req): AppJson<ConcertRequest>,
 ) -> AppResult<AppJson<ConcertResponse>> {
     let draft = parse_request(req, true)?;
-    Ok(AppJson(service::update(&state, id, draft).await?.into()))
+    Ok(AppJson(state.concerts.update(id, draft).await?.into()))
 }
 
 /// Delete a concert and its seats (admin; soft delete).
@@ -218,6 +210,6 @@ pub async fn delete_concert(
     _admin: AdminUser,
     AppPath(ConcertPath { id }): AppPath<ConcertPath>,
 ) -> AppResult<StatusCode> {
-    service::delete(&state, id).await?;
+    state.concerts.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

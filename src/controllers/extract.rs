@@ -10,7 +10,7 @@ use axum::{
         path::ErrorKind,
         rejection::{BytesRejection, PathRejection, QueryRejection},
     },
-    http::{header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -137,6 +137,32 @@ where
     }
 }
 
+/// The token of an `Authorization: Bearer …` header (the scheme in any case): `None` without
+/// the header, `INVALID_TOKEN` when it holds something else. The one place bearer tokens are
+/// read.
+pub fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ErrorCode>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let token = value.to_str().ok().and_then(|v| {
+        let (scheme, token) = v.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    });
+    Some(token.ok_or(ErrorCode::INVALID_TOKEN))
+}
+
+/// The caller proven by the request's bearer token. Anonymous → 401 `UNAUTHORIZED`; a bad
+/// token → 401 `INVALID_TOKEN`.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
+    let token = bearer_token(headers).ok_or(ErrorCode::UNAUTHORIZED)??;
+    verify(state, token)
+}
+
+/// The caller proven by an access token.
+pub fn verify(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let principal = state.users.authenticate(token).ok_or(ErrorCode::INVALID_TOKEN)?;
+    tracing::Span::current().record("user.id", principal.user_id);
+    Ok(principal)
+}
+
 /// The caller, proven by a valid access token (`Authorization: Bearer …`). Anonymous → 401.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser(pub Principal);
@@ -149,17 +175,7 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let state = AppState::from_ref(state);
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or(ErrorCode::UNAUTHORIZED)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(ErrorCode::INVALID_TOKEN)?;
-        let principal = state.tokens.verify(token).ok_or(ErrorCode::INVALID_TOKEN)?;
-        tracing::Span::current().record("user.id", principal.user_id);
-        Ok(AuthUser(principal))
+        authenticate(&AppState::from_ref(state), &parts.headers).map(AuthUser)
     }
 }
 

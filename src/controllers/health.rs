@@ -1,13 +1,13 @@
 //! Liveness, readiness and the actuator-style health summary.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use axum::{extract::State, http::StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::AppJson;
-use crate::state::AppState;
+use crate::{services::health::Check, state::AppState};
 
 const TAG: &str = "health";
 
@@ -29,7 +29,7 @@ pub struct Component {
     pub error: Option<String>,
 }
 
-fn component(result: Result<(), String>) -> Component {
+fn component(result: Check) -> Component {
     match result {
         Ok(()) => Component { status: "UP", error: None },
         Err(error) => Component { status: "DOWN", error: Some(error) },
@@ -37,26 +37,11 @@ fn component(result: Result<(), String>) -> Component {
 }
 
 async fn check_all(state: &AppState) -> (StatusCode, AppJson<Health>) {
-    let limit = Duration::from_secs(2);
-    let db = async {
-        tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db))
-            .await
-            .map_err(|_| "timed out".to_owned())?
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    let redis = async {
-        tokio::time::timeout(limit, state.redis.ping())
-            .await
-            .map_err(|_| "timed out".to_owned())?
-            .map_err(|e| e.to_string())
-    };
-    let (db, redis) = tokio::join!(db, redis);
-    let rabbit = if state.broker.is_connected() { Ok(()) } else { Err("not connected".to_owned()) };
+    let report = state.health.check().await;
     let components = BTreeMap::from([
-        ("db", component(db)),
-        ("redis", component(redis)),
-        ("rabbitmq", component(rabbit)),
+        ("db", component(report.db)),
+        ("redis", component(report.redis)),
+        ("rabbitmq", component(report.rabbitmq)),
     ]);
     let up = components.values().all(|c| c.status == "UP");
     let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -14,15 +14,15 @@ use crate::{
     domain::{
         check::Check,
         money::Money,
-        reservation::{PaymentMethod, PaymentStatus, ReservationStatus},
+        reservation::{PaymentMethod, PaymentStatus, ReservationStatus, WebhookStatus},
         signature,
         time::{InputTimestamp, serialize_kst, serialize_kst_opt},
         user::Role,
     },
     error::{AppError, AppResult, ErrorBody, ErrorCode, FieldProblem},
     services::{
-        payments::{self, WebhookEvent, WebhookResult, WebhookStatus},
-        reservations::{self as service, Checkout},
+        payments::{WebhookEvent, WebhookResult},
+        reservations::Checkout,
     },
     state::AppState,
 };
@@ -100,9 +100,8 @@ pub async fn create_payment(
     if req.amount.is_some_and(|a| !a.is_positive()) {
         return Err(AppError::field("amount", FieldProblem::Positive));
     }
-    let started =
-        service::checkout(&state, user.user_id, Checkout { seat_ids, method, amount: req.amount })
-            .await?;
+    let checkout = Checkout { seat_ids, method, amount: req.amount };
+    let started = state.reservations.checkout(user.user_id, checkout).await?;
     Ok(AppJson(PaymentResponse {
         reservation_id: started.reservation_id,
         status: ReservationStatus::InProgress,
@@ -181,7 +180,7 @@ pub async fn receive_webhook(
             payload,
         })
     })?;
-    Ok(AppJson(payments::apply_webhook(&state, event).await?))
+    Ok(AppJson(state.payments.apply_webhook(event).await?))
 }
 
 /// A payment as its owner sees it.
@@ -233,7 +232,8 @@ pub async fn get_payment(
     AuthUser(user): AuthUser,
     AppPath(TransactionPath { transaction_id }): AppPath<TransactionPath>,
 ) -> AppResult<AppJson<PaymentStatusResponse>> {
-    let p = payments::view(&state, &transaction_id, user.user_id, user.role == Role::Admin).await?;
+    let is_admin = user.role == Role::Admin;
+    let p = state.payments.view(&transaction_id, user.user_id, is_admin).await?;
     Ok(AppJson(PaymentStatusResponse {
         transaction_id: p.transaction_id,
         reservation_id: p.reservation_id,

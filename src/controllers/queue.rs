@@ -12,13 +12,12 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AppJson, AppPath, AuthUser, Language};
+use super::extract::{AppJson, AppPath, AuthUser, Language, verify};
 use crate::{
-    clients::queue::Joined,
-    domain::{check::Check, time::serialize_kst},
+    domain::{check::Check, queue::Joined, time::serialize_kst},
     error::{AppError, AppResult, ErrorBody, ErrorCode, Lang},
     services::{
-        queue::{self as service, Place},
+        queue::{JoinResult, Place},
         tokens::Principal,
     },
     state::AppState,
@@ -111,16 +110,10 @@ pub async fn join_queue(
     let mut check = Check::new();
     let concert_id = check.required("concertId", req.concert_id);
     let concert_id = check.build(|| concert_id)?;
-    let version = state.holds.version(concert_id).await?;
-    let catalog = state
-        .catalogs
-        .get(&state.db, concert_id, &version)
-        .await?
-        .ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
-    let joined = service::join(&state, &catalog.concert, user.user_id).await?;
+    let joined = state.waiting_room.join(concert_id, user.user_id).await?;
     let ko = lang == Lang::Ko;
     let (position, register, total, wait, message) = match joined {
-        None => (
+        JoinResult::NoQueue => (
             0,
             false,
             0,
@@ -131,7 +124,7 @@ pub async fn join_queue(
                 "Seats are available without waiting: pick your seats.".to_owned()
             },
         ),
-        Some((Joined::Active { total }, _)) => (
+        JoinResult::Joined { joined: Joined::Active { total }, .. } => (
             0,
             false,
             total,
@@ -142,7 +135,10 @@ pub async fn join_queue(
                 "It is your turn: pick your seats.".to_owned()
             },
         ),
-        Some((Joined::Waiting { position, total }, wait)) => (
+        JoinResult::Joined {
+            joined: Joined::Waiting { position, total },
+            estimated_wait_secs: wait,
+        } => (
             position,
             false,
             total,
@@ -153,7 +149,10 @@ pub async fn join_queue(
                 format!("You are already in line, at position {position}.")
             },
         ),
-        Some((Joined::New { position, total }, wait)) => (
+        JoinResult::Joined {
+            joined: Joined::New { position, total },
+            estimated_wait_secs: wait,
+        } => (
             position,
             true,
             total,
@@ -189,7 +188,7 @@ pub async fn get_queue_status(
     AuthUser(user): AuthUser,
     AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
 ) -> AppResult<AppJson<QueueStatusResponse>> {
-    let place = service::place(&state, concert_id, user.user_id).await?;
+    let place = state.waiting_room.place(concert_id, user.user_id).await?;
     Ok(AppJson(status_body(concert_id, user.user_id, place)))
 }
 
@@ -206,7 +205,7 @@ pub async fn leave_queue(
     AuthUser(user): AuthUser,
     AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
 ) -> AppResult<StatusCode> {
-    service::leave(&state, concert_id, user.user_id).await?;
+    state.waiting_room.leave(concert_id, user.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,9 +228,7 @@ impl FromRequestParts<AppState> for StreamUser {
             .split('&')
             .find_map(|kv| kv.strip_prefix("token="))
             .ok_or(ErrorCode::UNAUTHORIZED)?;
-        let principal = state.tokens.verify(token).ok_or(ErrorCode::INVALID_TOKEN)?;
-        tracing::Span::current().record("user.id", principal.user_id);
-        Ok(StreamUser(principal))
+        Ok(StreamUser(verify(state, token)?))
     }
 }
 
@@ -252,9 +249,9 @@ pub async fn stream_queue(
     AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let user = user.user_id;
-    let first = service::place(&state, concert_id, user).await?;
-    let watch = state.queue_hub.watch(concert_id, user);
-    let shutdown = state.queue_hub.shutdown();
+    let first = state.waiting_room.place(concert_id, user).await?;
+    let watch = state.waiting_room.watch(concert_id, user);
+    let shutdown = state.waiting_room.shutdown();
 
     let initial = event_for(concert_id, user, first);
     let done = first.admitted;

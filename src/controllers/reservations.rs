@@ -16,7 +16,7 @@ use crate::{
         user::Role,
     },
     error::{AppResult, ErrorBody, Lang},
-    services::reservations::{self as service, ReservationView},
+    services::reservations::ReservationView,
     state::AppState,
 };
 
@@ -137,7 +137,7 @@ pub async fn list_my_reservations(
     AuthUser(user): AuthUser,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = service::page(&state, Some(user.user_id), None, page.request()).await?;
+    let page = state.reservations.page(Some(user.user_id), None, page.request()).await?;
     Ok(AppJson(page.map(Into::into)))
 }
 
@@ -154,7 +154,8 @@ pub async fn get_reservation(
     AuthUser(user): AuthUser,
     AppPath(ReservationPath { reservation_id }): AppPath<ReservationPath>,
 ) -> AppResult<AppJson<ReservationResponse>> {
-    let view = service::get(&state, reservation_id, user.user_id, user.role == Role::Admin).await?;
+    let view =
+        state.reservations.get(reservation_id, user.user_id, user.role == Role::Admin).await?;
     Ok(AppJson(view.into()))
 }
 
@@ -183,7 +184,7 @@ pub async fn cancel_reservation(
         None => Some(String::new()),
     };
     let (id, reason) = check.build(|| Some((id?, reason?)))?;
-    let refund = service::cancel(&state, user.user_id, id, &reason).await?;
+    let refund = state.reservations.cancel(user.user_id, id, &reason).await?;
     Ok(AppJson(CancelResponse {
         reservation_id: id,
         status: ReservationStatus::Canceled,
@@ -209,7 +210,7 @@ pub async fn list_all_reservations(
     _admin: AdminUser,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = service::page(&state, None, None, page.request()).await?;
+    let page = state.reservations.page(None, None, page.request()).await?;
     Ok(AppJson(page.map(Into::into)))
 }
 
@@ -227,6 +228,6 @@ pub async fn list_concert_reservations(
     AppPath(ConcertPath { concert_id }): AppPath<ConcertPath>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = service::page(&state, None, Some(concert_id), page.request()).await?;
+    let page = state.reservations.page(None, Some(concert_id), page.request()).await?;
     Ok(AppJson(page.map(Into::into)))
 }

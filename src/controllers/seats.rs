@@ -11,15 +11,11 @@ use crate::{
         check::Check,
         money::Money,
         page::{Page, PageParams},
-        seat::{self, SeatDraft, SeatStatus},
+        seat::{self, SeatDraft, SeatView},
         time::serialize_kst,
     },
     error::{AppError, AppResult, ErrorBody, ErrorCode, FieldProblem},
-    repositories::seats::SeatRow,
-    services::{
-        holds::{self, Held},
-        seats as service,
-    },
+    services::holds::HeldSeat,
     state::AppState,
 };
 
@@ -56,59 +52,6 @@ pub struct SeatUpdateRequest {
     pub grade: Option<String>,
     #[schema(required = true, value_type = Money)]
     pub price: Option<Money>,
-}
-
-/// A seat as the original's `SeatResponse`, plus its live `status`.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SeatResponse {
-    pub id: i64,
-    pub concert_id: i64,
-    pub concert_title: String,
-    pub section: String,
-    pub row: String,
-    pub number: String,
-    pub grade: String,
-    pub price: Money,
-    /// True unless the seat is AVAILABLE.
-    pub reserved: bool,
-    pub status: SeatStatus,
-    #[serde(serialize_with = "serialize_kst")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "serialize_kst")]
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<SeatRow> for SeatResponse {
-    fn from(s: SeatRow) -> Self {
-        SeatResponse::new(s, false)
-    }
-}
-
-impl SeatResponse {
-    /// The seat's response; `held` when a fan holds it right now.
-    fn new(s: SeatRow, held: bool) -> Self {
-        let status = match s.reservation_status.as_deref() {
-            Some("CONFIRMED") => SeatStatus::Sold,
-            Some(_) => SeatStatus::Reserved,
-            None if held => SeatStatus::Held,
-            None => SeatStatus::Available,
-        };
-        SeatResponse {
-            id: s.id,
-            concert_id: s.concert_id,
-            concert_title: s.concert_title,
-            section: s.section,
-            row: s.row,
-            number: s.number,
-            grade: s.grade,
-            price: s.price.into(),
-            reserved: status != SeatStatus::Available,
-            status,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -165,7 +108,7 @@ fn check_seat(
 #[utoipa::path(post, path = "/api/seat/batch", tag = TAG, request_body = Vec<SeatCreateRequest>,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created, in natural order", body = Vec<SeatResponse>),
+        (status = 201, description = "Created, in natural order", body = Vec<SeatView>),
         (status = 400, description = "Invalid items; each failing field is named `[index].field`", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -177,7 +120,7 @@ pub async fn create_seats(
     State(state): State<AppState>,
     _admin: AdminUser,
     AppJson(items): AppJson<Vec<SeatCreateRequest>>,
-) -> AppResult<(StatusCode, AppJson<Vec<SeatResponse>>)> {
+) -> AppResult<(StatusCode, AppJson<Vec<SeatView>>)> {
     if items.is_empty() {
         return Err(AppError::field("body", FieldProblem::NotEmpty));
     }
@@ -206,14 +149,13 @@ pub async fn create_seats(
         return Err(ErrorCode::INVALID_CONCERT_ID.into());
     }
     let drafts: Vec<SeatDraft> = drafts.into_iter().flatten().collect();
-    let rows = service::create_batch(&state, concert_id, drafts).await?;
-    Ok((StatusCode::CREATED, AppJson(rows.into_iter().map(Into::into).collect())))
+    Ok((StatusCode::CREATED, AppJson(state.seats.create_batch(concert_id, drafts).await?)))
 }
 
 /// A page of a concert's seats, in natural order.
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}", tag = TAG, params(ConcertSeatsPath, PageParams),
     responses(
-        (status = 200, description = "A page of seats", body = Page<SeatResponse>),
+        (status = 200, description = "A page of seats", body = Page<SeatView>),
         (status = 400, description = "Bad parameter", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
     ))]
@@ -221,19 +163,14 @@ pub async fn list_seats(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
     AppQuery(page): AppQuery<PageParams>,
-) -> AppResult<AppJson<Page<SeatResponse>>> {
-    let page = service::page(&state.db, concert_id, page.request()).await?;
-    let held = service::held(&state, concert_id).await?;
-    Ok(AppJson(page.map(|s| {
-        let is_held = held.contains(&s.id);
-        SeatResponse::new(s, is_held)
-    })))
+) -> AppResult<AppJson<Page<SeatView>>> {
+    Ok(AppJson(state.seats.page(concert_id, page.request()).await?))
 }
 
 /// Every seat of a concert with its status, in natural order (2 before 10): the seat map.
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}/seat-map", tag = TAG, params(ConcertSeatsPath),
     responses(
-        (status = 200, description = "All seats", body = Vec<SeatResponse>),
+        (status = 200, description = "All seats", body = Vec<SeatView>),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
     ))]
@@ -241,13 +178,13 @@ pub async fn get_seat_map(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
 ) -> AppResult<RawJson> {
-    Ok(RawJson(service::map_json(&state, concert_id, None).await?))
+    Ok(RawJson(state.seats.map_json(concert_id, None).await?))
 }
 
 /// A concert's seats of one grade, in natural order, with their status.
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}/seats", tag = TAG, params(ConcertSeatsPath, GradeQuery),
     responses(
-        (status = 200, description = "Seats of the grade", body = Vec<SeatResponse>),
+        (status = 200, description = "Seats of the grade", body = Vec<SeatView>),
         (status = 400, description = "Missing or bad parameter", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
     ))]
@@ -259,7 +196,7 @@ pub async fn list_seats_by_grade(
     let mut check = Check::new();
     let grade = check.text("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
     let grade = check.build(|| grade)?;
-    Ok(RawJson(service::map_json(&state, concert_id, Some(&grade)).await?))
+    Ok(RawJson(state.seats.map_json(concert_id, Some(&grade)).await?))
 }
 
 /// A JSON body rendered ahead of time.
@@ -274,24 +211,22 @@ impl axum::response::IntoResponse for RawJson {
 /// One seat.
 #[utoipa::path(get, path = "/api/seat/{id}", tag = TAG, params(SeatPath),
     responses(
-        (status = 200, description = "The seat", body = SeatResponse),
+        (status = 200, description = "The seat", body = SeatView),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 404, description = "`SEAT_NOT_FOUND`", body = ErrorBody),
     ))]
 pub async fn get_seat(
     State(state): State<AppState>,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
-) -> AppResult<AppJson<SeatResponse>> {
-    let seat = service::get(&state.db, id).await?;
-    let held = state.holds.holder(id).await?.is_some();
-    Ok(AppJson(SeatResponse::new(seat, held)))
+) -> AppResult<AppJson<SeatView>> {
+    Ok(AppJson(state.seats.get(id).await?))
 }
 
 /// Change a seat (admin); a reserved or sold seat cannot be changed.
 #[utoipa::path(put, path = "/api/seat/{id}", tag = TAG, params(SeatPath), request_body = SeatUpdateRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Updated", body = SeatResponse),
+        (status = 200, description = "Updated", body = SeatView),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -304,11 +239,11 @@ pub async fn update_seat(
     _admin: AdminUser,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
     AppJson(req): AppJson<SeatUpdateRequest>,
-) -> AppResult<AppJson<SeatResponse>> {
+) -> AppResult<AppJson<SeatView>> {
     let mut check = Check::new();
     let draft = check_seat(&mut check, "", req.section, req.row, req.number, req.grade, req.price);
     let draft = check.build(|| draft)?;
-    Ok(AppJson(service::update(&state, id, draft).await?.into()))
+    Ok(AppJson(state.seats.update(id, draft).await?))
 }
 
 /// Delete a seat (admin; soft delete); a reserved or sold seat cannot be deleted.
@@ -326,32 +261,25 @@ pub async fn delete_seat(
     _admin: AdminUser,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<StatusCode> {
-    service::delete(&state, id).await?;
+    state.seats.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A held seat: the seat's fields and when the hold ends.
+/// A held seat: the seat as every answer shows it, and when the hold ends.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatSelectResponse {
-    pub id: i64,
-    pub concert_id: i64,
-    pub concert_title: String,
-    pub section: String,
-    pub row: String,
-    pub number: String,
-    pub grade: String,
-    pub price: Money,
-    /// True: the seat is no longer available to others.
-    pub reserved: bool,
-    pub status: SeatStatus,
-    #[serde(serialize_with = "serialize_kst")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "serialize_kst")]
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub seat: SeatView,
     /// When the hold ends unless the seat is checked out.
     #[serde(serialize_with = "serialize_kst")]
     pub expires_at: DateTime<Utc>,
+}
+
+impl From<HeldSeat> for SeatSelectResponse {
+    fn from(h: HeldSeat) -> Self {
+        SeatSelectResponse { seat: h.view, expires_at: h.expires_at }
+    }
 }
 
 /// Several seats held at once.
@@ -372,32 +300,6 @@ pub struct MultiSelectRequest {
     pub seat_ids: Option<Vec<i64>>,
 }
 
-fn select_responses(held: Held) -> AppResult<Vec<SeatSelectResponse>> {
-    let concert = &held.catalog.concert;
-    held.seats
-        .iter()
-        .map(|(id, expires_at)| {
-            // A seat added after this instance's catalogue was loaded is not in it yet.
-            let seat = &held.catalog.seat(*id).ok_or(ErrorCode::SEAT_LOCK_RETRY_NEEDED)?.seat;
-            Ok(SeatSelectResponse {
-                id: seat.id,
-                concert_id: concert.id,
-                concert_title: concert.title.clone(),
-                section: seat.section.clone(),
-                row: seat.row.clone(),
-                number: seat.number.clone(),
-                grade: seat.grade.clone(),
-                price: seat.price.into(),
-                reserved: true,
-                status: SeatStatus::Held,
-                created_at: seat.created_at,
-                updated_at: seat.updated_at,
-                expires_at: *expires_at,
-            })
-        })
-        .collect()
-}
-
 /// Hold one seat for a few minutes (`HOLD_TTL_SECS`); holding it again reports the time left.
 #[utoipa::path(post, path = "/api/seat/{id}/select", tag = TAG, params(SeatPath),
     security(("bearer" = [])),
@@ -413,8 +315,8 @@ pub async fn select_seat(
     AuthUser(user): AuthUser,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<AppJson<SeatSelectResponse>> {
-    let held = holds::select(&state, user.user_id, &[id]).await?;
-    Ok(AppJson(select_responses(held)?.remove(0)))
+    let mut held = state.seat_holds.select(user.user_id, &[id]).await?;
+    Ok(AppJson(held.remove(0).into()))
 }
 
 /// Hold several seats of one concert: all of them or none.
@@ -435,8 +337,8 @@ pub async fn select_seats(
     AppJson(req): AppJson<MultiSelectRequest>,
 ) -> AppResult<AppJson<MultiSelectResponse>> {
     let seat_ids = check_seat_ids(req.seat_ids, state.settings.max_seats_per_user as usize)?;
-    let held = holds::select(&state, user.user_id, &seat_ids).await?;
-    let seats = select_responses(held)?;
+    let held = state.seat_holds.select(user.user_id, &seat_ids).await?;
+    let seats: Vec<SeatSelectResponse> = held.into_iter().map(Into::into).collect();
     let expires_at = seats.iter().map(|s| s.expires_at).min().unwrap_or_default();
     Ok(AppJson(MultiSelectResponse { seats, expires_at }))
 }
@@ -471,6 +373,6 @@ pub async fn release_seat(
     AuthUser(user): AuthUser,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<StatusCode> {
-    holds::release(&state, user.user_id, id).await?;
+    state.seat_holds.release(user.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

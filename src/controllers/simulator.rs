@@ -12,12 +12,7 @@ use axum::{
 use serde_json::json;
 
 use super::extract::AppPath;
-use crate::{
-    domain::money::Money,
-    error::{AppResult, ErrorCode},
-    repositories::payments,
-    state::AppState,
-};
+use crate::{domain::money::Money, error::AppResult, state::AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,9 +26,7 @@ async fn checkout_page(
     State(state): State<AppState>,
     AppPath(transaction_id): AppPath<String>,
 ) -> AppResult<Html<String>> {
-    let p = payments::find_view(&mut *state.db.acquire().await?, &transaction_id)
-        .await?
-        .ok_or(ErrorCode::PAYMENT_NOT_FOUND)?;
+    let p = state.payments.simulator_payment(&transaction_id).await?;
     let tx = html_escape(&p.transaction_id);
     Ok(Html(format!(
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>PG simulator</title>
@@ -70,21 +63,15 @@ async fn send(
     AppPath(transaction_id): AppPath<String>,
     succeeded: bool,
 ) -> AppResult<impl IntoResponse> {
-    let simulator = state.simulator.clone().ok_or(ErrorCode::NOT_FOUND)?;
-    let p = payments::find_view(&mut *state.db.acquire().await?, &transaction_id)
-        .await?
-        .ok_or(ErrorCode::PAYMENT_NOT_FOUND)?;
-    let event_id =
-        simulator.deliver(&p.transaction_id, succeeded, Money::from(p.amount), &p.currency);
+    let sent = state.payments.simulate_outcome(&transaction_id, succeeded).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"eventId": event_id, "transactionId": p.transaction_id})),
+        axum::Json(json!({"eventId": sent.event_id, "transactionId": sent.transaction_id})),
     ))
 }
 
 async fn refunds(State(state): State<AppState>) -> AppResult<impl IntoResponse> {
-    let simulator = state.simulator.clone().ok_or(ErrorCode::NOT_FOUND)?;
-    Ok(axum::Json(json!({"refunded": simulator.refunds()})))
+    Ok(axum::Json(json!({"refunded": state.payments.simulated_refunds()?})))
 }
 
 fn html_escape(s: &str) -> String {

@@ -10,10 +10,10 @@ use crate::{
     domain::{
         check::Check,
         time::serialize_kst,
-        user::{self, Role},
+        user::{self, Role, User},
     },
     error::{AppResult, ErrorBody, FieldProblem},
-    services::users::{self as service, Session, Signup, UserRow},
+    services::users::{Session, Signup},
     state::AppState,
 };
 
@@ -96,8 +96,8 @@ pub struct ProfileResponse {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for ProfileResponse {
-    fn from(u: UserRow) -> Self {
+impl From<User> for ProfileResponse {
+    fn from(u: User) -> Self {
         ProfileResponse {
             id: u.id,
             username: u.username,
@@ -126,7 +126,7 @@ pub async fn sign_up(
     let password = user::check_password(&mut check, "password", req.password);
     let signup =
         check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
-    let session = service::signup(&state, signup).await?;
+    let session = state.users.signup(signup).await?;
     Ok((StatusCode::CREATED, AppJson(session.into())))
 }
 
@@ -158,7 +158,7 @@ pub async fn log_in(
         Some(p) => Some(p),
     };
     let (email, password) = check.build(|| Some((email?, password?)))?;
-    let session = service::login(&state, email, password, ip).await?;
+    let session = state.users.login(email, password, ip).await?;
     Ok(AppJson(session.into()))
 }
 
@@ -176,7 +176,7 @@ pub async fn refresh_token(
     let mut check = Check::new();
     let token = check.text("refreshToken", req.refresh_token, 1, 200);
     let token = check.build(|| token)?;
-    let session = service::refresh(&state, &token).await?;
+    let session = state.users.refresh(&token).await?;
     Ok(AppJson(session.into()))
 }
 
@@ -198,7 +198,7 @@ pub async fn log_out(
     } else {
         super::extract::parse_json(&body)?
     };
-    service::logout(&state, principal.user_id, req.refresh_token.as_deref()).await?;
+    state.users.logout(principal.user_id, req.refresh_token.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,5 +212,5 @@ pub async fn get_me(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> AppResult<AppJson<ProfileResponse>> {
-    Ok(AppJson(service::me(&state.db, principal.user_id).await?.into()))
+    Ok(AppJson(state.users.me(principal.user_id).await?.into()))
 }

@@ -14,6 +14,71 @@ crate::text_enum! {
     }
 }
 
+/// A live concert of the catalogue.
+#[derive(Debug, Clone)]
+pub struct Concert {
+    pub id: i64,
+    pub title: String,
+    pub venue: String,
+    pub concert_date: DateTime<Utc>,
+    pub open_time: DateTime<Utc>,
+    pub close_time: DateTime<Utc>,
+    pub status: ConcertStatus,
+    pub queue_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why a concert is not on sale at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotOnSale {
+    /// Not `SCHEDULED` (sold out, completed, cancelled).
+    Status,
+    /// Before `openTime`.
+    NotOpenYet,
+    /// At or after `closeTime`.
+    Closed,
+}
+
+impl NotOnSale {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            NotOnSale::Status => ErrorCode::INVALID_CONCERT_STATUS,
+            NotOnSale::NotOpenYet => ErrorCode::RESERVATION_NOT_OPEN_YET,
+            NotOnSale::Closed => ErrorCode::SALE_CLOSED,
+        }
+    }
+}
+
+/// The sale rule: a `SCHEDULED` concert is on sale from `open` (inclusive) to `close`
+/// (exclusive). The hold script in Redis repeats it (`clients::holds`); a test ties the two.
+pub fn sale_state(
+    status: ConcertStatus,
+    open: DateTime<Utc>,
+    close: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), NotOnSale> {
+    if status != ConcertStatus::Scheduled {
+        return Err(NotOnSale::Status);
+    }
+    if !sale_window_open(open, close, now) {
+        return Err(if now < open { NotOnSale::NotOpenYet } else { NotOnSale::Closed });
+    }
+    Ok(())
+}
+
+/// Whether `now` falls in the sale window `[open, close)`, whatever the status.
+pub fn sale_window_open(open: DateTime<Utc>, close: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    open <= now && now < close
+}
+
+impl Concert {
+    /// Whether the concert is on sale at `now` (checkout's authority: the database row).
+    pub fn check_on_sale(&self, now: DateTime<Utc>) -> AppResult<()> {
+        sale_state(self.status, self.open_time, self.close_time, now).map_err(|e| e.code().into())
+    }
+}
+
 /// A concert as an admin defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConcertDraft {
@@ -69,5 +134,21 @@ mod tests {
         assert!(matches!(err, AppError::Rejected(ErrorCode::CLOSE_TIME_AFTER_OPEN_TIME)));
         let err = Schedule::new(t, t + h * 2, t + h).unwrap_err();
         assert!(matches!(err, AppError::Rejected(ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME)));
+    }
+
+    #[test]
+    fn on_sale_from_open_inclusive_to_close_exclusive_when_scheduled() {
+        let t = Utc::now();
+        let (open, close) = (t, t + Duration::hours(1));
+        let on = |status, now| sale_state(status, open, close, now);
+        assert_eq!(on(ConcertStatus::Scheduled, open), Ok(()));
+        assert_eq!(
+            on(ConcertStatus::Scheduled, open - Duration::milliseconds(1)),
+            Err(NotOnSale::NotOpenYet)
+        );
+        assert_eq!(on(ConcertStatus::Scheduled, close - Duration::milliseconds(1)), Ok(()));
+        assert_eq!(on(ConcertStatus::Scheduled, close), Err(NotOnSale::Closed));
+        assert_eq!(on(ConcertStatus::SoldOut, open), Err(NotOnSale::Status));
+        assert_eq!(on(ConcertStatus::Cancelled, close), Err(NotOnSale::Status));
     }
 }

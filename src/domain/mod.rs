@@ -1,9 +1,11 @@
 //! Domain types: parsed at the edge, valid inside. No I/O here.
 
+pub mod backoff;
 pub mod check;
 pub mod concert;
 pub mod money;
 pub mod page;
+pub mod queue;
 pub mod reservation;
 pub mod seat;
 pub mod signature;

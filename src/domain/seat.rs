@@ -1,9 +1,10 @@
 //! Seats: position (section, row, number), grade and price, and their status on the map.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::money::Money;
+use super::{money::Money, reservation::ReservationStatus, time::serialize_kst};
 
 /// Lengths of the seat's text fields.
 pub const LABEL_LEN: (usize, usize) = (1, 20);
@@ -28,6 +29,107 @@ impl SeatDraft {
     }
 }
 
+/// A live seat's fixed facts (what an admin defines, plus its identity).
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub id: i64,
+    pub concert_id: i64,
+    pub section: String,
+    pub row: String,
+    pub number: String,
+    pub grade: String,
+    pub price: Money,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A seat with its concert's title and the status of the active reservation that owns it.
+#[derive(Debug, Clone)]
+pub struct SeatWithState {
+    pub seat: Seat,
+    pub concert_title: String,
+    /// The active reservation's status (`IN_PROGRESS` or `CONFIRMED`), if one owns the seat.
+    pub reservation: Option<ReservationStatus>,
+}
+
+/// A seat as every answer shows it (one struct for the single seat, lists, the seat map and
+/// the hold answer): its facts and its live status. `reserved` and `status` come last, so the
+/// seat map can render the rest once and append the state (`json_head`, `json_tail`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SeatResponse)]
+pub struct SeatView {
+    pub id: i64,
+    pub concert_id: i64,
+    pub concert_title: String,
+    pub section: String,
+    pub row: String,
+    pub number: String,
+    pub grade: String,
+    pub price: Money,
+    #[serde(serialize_with = "serialize_kst")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_kst")]
+    pub updated_at: DateTime<Utc>,
+    /// True unless the seat is AVAILABLE.
+    pub reserved: bool,
+    pub status: SeatStatus,
+}
+
+/// The state part of a `SeatView`, serialized on its own for the seat map.
+#[derive(Serialize)]
+struct StatePart {
+    reserved: bool,
+    status: SeatStatus,
+}
+
+impl SeatView {
+    pub fn new(seat: &Seat, concert_title: &str, status: SeatStatus) -> SeatView {
+        SeatView {
+            id: seat.id,
+            concert_id: seat.concert_id,
+            concert_title: concert_title.to_owned(),
+            section: seat.section.clone(),
+            row: seat.row.clone(),
+            number: seat.number.clone(),
+            grade: seat.grade.clone(),
+            price: seat.price,
+            created_at: seat.created_at,
+            updated_at: seat.updated_at,
+            reserved: status != SeatStatus::Available,
+            status,
+        }
+    }
+
+    /// The seat's view from the database's word and whether a fan holds it right now.
+    pub fn from_state(s: &SeatWithState, held: bool) -> SeatView {
+        SeatView::new(&s.seat, &s.concert_title, SeatStatus::of(s.reservation, held))
+    }
+
+    /// The JSON of this view without its state fields and closing brace.
+    pub fn json_head(&self) -> String {
+        let full = serde_json::to_string(self).unwrap_or_default();
+        let tail = json_tail(self.status);
+        // The state fields are the last two, so the tail is exactly where they begin.
+        debug_assert!(full.ends_with(&tail), "state fields must come last");
+        full[..full.len() - tail.len()].to_owned()
+    }
+}
+
+/// `,"reserved":…,"status":"…"}`: what `json_head` leaves out, for a status.
+pub fn json_tail(status: SeatStatus) -> &'static str {
+    static TAILS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        [SeatStatus::Available, SeatStatus::Held, SeatStatus::Reserved, SeatStatus::Sold].map(
+            |status| {
+                let part = StatePart { reserved: status != SeatStatus::Available, status };
+                let json = serde_json::to_string(&part).unwrap_or_default();
+                format!(",{}", &json[1..])
+            },
+        )
+    });
+    &TAILS[status as usize]
+}
+
 /// What a fan sees for a seat on the map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -40,4 +142,64 @@ pub enum SeatStatus {
     Reserved,
     /// Paid.
     Sold,
+}
+
+impl SeatStatus {
+    /// A seat in an active reservation: SOLD once paid (`CONFIRMED`), RESERVED while being
+    /// paid. Redis repeats this when it loads seat states (`s` vs `r:` keys); a test ties them.
+    pub fn of_reservation(status: ReservationStatus) -> SeatStatus {
+        match status {
+            ReservationStatus::Confirmed => SeatStatus::Sold,
+            _ => SeatStatus::Reserved,
+        }
+    }
+
+    /// A seat's status: its active reservation decides; otherwise held or available.
+    pub fn of(reservation: Option<ReservationStatus>, held: bool) -> SeatStatus {
+        match reservation {
+            Some(status) => SeatStatus::of_reservation(status),
+            None if held => SeatStatus::Held,
+            None => SeatStatus::Available,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(status: SeatStatus) -> SeatView {
+        let seat = Seat {
+            id: 7,
+            concert_id: 3,
+            section: "A".into(),
+            row: "1".into(),
+            number: "10".into(),
+            grade: "VIP".into(),
+            price: Money::from(rust_decimal::Decimal::from(150_000)),
+            created_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            updated_at: DateTime::from_timestamp(1_790_000_100, 0).unwrap(),
+        };
+        SeatView::new(&seat, "Show \"quoted\"", status)
+    }
+
+    #[test]
+    fn head_and_tail_make_the_whole_view_for_every_status() {
+        for status in
+            [SeatStatus::Available, SeatStatus::Held, SeatStatus::Reserved, SeatStatus::Sold]
+        {
+            let v = view(status);
+            let glued = format!("{}{}", view(SeatStatus::Available).json_head(), json_tail(status));
+            assert_eq!(glued, serde_json::to_string(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_active_reservation_decides_then_the_hold() {
+        use ReservationStatus as R;
+        assert_eq!(SeatStatus::of(Some(R::Confirmed), true), SeatStatus::Sold);
+        assert_eq!(SeatStatus::of(Some(R::InProgress), false), SeatStatus::Reserved);
+        assert_eq!(SeatStatus::of(None, true), SeatStatus::Held);
+        assert_eq!(SeatStatus::of(None, false), SeatStatus::Available);
+    }
 }

@@ -11,6 +11,16 @@ crate::text_enum! {
     }
 }
 
+/// An account as the service shows it (never with its password hash).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A syntactically valid, lower-cased email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);

@@ -1,28 +1,20 @@
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::{
-    concert::{ConcertDraft, ConcertStatus},
-    page::PageRequest,
+    concert::{Concert, ConcertDraft, ConcertStatus},
+    page::{Page, PageRequest},
 };
 
+/// A concert whether or not it is deleted (the hold cache loads deleted ones too).
 #[derive(Debug, Clone)]
-pub struct ConcertRow {
-    pub id: i64,
-    pub title: String,
-    pub venue: String,
-    pub concert_date: DateTime<Utc>,
-    pub open_time: DateTime<Utc>,
-    pub close_time: DateTime<Utc>,
-    pub status: ConcertStatus,
-    pub queue_enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+pub struct StoredConcert {
+    pub concert: Concert,
+    pub deleted: bool,
 }
 
-pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Result<ConcertRow> {
+pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Result<Concert> {
     sqlx::query_as!(
-        ConcertRow,
+        Concert,
         r#"insert into concert (title, venue, concert_date, open_time, close_time, status, queue_enabled)
            values ($1, $2, $3, $4, $5, $6, $7)
            returning id, title, venue, concert_date, open_time, close_time,
@@ -39,9 +31,9 @@ pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Resu
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ConcertRow>> {
+pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Concert>> {
     sqlx::query_as!(
-        ConcertRow,
+        Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
                   status as "status: ConcertStatus", queue_enabled, created_at, updated_at
            from concert where id = $1 and deleted_at is null"#,
@@ -68,11 +60,11 @@ pub async fn list(
     title: Option<&str>,
     venue: Option<&str>,
     page: PageRequest,
-) -> sqlx::Result<(Vec<ConcertRow>, i64)> {
+) -> sqlx::Result<Page<Concert>> {
     let title = title.map(like_pattern);
     let venue = venue.map(like_pattern);
     let rows = sqlx::query_as!(
-        ConcertRow,
+        Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
                   status as "status: ConcertStatus", queue_enabled, created_at, updated_at
            from concert
@@ -98,16 +90,16 @@ pub async fn list(
     )
     .fetch_one(conn)
     .await?;
-    Ok((rows, total))
+    Ok(Page::new(rows, total, page))
 }
 
 pub async fn update(
     conn: &mut PgConnection,
     id: i64,
     draft: &ConcertDraft,
-) -> sqlx::Result<Option<ConcertRow>> {
+) -> sqlx::Result<Option<Concert>> {
     sqlx::query_as!(
-        ConcertRow,
+        Concert,
         r#"update concert
            set title = $2, venue = $3, concert_date = $4, open_time = $5, close_time = $6,
                status = coalesce($7, status), queue_enabled = coalesce($8, queue_enabled),
@@ -162,10 +154,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 /// A concert whether or not it is deleted, with its deletion flag (for the hold cache).
-pub async fn find_any(
-    conn: &mut PgConnection,
-    id: i64,
-) -> sqlx::Result<Option<(ConcertRow, bool)>> {
+pub async fn find_any(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<StoredConcert>> {
     let row = sqlx::query!(
         r#"select id, title, venue, concert_date, open_time, close_time,
                   status as "status: ConcertStatus", queue_enabled, created_at, updated_at,
@@ -175,29 +164,27 @@ pub async fn find_any(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| {
-        (
-            ConcertRow {
-                id: r.id,
-                title: r.title,
-                venue: r.venue,
-                concert_date: r.concert_date,
-                open_time: r.open_time,
-                close_time: r.close_time,
-                status: r.status,
-                queue_enabled: r.queue_enabled,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            },
-            r.deleted,
-        )
+    Ok(row.map(|r| StoredConcert {
+        concert: Concert {
+            id: r.id,
+            title: r.title,
+            venue: r.venue,
+            concert_date: r.concert_date,
+            open_time: r.open_time,
+            close_time: r.close_time,
+            status: r.status,
+            queue_enabled: r.queue_enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        },
+        deleted: r.deleted,
     }))
 }
 
 /// Locks the concert against changes during a checkout; `None` when missing or deleted.
-pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ConcertRow>> {
+pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Concert>> {
     sqlx::query_as!(
-        ConcertRow,
+        Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
                   status as "status: ConcertStatus", queue_enabled, created_at, updated_at
            from concert where id = $1 and deleted_at is null for share"#,
@@ -205,4 +192,9 @@ pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Optio
     )
     .fetch_optional(conn)
     .await
+}
+
+/// Concerts ever created, deleted ones included.
+pub async fn count_all(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"select count(*) as "count!" from concert"#).fetch_one(conn).await
 }

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool, postgres::PgListener};
 use uuid::Uuid;
 
 /// Queues a message in the same transaction as the change that owes it.
@@ -70,16 +70,31 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// Unpublished rows and the age of the oldest, in seconds.
-pub async fn lag(conn: &mut PgConnection) -> sqlx::Result<(i64, f64)> {
-    let row = sqlx::query!(
+/// How far the relay is behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Lag {
+    /// Unpublished rows.
+    pub pending: i64,
+    /// Age of the oldest, in seconds.
+    pub age: f64,
+}
+
+pub async fn lag(conn: &mut PgConnection) -> sqlx::Result<Lag> {
+    sqlx::query_as!(
+        Lag,
         r#"select count(*) as "pending!",
                   coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as "age!"
            from outbox where published_at is null"#
     )
     .fetch_one(conn)
-    .await?;
-    Ok((row.pending, row.age))
+    .await
+}
+
+/// Listens for committed outbox rows (`NOTIFY outbox`, sent by a trigger).
+pub async fn listen(db: &PgPool) -> sqlx::Result<PgListener> {
+    let mut listener = PgListener::connect_with(db).await?;
+    listener.listen("outbox").await?;
+    Ok(listener)
 }
 
 pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<bool> {

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use crate::domain::reservation::{PaymentMethod, PaymentStatus, ReservationStatus};
+use crate::domain::reservation::{Payment, PaymentMethod, PaymentStatus, ReservationStatus};
 
 /// A payment with its reservation, locked for a webhook.
 #[derive(Debug, Clone)]
@@ -175,32 +175,12 @@ pub async fn set_checkout_url(
     Ok(())
 }
 
-/// A payment as its owner sees it.
-#[derive(Debug, Clone)]
-pub struct PaymentView {
-    pub transaction_id: String,
-    pub reservation_id: i64,
-    pub user_id: i64,
-    pub status: PaymentStatus,
-    pub method: PaymentMethod,
-    pub amount: Decimal,
-    pub currency: String,
-    pub checkout_url: Option<String>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub refunded_at: Option<DateTime<Utc>>,
-    pub refund_amount: Option<Decimal>,
-    pub refund_confirmed_at: Option<DateTime<Utc>>,
-    pub flagged_reason: Option<String>,
-    pub reservation_status: ReservationStatus,
-    pub created_at: DateTime<Utc>,
-}
-
 pub async fn find_view(
     conn: &mut PgConnection,
     transaction_id: &str,
-) -> sqlx::Result<Option<PaymentView>> {
+) -> sqlx::Result<Option<Payment>> {
     sqlx::query_as!(
-        PaymentView,
+        Payment,
         r#"select p.transaction_id, p.reservation_id, r.user_id, p.status as "status: PaymentStatus",
                   p.method as "method: PaymentMethod", p.amount, p.currency as "currency!", p.checkout_url,
                   p.paid_at, p.refunded_at, p.refund_amount, p.refund_confirmed_at, p.flagged_reason,
@@ -213,20 +193,28 @@ pub async fn find_view(
     .await
 }
 
+/// A refund the provider has not confirmed yet.
+#[derive(Debug, Clone)]
+pub struct PendingRefund {
+    pub id: i64,
+    pub transaction_id: String,
+    pub amount: Decimal,
+}
+
 /// Refunds not yet confirmed by the provider, locked (others skip them).
 pub async fn pending_refunds(
     conn: &mut PgConnection,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, String, Decimal)>> {
-    let rows = sqlx::query!(
+) -> sqlx::Result<Vec<PendingRefund>> {
+    sqlx::query_as!(
+        PendingRefund,
         r#"select id, transaction_id, coalesce(refund_amount, amount) as "amount!" from payments
            where status = 'REFUNDED' and refund_confirmed_at is null
            order by id limit $1 for update skip locked"#,
         limit,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.transaction_id, r.amount)).collect())
+    .await
 }
 
 pub async fn confirm_refund(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {

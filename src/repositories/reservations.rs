@@ -3,38 +3,9 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::domain::{
-    page::PageRequest,
-    reservation::{PaymentMethod, PaymentStatus, ReservationStatus},
+    page::{Page, PageRequest},
+    reservation::{PaymentMethod, PaymentStatus, Reservation, ReservationSeat, ReservationStatus},
 };
-
-/// A reservation with what its views show: buyer, concert, payment.
-#[derive(Debug, Clone)]
-pub struct ReservationRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub user_email: String,
-    pub concert_id: i64,
-    pub concert_title: String,
-    pub concert_date: DateTime<Utc>,
-    pub status: ReservationStatus,
-    pub reservation_time: DateTime<Utc>,
-    pub expire_time: DateTime<Utc>,
-    pub cancel_reason: Option<String>,
-    pub total_amount: Option<Decimal>,
-    pub payment_status: Option<PaymentStatus>,
-    pub transaction_id: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReservationSeatRow {
-    pub reservation_id: i64,
-    pub seat_id: i64,
-    pub section: String,
-    pub row: String,
-    pub number: String,
-    pub grade: String,
-    pub price: Decimal,
-}
 
 /// A seat owned by an active reservation.
 #[derive(Debug, Clone)]
@@ -93,17 +64,15 @@ pub async fn insert(
     user: i64,
     concert: i64,
     expire_time: DateTime<Utc>,
-) -> sqlx::Result<(i64, DateTime<Utc>)> {
-    let row = sqlx::query!(
-        "insert into reservation (user_id, concert_id, expire_time) values ($1, $2, $3)
-         returning id, reservation_time",
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into reservation (user_id, concert_id, expire_time) values ($1, $2, $3) returning id",
         user,
         concert,
         expire_time,
     )
     .fetch_one(conn)
-    .await?;
-    Ok((row.id, row.reservation_time))
+    .await
 }
 
 /// Attaches the seats; a seat another active reservation owns violates
@@ -177,18 +146,25 @@ pub async fn expire_due(
     Ok(ended)
 }
 
-/// Seat ids of the given reservations, as (reservation, seat).
+/// A seat of a reservation.
+#[derive(Debug, Clone, Copy)]
+pub struct ReservedSeat {
+    pub reservation_id: i64,
+    pub seat_id: i64,
+}
+
+/// Seat ids of the given reservations.
 pub async fn seat_ids(
     conn: &mut PgConnection,
     reservations: &[i64],
-) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query!(
+) -> sqlx::Result<Vec<ReservedSeat>> {
+    sqlx::query_as!(
+        ReservedSeat,
         "select reservation_id, seat_id from reservation_seat where reservation_id = any($1) order by id",
         reservations,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.reservation_id, r.seat_id)).collect())
+    .await
 }
 
 /// A page of reservations, newest first; filtered by user and/or concert when given.
@@ -197,9 +173,9 @@ pub async fn page(
     user: Option<i64>,
     concert: Option<i64>,
     page: PageRequest,
-) -> sqlx::Result<(Vec<ReservationRow>, i64)> {
+) -> sqlx::Result<Page<Reservation>> {
     let rows = sqlx::query_as!(
-        ReservationRow,
+        Reservation,
         r#"select r.id, r.user_id, u.email as user_email, r.concert_id, c.title as concert_title,
                   c.concert_date, r.status as "status: ReservationStatus", r.reservation_time,
                   r.expire_time, r.cancel_reason, p.amount as "total_amount?",
@@ -226,12 +202,12 @@ pub async fn page(
     )
     .fetch_one(conn)
     .await?;
-    Ok((rows, total))
+    Ok(Page::new(rows, total, page))
 }
 
-pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ReservationRow>> {
+pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Reservation>> {
     sqlx::query_as!(
-        ReservationRow,
+        Reservation,
         r#"select r.id, r.user_id, u.email as user_email, r.concert_id, c.title as concert_title,
                   c.concert_date, r.status as "status: ReservationStatus", r.reservation_time,
                   r.expire_time, r.cancel_reason, p.amount as "total_amount?",
@@ -251,9 +227,9 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Reser
 pub async fn seats_of(
     conn: &mut PgConnection,
     reservations: &[i64],
-) -> sqlx::Result<Vec<ReservationSeatRow>> {
+) -> sqlx::Result<Vec<ReservationSeat>> {
     sqlx::query_as!(
-        ReservationSeatRow,
+        ReservationSeat,
         r#"select rs.reservation_id, s.id as seat_id, s.section, s."row" as row, s.number, s.grade, s.price
            from reservation_seat rs join seat s on s.id = rs.seat_id
            where rs.reservation_id = any($1)
@@ -264,20 +240,29 @@ pub async fn seats_of(
     .await
 }
 
+/// A reservation locked for cancellation, with its concert's date.
+#[derive(Debug, Clone, Copy)]
+pub struct CancelTarget {
+    pub user_id: i64,
+    pub concert_id: i64,
+    pub status: ReservationStatus,
+    pub concert_date: DateTime<Utc>,
+}
+
 /// Locks a reservation with its concert's date, for cancellation.
 pub async fn lock_for_cancel(
     conn: &mut PgConnection,
     id: i64,
-) -> sqlx::Result<Option<(i64, i64, ReservationStatus, DateTime<Utc>)>> {
-    let row = sqlx::query!(
+) -> sqlx::Result<Option<CancelTarget>> {
+    sqlx::query_as!(
+        CancelTarget,
         r#"select r.user_id, r.concert_id, r.status as "status: ReservationStatus", c.concert_date
            from reservation r join concert c on c.id = r.concert_id
            where r.id = $1 for update of r"#,
         id,
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| (r.user_id, r.concert_id, r.status, r.concert_date)))
+    .await
 }
 
 /// Cancels a confirmed reservation and refunds its payment; returns the refund.

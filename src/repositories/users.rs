@@ -1,8 +1,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::domain::user::Role;
+use crate::domain::user::{Role, User};
 
+/// An account with its password hash (which never leaves the services).
 #[derive(Debug, Clone)]
 pub struct UserRow {
     pub id: i64,
@@ -11,6 +12,18 @@ pub struct UserRow {
     pub password_hash: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        User {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            role: u.role,
+            created_at: u.created_at,
+        }
+    }
 }
 
 pub async fn insert(
@@ -63,4 +76,31 @@ pub async fn admin_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
     .fetch_one(conn)
     .await?;
     Ok(exists)
+}
+
+/// Makes the account with this email an admin with the given password; false when none has it.
+pub async fn promote_to_admin(
+    conn: &mut PgConnection,
+    email: &str,
+    password_hash: &str,
+) -> sqlx::Result<bool> {
+    let promoted = sqlx::query!(
+        "update users set role = 'ADMIN', password_hash = $2, updated_at = now() where email = $1",
+        email,
+        password_hash,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(promoted > 0)
+}
+
+pub async fn username_taken(conn: &mut PgConnection, username: &str) -> sqlx::Result<bool> {
+    let taken = sqlx::query_scalar!(
+        r#"select exists(select 1 from users where username = $1) as "taken!""#,
+        username,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(taken)
 }

@@ -5,20 +5,19 @@
 
 use std::{
     collections::HashMap,
-    fmt::Write,
     sync::{Arc, Mutex, RwLock},
 };
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::{
-    domain::{money::Money, seat::SeatStatus, time::kst},
-    error::{AppResult, ErrorCode},
-    repositories::{
-        concerts::{self, ConcertRow},
-        seats::{self, SeatStatic},
+    clients::holds::Holds,
+    domain::{
+        concert::Concert,
+        seat::{self, Seat, SeatStatus, SeatView},
     },
+    error::{AppResult, ErrorCode},
+    repositories::{concerts, seats},
 };
 
 /// How many concerts' seats one instance keeps in memory.
@@ -27,14 +26,14 @@ const MAX_CONCERTS: usize = 32;
 /// A concert and its live seats in natural order, as of one catalogue version.
 pub struct ConcertCatalog {
     pub version: String,
-    pub concert: ConcertRow,
+    pub concert: Concert,
     pub seats: Vec<CatalogSeat>,
     index: HashMap<i64, usize>,
 }
 
-/// A seat and the JSON of its fixed fields (everything of `SeatResponse` but the state).
+/// A seat and the JSON of its fixed fields (its `SeatView` without the state).
 pub struct CatalogSeat {
-    pub seat: SeatStatic,
+    pub seat: Seat,
     json_head: Box<str>,
 }
 
@@ -45,21 +44,17 @@ impl ConcertCatalog {
 }
 
 impl CatalogSeat {
-    /// Appends the seat's `SeatResponse` JSON with the given state.
+    /// Appends the seat's `SeatView` JSON with the given state.
     pub fn write_json(&self, out: &mut Vec<u8>, status: SeatStatus) {
         out.extend_from_slice(self.json_head.as_bytes());
-        out.extend_from_slice(match status {
-            SeatStatus::Available => br#","reserved":false,"status":"AVAILABLE"}"#,
-            SeatStatus::Held => br#","reserved":true,"status":"HELD"}"#,
-            SeatStatus::Reserved => br#","reserved":true,"status":"RESERVED"}"#,
-            SeatStatus::Sold => br#","reserved":true,"status":"SOLD"}"#,
-        });
+        out.extend_from_slice(seat::json_tail(status).as_bytes());
     }
 }
 
 /// The per-instance cache.
-#[derive(Default)]
 pub struct Catalogs {
+    db: PgPool,
+    holds: Holds,
     concerts: RwLock<HashMap<i64, Arc<ConcertCatalog>>>,
     seat_concert: RwLock<HashMap<i64, i64>>,
     loading: tokio::sync::Mutex<()>,
@@ -67,14 +62,27 @@ pub struct Catalogs {
 }
 
 impl Catalogs {
+    pub fn new(db: PgPool, holds: Holds) -> Self {
+        Catalogs {
+            db,
+            holds,
+            concerts: RwLock::default(),
+            seat_concert: RwLock::default(),
+            loading: tokio::sync::Mutex::default(),
+            order: Mutex::default(),
+        }
+    }
+
+    /// The concert's catalogue as of its current version in Redis; `None` when the concert
+    /// does not exist or is deleted.
+    pub async fn current(&self, concert: i64) -> AppResult<Option<Arc<ConcertCatalog>>> {
+        let version = self.holds.version(concert).await?;
+        self.get(concert, &version).await
+    }
+
     /// The concert's catalogue at `version`, loading it when this instance has an older one.
     /// `None` when the concert does not exist or is deleted.
-    pub async fn get(
-        &self,
-        db: &PgPool,
-        concert: i64,
-        version: &str,
-    ) -> AppResult<Option<Arc<ConcertCatalog>>> {
+    pub async fn get(&self, concert: i64, version: &str) -> AppResult<Option<Arc<ConcertCatalog>>> {
         if let Some(c) = self.cached(concert, version) {
             return Ok(Some(c));
         }
@@ -83,7 +91,7 @@ impl Catalogs {
         if let Some(c) = self.cached(concert, version) {
             return Ok(Some(c));
         }
-        let mut conn = db.acquire().await?;
+        let mut conn = self.db.acquire().await?;
         let Some(row) = concerts::find(&mut conn, concert).await? else {
             self.concerts.write().expect("lock").remove(&concert);
             return Ok(None);
@@ -114,7 +122,7 @@ impl Catalogs {
 
     /// The one concert all the given seats belong to. A seat never moves to another concert,
     /// so this is remembered for good; unknown seats are looked up once.
-    pub async fn concert_of(&self, db: &PgPool, seats: &[i64]) -> AppResult<i64> {
+    pub async fn concert_of(&self, seats: &[i64]) -> AppResult<i64> {
         let mut missing = Vec::new();
         let mut found = None;
         {
@@ -128,13 +136,13 @@ impl Catalogs {
             }
         }
         if !missing.is_empty() {
-            let rows = seats::concerts_of(&mut *db.acquire().await?, &missing).await?;
+            let rows = seats::concerts_of(&mut *self.db.acquire().await?, &missing).await?;
             if rows.len() != missing.len() {
                 return Err(ErrorCode::SEAT_NOT_FOUND.into());
             }
             let mut map = self.seat_concert.write().expect("lock");
-            for (seat, concert) in rows {
-                map.insert(seat, concert);
+            for seats::SeatConcert { seat_id, concert_id: concert } in rows {
+                map.insert(seat_id, concert);
                 if found.is_some_and(|f| f != concert) {
                     return Err(ErrorCode::INVALID_CONCERT_ID.into());
                 }
@@ -145,43 +153,16 @@ impl Catalogs {
     }
 }
 
-fn build(version: String, concert: ConcertRow, seats: Vec<SeatStatic>) -> ConcertCatalog {
-    let title = serde_json::to_string(&concert.title).unwrap_or_default();
+fn build(version: String, concert: Concert, seats: Vec<Seat>) -> ConcertCatalog {
     let mut index = HashMap::with_capacity(seats.len());
     let seats: Vec<CatalogSeat> = seats
         .into_iter()
         .enumerate()
         .map(|(i, seat)| {
             index.insert(seat.id, i);
-            let json_head = json_head(&concert, &title, &seat);
+            let json_head = SeatView::new(&seat, &concert.title, SeatStatus::Available).json_head();
             CatalogSeat { seat, json_head: json_head.into_boxed_str() }
         })
         .collect();
     ConcertCatalog { version, concert, seats, index }
-}
-
-/// `{"id":…,"concertId":…,…,"updatedAt":"…"` — a `SeatResponse` without its closing state.
-fn json_head(concert: &ConcertRow, title_json: &str, s: &SeatStatic) -> String {
-    let text = |v: &str| serde_json::to_string(v).unwrap_or_default();
-    let price = serde_json::to_string(&Money::from(s.price)).unwrap_or_default();
-    let mut out = String::with_capacity(256);
-    let _ = write!(
-        out,
-        r#"{{"id":{},"concertId":{},"concertTitle":{},"section":{},"row":{},"number":{},"grade":{},"price":{},"createdAt":"{}","updatedAt":"{}""#,
-        s.id,
-        concert.id,
-        title_json,
-        text(&s.section),
-        text(&s.row),
-        text(&s.number),
-        text(&s.grade),
-        price,
-        timestamp(s.created_at),
-        timestamp(s.updated_at),
-    );
-    out
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.with_timezone(&kst()).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }

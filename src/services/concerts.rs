@@ -3,71 +3,87 @@
 use sqlx::PgPool;
 
 use crate::{
+    clients::holds::Holds,
     domain::{
-        concert::ConcertDraft,
+        concert::{Concert, ConcertDraft, Schedule},
+        money::Money,
         page::{Page, PageRequest},
+        seat::SeatDraft,
     },
     error::{AppResult, ErrorCode},
-    repositories::concerts::{self, ConcertRow},
-    state::AppState,
+    repositories::{
+        concerts,
+        locks::{self, Chore},
+        seats,
+    },
 };
 
-#[tracing::instrument(skip_all)]
-pub async fn create(db: &PgPool, draft: ConcertDraft) -> AppResult<ConcertRow> {
-    let mut conn = db.acquire().await?;
-    Ok(concerts::insert(&mut conn, &draft).await?)
+/// The concert catalogue.
+#[derive(Clone)]
+pub struct Concerts {
+    db: PgPool,
+    holds: Holds,
 }
 
-pub async fn list(
-    db: &PgPool,
-    title: Option<&str>,
-    venue: Option<&str>,
-    page: PageRequest,
-) -> AppResult<Page<ConcertRow>> {
-    let mut conn = db.acquire().await?;
-    let (rows, total) = concerts::list(&mut conn, title, venue, page).await?;
-    Ok(Page::new(rows, total, page))
-}
-
-pub async fn get(db: &PgPool, id: i64) -> AppResult<ConcertRow> {
-    let mut conn = db.acquire().await?;
-    concerts::find(&mut conn, id).await?.ok_or_else(|| ErrorCode::CONCERT_NOT_FOUND.into())
-}
-
-#[tracing::instrument(skip_all, fields(concert.id = id))]
-pub async fn update(state: &AppState, id: i64, draft: ConcertDraft) -> AppResult<ConcertRow> {
-    let mut conn = state.db.acquire().await?;
-    let row = concerts::update(&mut conn, id, &draft).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
-    // Holds read the sale window and status from Redis: reload them.
-    state.holds.invalidate(id).await?;
-    Ok(row)
-}
-
-/// Soft-deletes the concert and its seats, unless someone holds a live reservation for it.
-#[tracing::instrument(skip_all, fields(concert.id = id))]
-pub async fn delete(state: &AppState, id: i64) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
-    if !concerts::lock(&mut tx, id).await? {
-        return Err(ErrorCode::CONCERT_NOT_FOUND.into());
+impl Concerts {
+    pub fn new(db: PgPool, holds: Holds) -> Self {
+        Concerts { db, holds }
     }
-    if concerts::has_active_reservations(&mut tx, id).await? {
-        return Err(ErrorCode::CANNOT_DELETE_RESERVATION_OPEN_CONCERT.into());
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create(&self, draft: ConcertDraft) -> AppResult<Concert> {
+        let mut conn = self.db.acquire().await?;
+        Ok(concerts::insert(&mut conn, &draft).await?)
     }
-    concerts::soft_delete(&mut tx, id).await?;
-    tx.commit().await?;
-    state.holds.invalidate(id).await?;
-    Ok(())
+
+    pub async fn list(
+        &self,
+        title: Option<&str>,
+        venue: Option<&str>,
+        page: PageRequest,
+    ) -> AppResult<Page<Concert>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(concerts::list(&mut conn, title, venue, page).await?)
+    }
+
+    pub async fn get(&self, id: i64) -> AppResult<Concert> {
+        let mut conn = self.db.acquire().await?;
+        concerts::find(&mut conn, id).await?.ok_or_else(|| ErrorCode::CONCERT_NOT_FOUND.into())
+    }
+
+    #[tracing::instrument(skip_all, fields(concert.id = id))]
+    pub async fn update(&self, id: i64, draft: ConcertDraft) -> AppResult<Concert> {
+        let mut conn = self.db.acquire().await?;
+        let row =
+            concerts::update(&mut conn, id, &draft).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+        // Holds read the sale window and status from Redis: reload them.
+        self.holds.invalidate(id).await?;
+        Ok(row)
+    }
+
+    /// Soft-deletes the concert and its seats, unless someone holds a live reservation for it.
+    #[tracing::instrument(skip_all, fields(concert.id = id))]
+    pub async fn delete(&self, id: i64) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        if !concerts::lock(&mut tx, id).await? {
+            return Err(ErrorCode::CONCERT_NOT_FOUND.into());
+        }
+        if concerts::has_active_reservations(&mut tx, id).await? {
+            return Err(ErrorCode::CANNOT_DELETE_RESERVATION_OPEN_CONCERT.into());
+        }
+        concerts::soft_delete(&mut tx, id).await?;
+        tx.commit().await?;
+        self.holds.invalidate(id).await?;
+        Ok(())
+    }
 }
 
 /// Dev only: two demo concerts on sale (one behind the waiting room), 500 seats each, when
 /// the catalogue is empty.
 pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
-    use crate::domain::{concert::Schedule, money::Money, seat::SeatDraft};
     let mut tx = db.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(7262002)").execute(&mut *tx).await?;
-    let existing: i64 =
-        sqlx::query_scalar("select count(*) from concert").fetch_one(&mut *tx).await?;
-    if existing > 0 {
+    locks::lock_for_transaction(&mut tx, Chore::SeedDemoData).await?;
+    if concerts::count_all(&mut tx).await? > 0 {
         return Ok(());
     }
     let now = chrono::Utc::now();
@@ -107,7 +123,7 @@ pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
                 }
             }
         }
-        crate::repositories::seats::insert_batch(&mut tx, concert.id, &seats).await?;
+        seats::insert_batch(&mut tx, concert.id, &seats).await?;
     }
     tx.commit().await?;
     tracing::info!("demo concerts created");

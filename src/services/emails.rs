@@ -1,13 +1,107 @@
 //! The emails the service sends, rendered from the outbox message and the database, in Korean,
 //! as HTML with a plain-text part, addressed by the fan's name.
 
+use std::{sync::Arc, time::Duration};
+
 use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::{
-    clients::mailer::Email,
-    domain::{money::Money, time::kst},
-    repositories::{reservations, users},
+    clients::{
+        amqp::EmailDelivery,
+        mailer::{Email, Mailer},
+    },
+    domain::{backoff, money::Money, time::kst},
+    repositories::{outbox, reservations, users},
 };
+
+/// How failed sends are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryRules {
+    /// Sends of one email before it goes to the dead-letter queue.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub base: Duration,
+}
+
+/// Sends the emails the outbox relayed: each message settled exactly once.
+#[derive(Clone)]
+pub struct Emails {
+    db: PgPool,
+    mailer: Arc<Mailer>,
+    retry: RetryRules,
+}
+
+impl Emails {
+    pub fn new(db: PgPool, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
+        Emails { db, mailer, retry }
+    }
+
+    /// Renders and sends one message, records its id, then acknowledges it. A message already
+    /// recorded (a redelivery) is acknowledged without sending; an unreadable one is
+    /// dead-lettered; a failed send is retried later, and buried after the last attempt.
+    pub async fn handle(&self, delivery: EmailDelivery) -> anyhow::Result<()> {
+        let message: Option<(Uuid, String, Value)> =
+            serde_json::from_slice::<Value>(delivery.body()).ok().and_then(|v| {
+                let id = v["messageId"].as_str()?.parse().ok()?;
+                Some((id, v["kind"].as_str()?.to_owned(), v["payload"].clone()))
+            });
+        let Some((message_id, kind, payload)) = message else {
+            delivery.reject().await?;
+            metrics::counter!("ticketing_emails_dead_lettered_total").increment(1);
+            return Ok(());
+        };
+        let mut conn = self.db.acquire().await?;
+        if outbox::was_sent(&mut conn, message_id).await? {
+            metrics::counter!("ticketing_emails_duplicates_total").increment(1);
+            delivery.ack().await?;
+            return Ok(());
+        }
+        let rendered = render(&mut conn, &kind, &payload).await;
+        drop(conn);
+        let result = match rendered {
+            Ok(Some(email)) => self.mailer.send(&email).await.map(|()| Some(email)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(email)) => {
+                let mut conn = self.db.acquire().await?;
+                outbox::record_sent(&mut conn, message_id, &kind, &email.to_address).await?;
+                delivery.ack().await?;
+                metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
+            }
+            Ok(None) => {
+                tracing::info!(%kind, "email not needed any more (its subject was deleted)");
+                delivery.ack().await?;
+            }
+            Err(e) => self.retry_or_bury(delivery, &kind, &format!("{e:#}")).await?,
+        }
+        Ok(())
+    }
+
+    async fn retry_or_bury(
+        &self,
+        delivery: EmailDelivery,
+        kind: &str,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let attempt = delivery.attempt() + 1;
+        if attempt >= i64::from(self.retry.max_attempts) {
+            metrics::counter!("ticketing_emails_dead_lettered_total").increment(1);
+            tracing::error!(%kind, attempt, %error, "email failed every attempt; dead-lettered");
+            delivery.bury(attempt, error).await
+        } else {
+            metrics::counter!("ticketing_emails_failed_total", "kind" => kind.to_owned())
+                .increment(1);
+            let failures = (attempt - 1).clamp(0, 10) as u32;
+            let delay = backoff::exponential(self.retry.base, failures, self.retry.base * 1024);
+            tracing::warn!(%kind, attempt, delay_ms = delay.as_millis() as u64, %error, "email failed; retrying later");
+            delivery.retry_later(attempt, delay, error).await
+        }
+    }
+}
 
 /// Renders the email an outbox message asks for; `None` when what it names no longer exists.
 pub async fn render(

@@ -3,7 +3,10 @@
 pub mod catalog;
 pub mod concerts;
 pub mod emails;
+pub mod health;
 pub mod holds;
+pub mod idempotency;
+pub mod outbox;
 pub mod passwords;
 pub mod payments;
 pub mod queue;

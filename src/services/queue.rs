@@ -8,14 +8,18 @@ use std::{
     time::{Duration, Instant},
 };
 
+use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::catalog::Catalogs;
 use crate::{
-    clients::queue::{Joined, Queue, Snapshot, Standing},
+    clients::queue::{AdmissionRules, Queue, Snapshot, Standing},
+    domain::{
+        concert::{self, NotOnSale},
+        queue::Joined,
+    },
     error::{AppResult, ErrorCode},
-    repositories::concerts::ConcertRow,
-    state::AppState,
 };
 
 /// One user's place, as the status endpoint and the stream events report it.
@@ -31,65 +35,141 @@ pub struct Place {
     pub admitted_at_ms: Option<i64>,
 }
 
-/// Joins the concert's line (idempotent). `None` when the concert has no waiting room.
-pub async fn join(
-    state: &AppState,
-    concert: &ConcertRow,
-    user: i64,
-) -> AppResult<Option<(Joined, Option<u64>)>> {
-    if !concert.queue_enabled {
-        return Ok(None);
+/// What joining a line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinResult {
+    /// The concert has no waiting room: its seats can be held right away.
+    NoQueue,
+    /// In line or admitted, with the estimated wait in seconds (once a rate is measured).
+    Joined { joined: Joined, estimated_wait_secs: Option<u64> },
+}
+
+/// The waiting room's rules.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueRules {
+    pub tick: Duration,
+    pub admit_per_tick: u32,
+    pub max_active: u32,
+    pub active_ttl: Duration,
+    pub presence_grace: Duration,
+}
+
+/// The waiting room: joining, places, leaving, the admission round and the live streams.
+#[derive(Clone)]
+pub struct WaitingRoom {
+    queue: Queue,
+    hub: Arc<QueueHub>,
+    catalogs: Arc<Catalogs>,
+    rules: QueueRules,
+}
+
+impl WaitingRoom {
+    pub fn new(
+        queue: Queue,
+        catalogs: Arc<Catalogs>,
+        rules: QueueRules,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let hub = QueueHub::new(queue.clone(), rules.tick, rules.active_ttl, shutdown);
+        WaitingRoom { queue, hub, catalogs, rules }
     }
-    if chrono::Utc::now() >= concert.close_time {
-        return Err(ErrorCode::SALE_CLOSED.into());
-    }
-    let joined = state.queue.join(concert.id, user).await?;
-    let wait = match joined {
-        Joined::New { position, .. } | Joined::Waiting { position, .. } => {
-            state.queue_hub.estimate(concert.id, position)
+
+    /// Joins the concert's line (idempotent).
+    pub async fn join(&self, concert: i64, user: i64) -> AppResult<JoinResult> {
+        let catalog = self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+        let concert = &catalog.concert;
+        if !concert.queue_enabled {
+            return Ok(JoinResult::NoQueue);
         }
-        Joined::Active { .. } => Some(0),
-    };
-    Ok(Some((joined, wait)))
-}
-
-/// Where the user stands; also counts as a sign of life.
-pub async fn place(state: &AppState, concert: i64, user: i64) -> AppResult<Place> {
-    let ttl = state.settings.queue_active_ttl.as_millis() as i64;
-    match state.queue.standing(concert, user).await? {
-        Standing::Admitted { until_ms, total } => Ok(Place {
-            position: 0,
-            total,
-            estimated_wait_secs: Some(0),
-            admitted: true,
-            admitted_at_ms: Some(until_ms - ttl),
-        }),
-        Standing::Waiting { position, total } => Ok(Place {
-            position,
-            total,
-            estimated_wait_secs: state.queue_hub.estimate(concert, position),
-            admitted: false,
-            admitted_at_ms: None,
-        }),
-        Standing::Absent => Err(ErrorCode::QUEUE_NOT_JOINED.into()),
+        if chrono::Utc::now() >= concert.close_time {
+            return Err(NotOnSale::Closed.code().into());
+        }
+        let joined = self.queue.join(concert.id, user).await?;
+        let estimated_wait_secs = match joined {
+            Joined::New { position, .. } | Joined::Waiting { position, .. } => {
+                self.hub.estimate(concert.id, position)
+            }
+            Joined::Active { .. } => Some(0),
+        };
+        Ok(JoinResult::Joined { joined, estimated_wait_secs })
     }
-}
 
-/// Leaves the line, or gives up an admission.
-pub async fn leave(state: &AppState, concert: i64, user: i64) -> AppResult<()> {
-    if state.queue.leave(concert, user).await? {
-        Ok(())
-    } else {
-        Err(ErrorCode::QUEUE_NOT_JOINED.into())
+    /// Where the user stands; also counts as a sign of life.
+    pub async fn place(&self, concert: i64, user: i64) -> AppResult<Place> {
+        let ttl = self.rules.active_ttl.as_millis() as i64;
+        match self.queue.standing(concert, user).await? {
+            Standing::Admitted { until_ms, total } => Ok(Place {
+                position: 0,
+                total,
+                estimated_wait_secs: Some(0),
+                admitted: true,
+                admitted_at_ms: Some(until_ms - ttl),
+            }),
+            Standing::Waiting { position, total } => Ok(Place {
+                position,
+                total,
+                estimated_wait_secs: self.hub.estimate(concert, position),
+                admitted: false,
+                admitted_at_ms: None,
+            }),
+            Standing::Absent => Err(ErrorCode::QUEUE_NOT_JOINED.into()),
+        }
     }
-}
 
-/// Holds and checkout of a concert with a waiting room need an admission.
-pub async fn require_admission(state: &AppState, concert: i64, user: i64) -> AppResult<()> {
-    if state.queue.is_admitted(concert, user).await? {
-        Ok(())
-    } else {
-        Err(ErrorCode::QUEUE_NOT_ADMITTED.into())
+    /// Leaves the line, or gives up an admission.
+    pub async fn leave(&self, concert: i64, user: i64) -> AppResult<()> {
+        if self.queue.leave(concert, user).await? {
+            Ok(())
+        } else {
+            Err(ErrorCode::QUEUE_NOT_JOINED.into())
+        }
+    }
+
+    /// Subscribes a live stream to the concert's feed.
+    pub fn watch(&self, concert: i64, user: i64) -> Watch {
+        self.hub.watch(concert, user)
+    }
+
+    /// Fires when the service shuts down (streams end with it).
+    pub fn shutdown(&self) -> CancellationToken {
+        self.hub.shutdown()
+    }
+
+    /// One admission round over every concert with a line whose sale window is open; returns
+    /// how many users this instance admitted. Every instance runs it; the script makes it safe.
+    pub async fn admit_round(&self) -> AppResult<u64> {
+        let r = &self.rules;
+        let rules = AdmissionRules {
+            tick_ms: r.tick.as_millis() as u64,
+            per_tick: r.admit_per_tick,
+            max_active: r.max_active,
+            active_ttl_ms: r.active_ttl.as_millis() as u64,
+            grace_ms: r.presence_grace.as_millis() as u64,
+        };
+        let mut total = 0;
+        for concert in self.queue.concerts().await? {
+            let open = self.catalogs.current(concert).await?.is_some_and(|c| {
+                concert::sale_window_open(c.concert.open_time, c.concert.close_time, Utc::now())
+            });
+            if open && let Some(round) = self.queue.admit(concert, rules).await? {
+                total += round.admitted;
+                if round.admitted > 0 {
+                    self.hub.nudge(concert);
+                }
+                let label = concert.to_string();
+                metrics::counter!("ticketing_queue_admissions_total", "concert" => label.clone())
+                    .increment(round.admitted);
+                metrics::counter!("ticketing_queue_dropped_total", "concert" => label)
+                    .increment(round.dropped);
+            }
+            let stats = self.queue.stats(concert).await?;
+            self.hub.record_admitted(concert, stats.admitted_total);
+            let label = concert.to_string();
+            metrics::gauge!("ticketing_queue_waiting", "concert" => label.clone())
+                .set(stats.waiting as f64);
+            metrics::gauge!("ticketing_queue_active", "concert" => label).set(stats.active as f64);
+        }
+        Ok(total)
     }
 }
 

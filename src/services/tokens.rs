@@ -72,22 +72,13 @@ impl Tokens {
 pub fn new_refresh_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
-    let token = hex(&bytes);
+    let token = hex::encode(bytes);
     let hash = hash_refresh_token(&token);
     (token, hash)
 }
 
 pub fn hash_refresh_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! The expiry sweeper: unpaid reservations past their `expire_time` become `EXPIRED` (payment
 //! `FAILED`) and their seats come back, without any request having to arrive.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::AppResult, services::reservations, state::AppState};
+use crate::{error::AppResult, state::AppState};
 
 /// Reservations expired per transaction.
 pub const BATCH: i64 = 200;
@@ -14,7 +12,7 @@ pub const BATCH: i64 = 200;
 pub async fn execute_once(state: &AppState) -> AppResult<usize> {
     let mut total = 0;
     loop {
-        let n = reservations::expire_due(state, BATCH).await?;
+        let n = state.reservations.expire_due(BATCH).await?;
         total += n;
         if n < BATCH as usize {
             return Ok(total);
@@ -23,16 +21,15 @@ pub async fn execute_once(state: &AppState) -> AppResult<usize> {
 }
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let interval = state.settings.expiry_sweep_interval;
-    loop {
-        if let Err(e) = execute_once(&state).await {
-            tracing::warn!(error = %e, "expiry sweep failed; retrying");
+    let period = state.settings.expiry_sweep_interval;
+    let step = move || {
+        let state = state.clone();
+        async move {
+            let swept = execute_once(&state).await.map(drop);
+            metrics::gauge!("ticketing_expiry_sweeper_last_run_timestamp_seconds")
+                .set(chrono::Utc::now().timestamp() as f64);
+            swept
         }
-        metrics::gauge!("ticketing_expiry_sweeper_last_run_timestamp_seconds")
-            .set(chrono::Utc::now().timestamp() as f64);
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval.max(Duration::from_millis(50))) => {}
-        }
-    }
+    };
+    super::repeat("expiry", shutdown, period, step).await;
 }

@@ -4,24 +4,24 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::AppResult, repositories::idempotency, state::AppState};
+use crate::{error::AppResult, state::AppState};
 
 const INTERVAL: Duration = Duration::from_secs(600);
 
 pub async fn execute_once(state: &AppState) -> AppResult<u64> {
-    Ok(idempotency::purge_expired(&mut *state.db.acquire().await?).await?)
+    state.idempotency.purge_expired().await
 }
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
-    loop {
-        match execute_once(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "forgot expired idempotency keys"),
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+    let step = move || {
+        let state = state.clone();
+        async move {
+            let n = execute_once(&state).await?;
+            if n > 0 {
+                tracing::info!(count = n, "forgot expired idempotency keys");
+            }
+            AppResult::Ok(())
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(INTERVAL) => {}
-        }
-    }
+    };
+    super::repeat("housekeeping", shutdown, INTERVAL, step).await;
 }

@@ -5,23 +5,18 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::AppResult, services::payments, state::AppState};
+use crate::{error::AppResult, services::payments::REFUND_BATCH, state::AppState};
 
-const BATCH: i64 = 50;
 const INTERVAL: Duration = Duration::from_secs(5);
 
 pub async fn execute_once(state: &AppState) -> AppResult<usize> {
-    payments::request_refunds(state, BATCH).await
+    state.payments.request_refunds(REFUND_BATCH).await
 }
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
-    loop {
-        if let Err(e) = execute_once(&state).await {
-            tracing::warn!(error = %e, "refund round failed; retrying");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(INTERVAL) => {}
-        }
-    }
+    let step = move || {
+        let state = state.clone();
+        async move { execute_once(&state).await.map(drop) }
+    };
+    super::repeat("refunds", shutdown, INTERVAL, step).await;
 }
