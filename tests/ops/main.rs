@@ -99,20 +99,87 @@ fn the_compose_stack_has_every_service_with_health_checks_and_ordered_start() {
     }
 }
 
+/// The files compose mounts into the Prometheus container, as (repository path, container path),
+/// and the container path of its configuration.
+fn prometheus_container_files() -> (Vec<(String, String)>, String) {
+    let compose = yaml("docker-compose.yml");
+    let service = &compose["services"]["prometheus"];
+    let mounts = service["volumes"]
+        .as_vec()
+        .expect("prometheus volumes")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .filter_map(|v| v.strip_prefix("./"))
+        .map(|v| {
+            let mut parts = v.split(':');
+            (parts.next().unwrap().to_owned(), parts.next().expect("a container path").to_owned())
+        })
+        .collect();
+    let config = service["command"]
+        .as_vec()
+        .expect("prometheus command")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .find_map(|arg| arg.strip_prefix("--config.file="))
+        .expect("--config.file")
+        .to_owned();
+    (mounts, config)
+}
+
+/// The alerting rules of ops/alerts.yml, in order.
+fn alert_rules() -> Vec<Yaml> {
+    yaml("ops/alerts.yml")["groups"]
+        .as_vec()
+        .expect("rule groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_vec().expect("rules").clone())
+        .filter(|r| r["alert"].as_str().is_some())
+        .collect()
+}
+
+/// Runs `promtool` in the repository; its success and everything it printed. A missing promtool
+/// fails the test: the checks must not pass by not running.
+fn promtool(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new("promtool")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run promtool ({e}): run ./scripts/tools.sh, which installs it from \
+                 Debian's `prometheus` package (./scripts/test.sh does this before cargo test)"
+            )
+        });
+    let printed = format!(
+        "$ promtool {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
+
 #[test]
 fn prometheus_scrapes_the_app_by_service_name_and_loads_the_alerts() {
-    let prometheus = yaml("ops/prometheus.yml");
+    let prometheus = yaml("prometheus.yml");
     let job = &prometheus["scrape_configs"][0];
     assert_eq!(job["metrics_path"].as_str(), Some("/actuator/prometheus"));
     assert_eq!(job["static_configs"][0]["targets"][0].as_str(), Some("concert-app:8080"));
-    assert_eq!(prometheus["rule_files"][0].as_str(), Some("/etc/prometheus/alerts.yml"));
-    let alerts = yaml("ops/alerts.yml");
-    let names: Vec<&str> = alerts["groups"][0]["rules"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["alert"].as_str())
-        .collect();
+    // Relative rule files are read from the configuration's directory in the container.
+    let (mounts, config) = prometheus_container_files();
+    let config_dir = std::path::Path::new(&config).parent().unwrap();
+    let rule_file = config_dir.join(prometheus["rule_files"][0].as_str().expect("a rule file"));
+    assert!(
+        mounts.contains(&("prometheus.yml".to_owned(), config.clone())),
+        "compose mounts prometheus.yml at {config}: {mounts:?}"
+    );
+    assert!(
+        mounts.contains(&("ops/alerts.yml".to_owned(), rule_file.display().to_string())),
+        "compose mounts ops/alerts.yml where prometheus.yml looks for {}: {mounts:?}",
+        rule_file.display()
+    );
+    let rules = alert_rules();
+    let names: Vec<&str> = rules.iter().filter_map(|r| r["alert"].as_str()).collect();
     for alert in [
         "HighServerErrorRate",
         "HoldLatencyHigh",
@@ -124,9 +191,111 @@ fn prometheus_scrapes_the_app_by_service_name_and_loads_the_alerts() {
     }
 }
 
+/// A directory removed when dropped, also when the test fails.
+struct ScratchDir(std::path::PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn prometheus_config_passes_promtool_check_config() {
+    // Lay the mounted files out as in the container, so the rule files resolve as there.
+    let scratch =
+        ScratchDir(std::env::temp_dir().join(format!("ticketing-promtool-{}", std::process::id())));
+    let root = &scratch.0;
+    let _ = std::fs::remove_dir_all(root);
+    let (mounts, config) = prometheus_container_files();
+    for (local, in_container) in &mounts {
+        let target = root.join(in_container.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(local), &target)
+            .unwrap_or_else(|e| panic!("{local}: {e}"));
+    }
+    let config = root.join(config.trim_start_matches('/'));
+    let (ok, printed) =
+        promtool(&["check", "config", "--lint-fatal", config.to_str().expect("a UTF-8 path")]);
+    assert!(ok, "promtool rejects prometheus.yml:\n{printed}");
+    // A rule glob that matches nothing passes too: make sure the alerts were read.
+    let rules = alert_rules().len();
+    assert!(
+        printed.contains("SUCCESS: 1 rule files found")
+            && printed.contains(&format!("SUCCESS: {rules} rules found")),
+        "promtool read the {rules} alerts of ops/alerts.yml through prometheus.yml:\n{printed}"
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool_check_rules() {
+    let (ok, printed) = promtool(&["check", "rules", "--lint-fatal", "ops/alerts.yml"]);
+    assert!(ok, "promtool rejects ops/alerts.yml:\n{printed}");
+    let rules = alert_rules().len();
+    assert!(printed.contains(&format!("SUCCESS: {rules} rules found")), "{printed}");
+}
+
+#[test]
+fn every_alert_has_promtool_unit_tests_that_pass() {
+    let (ok, printed) = promtool(&["test", "rules", "ops/alerts.test.yml"]);
+    assert!(ok, "the unit tests of the alerts fail:\n{printed}");
+}
+
+#[test]
+fn every_alert_has_a_firing_and_a_quiet_case_in_its_unit_tests() {
+    let tests = yaml("ops/alerts.test.yml");
+    assert_eq!(
+        tests["rule_files"].as_vec().map(|v| v.iter().filter_map(Yaml::as_str).collect()),
+        Some(vec!["alerts.yml"]),
+        "ops/alerts.test.yml tests ops/alerts.yml"
+    );
+    let rules = alert_rules();
+    let expr_of = |alert: &str| {
+        rules
+            .iter()
+            .find(|r| r["alert"].as_str() == Some(alert))
+            .map(|r| r["expr"].as_str().unwrap())
+    };
+    let (mut firing, mut quiet) = (BTreeSet::new(), BTreeSet::new());
+    for group in tests["tests"].as_vec().expect("tests") {
+        let name = group["name"].as_str().unwrap_or("a test group");
+        let fed: BTreeSet<&str> = group["input_series"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["series"].as_str())
+            .map(|s| s.split('{').next().unwrap().trim())
+            .collect();
+        for case in group["alert_rule_test"].as_vec().into_iter().flatten() {
+            let alert = case["alertname"].as_str().expect("alertname");
+            // promtool passes a quiet case of an alert that does not exist.
+            let expr = expr_of(alert)
+                .unwrap_or_else(|| panic!("{name}: {alert} is not an alert of ops/alerts.yml"));
+            let expected = case["exp_alerts"].as_vec().map_or(0, Vec::len);
+            if expected == 0 {
+                // Quiet without the series the alert reads would prove nothing.
+                for metric in metric_names(expr) {
+                    assert!(
+                        fed.contains(metric.as_str()),
+                        "{name}: the quiet case of {alert} feeds no `{metric}`"
+                    );
+                }
+                quiet.insert(alert);
+            } else {
+                firing.insert(alert);
+            }
+        }
+    }
+    for rule in &rules {
+        let alert = rule["alert"].as_str().unwrap();
+        assert!(firing.contains(alert), "ops/alerts.test.yml has no case where {alert} fires");
+        assert!(quiet.contains(alert), "ops/alerts.test.yml has no case where {alert} stays quiet");
+    }
+}
+
 #[test]
 fn promtail_discovers_docker_logs_parses_json_and_keeps_labels_few() {
-    let promtail = yaml("ops/promtail.yml");
+    let promtail = yaml("promtail.yml");
     let job = &promtail["scrape_configs"][0];
     assert_eq!(job["docker_sd_configs"][0]["host"].as_str(), Some("unix:///var/run/docker.sock"));
     let stages = job["pipeline_stages"].as_vec().unwrap();
@@ -217,7 +386,7 @@ fn all_queries() -> Vec<(String, String)> {
             }
         }
     }
-    for rule in yaml("ops/alerts.yml")["groups"][0]["rules"].as_vec().unwrap() {
+    for rule in alert_rules() {
         queries.push((
             format!("alert {}", rule["alert"].as_str().unwrap()),
             rule["expr"].as_str().unwrap().to_owned(),
