@@ -1,7 +1,17 @@
-//! Typed settings read from the environment (SPEC §3), validated once at start-up.
+//! Typed settings (SPEC §3), declared once in [`SettingsArgs`]: each setting's environment
+//! variable, flag, default and help line. [`Settings`] is what the rest of the crate reads,
+//! built and validated once at start-up.
 
-use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+use std::{
+    ffi::OsStr, fmt, marker::PhantomData, net::SocketAddr, str::FromStr, sync::LazyLock,
+    time::Duration,
+};
 
+use clap::{
+    Arg, Args, Command, FromArgMatches,
+    builder::TypedValueParser,
+    error::{ContextKind, ContextValue},
+};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Development-only defaults; `APP_PROFILE=prod` refuses to start while any is in use.
@@ -19,6 +29,18 @@ pub enum Profile {
     Prod,
 }
 
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dev" => Ok(Profile::Dev),
+            "prod" => Ok(Profile::Prod),
+            other => Err(format!("expected `dev` or `prod`, got `{other}`")),
+        }
+    }
+}
+
 /// Where outgoing email goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmtpTarget {
@@ -28,11 +50,202 @@ pub enum SmtpTarget {
     Smtp(String),
 }
 
+impl FromStr for SmtpTarget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "log" => Ok(SmtpTarget::Log),
+            url if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Ok(SmtpTarget::Smtp(url.to_owned()))
+            }
+            other => Err(format!("expected `log` or smtp://host:port, got `{other}`")),
+        }
+    }
+}
+
 /// Which browser origins may call the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
     Any,
     List(Vec<String>),
+}
+
+/// Every setting of the service, declared once: its environment variable, its flag (the
+/// variable's name in kebab case, e.g. `--hold-ttl-secs`), its default and its help line. A
+/// flag overrides its variable. Defaults that depend on `APP_PROFILE` (secrets, the admin, the
+/// payment simulator, CORS) are applied by [`Settings::from_args`], and `--help` never shows a
+/// secret, neither a default nor a value from the environment. No `Debug`: it holds the secrets
+/// in the clear.
+#[derive(Args, Clone)]
+#[command(next_help_heading = "Settings (environment variables, or the flags)")]
+#[command(mut_args = |arg: Arg| arg.hide_env_values(true))]
+pub struct SettingsArgs {
+    /// `dev`: readable logs, Swagger UI, payment simulator, demo data allowed. `prod`: JSON logs,
+    /// development secrets refused, ADMIN_EMAIL and ADMIN_PASSWORD required
+    #[arg(long, env = "APP_PROFILE", default_value = "dev", value_parser = setting::<Profile>())]
+    app_profile: Profile,
+
+    /// Listen address (port 0 picks a free port)
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(value_parser = setting::<SocketAddr>())]
+    http_addr: SocketAddr,
+
+    /// Postgres; the database is created if missing and migrated at start-up
+    #[arg(long, env = "DATABASE_URL", value_parser = setting::<String>())]
+    #[arg(default_value = "postgres://postgres@127.0.0.1:5432/ticketing")]
+    database_url: String,
+
+    /// Database pool size
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "20")]
+    #[arg(value_parser = setting::<u32>())]
+    database_max_connections: u32,
+
+    /// Redis
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(value_parser = setting::<String>())]
+    redis_url: String,
+
+    /// Prepended to every Redis key (lets tests and tenants share one Redis)
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    redis_key_prefix: String,
+
+    /// RabbitMQ (the service starts and serves without it; readiness reports it)
+    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(value_parser = setting::<String>())]
+    amqp_url: String,
+
+    /// Prepended to exchange and queue names
+    #[arg(long, env = "AMQP_PREFIX", default_value = "")]
+    amqp_prefix: String,
+
+    /// Mail delivery: `log` (write emails to the log) or smtp://host:port
+    #[arg(long, env = "SMTP_URL", default_value = "log", value_parser = setting::<SmtpTarget>())]
+    smtp_url: SmtpTarget,
+
+    /// Sender of every email
+    #[arg(long, env = "MAIL_FROM", default_value = "ConcertMania <no-reply@concertmania.local>")]
+    #[arg(value_parser = setting::<String>())]
+    mail_from: String,
+
+    /// Sends of one email before it goes to the dead-letter queue
+    #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value = "5", value_parser = setting::<u32>())]
+    email_max_attempts: u32,
+
+    /// Delay before the first retry of a failed email, in ms; doubles each time
+    #[arg(long, env = "EMAIL_RETRY_BASE_MS", default_value = "2000")]
+    #[arg(value_parser = setting::<Millis>())]
+    email_retry_base_ms: Millis,
+
+    /// HMAC key for access tokens, at least 32 bytes [default: dev-only; prod requires it]
+    #[arg(long, env = "JWT_SECRET", value_parser = setting::<String>())]
+    jwt_secret: Option<String>,
+
+    /// Access token lifetime, in seconds
+    #[arg(long, env = "JWT_ACCESS_TTL_SECS", default_value = "900")]
+    #[arg(value_parser = setting::<Secs>())]
+    jwt_access_ttl_secs: Secs,
+
+    /// Refresh token lifetime, in seconds
+    #[arg(long, env = "JWT_REFRESH_TTL_SECS", default_value = "1209600")]
+    #[arg(value_parser = setting::<Secs>())]
+    jwt_refresh_ttl_secs: Secs,
+
+    /// Bootstrap admin, created when no admin exists [default: dev: admin@admin; prod requires it]
+    #[arg(long, env = "ADMIN_EMAIL", value_parser = setting::<String>())]
+    admin_email: Option<String>,
+
+    /// The bootstrap admin's password [default: dev-only; prod requires it]
+    #[arg(long, env = "ADMIN_PASSWORD", value_parser = setting::<String>())]
+    admin_password: Option<String>,
+
+    /// Comma-separated payment webhook HMAC secrets; several = rotation [default: dev-only; prod
+    /// requires it]
+    #[arg(long, env = "PAYMENT_WEBHOOK_SECRETS", value_parser = setting::<String>())]
+    payment_webhook_secrets: Option<String>,
+
+    /// Seat hold lifetime, in seconds
+    #[arg(long, env = "HOLD_TTL_SECS", default_value = "600", value_parser = setting::<Secs>())]
+    hold_ttl_secs: Secs,
+
+    /// Time to pay after checkout starts, in seconds
+    #[arg(long, env = "RESERVATION_TTL_SECS", default_value = "600")]
+    #[arg(value_parser = setting::<Secs>())]
+    reservation_ttl_secs: Secs,
+
+    /// Seats per user and concert, holds and active reservations together
+    #[arg(long, env = "MAX_SEATS_PER_USER", default_value = "4", value_parser = setting::<u32>())]
+    max_seats_per_user: u32,
+
+    /// Waiting-room admission tick, in ms
+    #[arg(long, env = "QUEUE_TICK_MS", default_value = "1000", value_parser = setting::<Millis>())]
+    queue_tick_ms: Millis,
+
+    /// Waiting-room admissions per tick
+    #[arg(long, env = "QUEUE_ADMIT_PER_TICK", default_value = "100")]
+    #[arg(value_parser = setting::<u32>())]
+    queue_admit_per_tick: u32,
+
+    /// Admitted users of one concert at once
+    #[arg(long, env = "QUEUE_MAX_ACTIVE", default_value = "1000", value_parser = setting::<u32>())]
+    queue_max_active: u32,
+
+    /// How long an admission lasts, in seconds
+    #[arg(long, env = "QUEUE_ACTIVE_TTL_SECS", default_value = "600")]
+    #[arg(value_parser = setting::<Secs>())]
+    queue_active_ttl_secs: Secs,
+
+    /// A waiting fan with no open stream and no poll for this long (seconds) loses the place
+    #[arg(long, env = "QUEUE_PRESENCE_GRACE_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    queue_presence_grace_secs: Secs,
+
+    /// How often the sweeper expires unpaid reservations, in ms
+    #[arg(long, env = "EXPIRY_SWEEP_INTERVAL_MS", default_value = "1000")]
+    #[arg(value_parser = setting::<Millis>())]
+    expiry_sweep_interval_ms: Millis,
+
+    /// The built-in payment-provider simulator: on or off [default: dev: on; prod: off, and it
+    /// cannot be turned on]
+    #[arg(long, env = "PAYMENT_SIMULATOR", value_parser = setting::<Switch>())]
+    payment_simulator: Option<Switch>,
+
+    /// Where the simulator delivers webhooks [default: this instance's /api/payment/webhook]
+    #[arg(long, env = "PAYMENT_SIMULATOR_WEBHOOK_URL", value_parser = setting::<String>())]
+    payment_simulator_webhook_url: Option<String>,
+
+    /// Base of absolute URLs handed out, e.g. checkout pages [default: http://localhost:<port>]
+    #[arg(long, env = "PUBLIC_BASE_URL", value_parser = setting::<String>())]
+    public_base_url: Option<String>,
+
+    /// Dev only: create two demo concerts when there are none (`true`, `1` or `on`)
+    #[arg(long, env = "SEED_DEMO_DATA", default_value = "false")]
+    #[arg(value_parser = setting::<Enabled>())]
+    seed_demo_data: Enabled,
+
+    /// Comma-separated origins allowed to call the API from a browser, or * [default: dev: *;
+    /// prod: none]
+    #[arg(long, env = "CORS_ORIGINS", value_parser = setting::<String>())]
+    cors_origins: Option<String>,
+
+    /// Failed logins per account before a lock-out
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "5", value_parser = setting::<u32>())]
+    login_max_failures: u32,
+
+    /// The lock-out window, in seconds
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW_SECS", default_value = "900")]
+    #[arg(value_parser = setting::<Secs>())]
+    login_failure_window_secs: Secs,
+
+    /// Login attempts per client address per window
+    #[arg(long, env = "LOGIN_MAX_ATTEMPTS_PER_IP", default_value = "30")]
+    #[arg(value_parser = setting::<u32>())]
+    login_max_attempts_per_ip: u32,
+
+    /// That window, in seconds
+    #[arg(long, env = "LOGIN_IP_WINDOW_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    login_ip_window_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -94,46 +307,64 @@ pub enum ConfigError {
     DefaultSecretInProd { name: &'static str },
 }
 
+/// The declaration as a command, made once: where the variables' names and flags are read.
+static DECLARATION: LazyLock<Command> =
+    LazyLock::new(|| SettingsArgs::augment_args(Command::new("ticketing")));
+
 impl Settings {
-    /// Reads the process environment (after an optional `.env` file).
+    /// Reads the process environment (after an optional `.env` file); no command line.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds settings from any variable source; tests pass a map.
+    /// Builds settings from any variable source; tests pass a map. The process environment is
+    /// not consulted.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-
-        let profile = match var("APP_PROFILE").as_deref() {
-            None | Some("dev") => Profile::Dev,
-            Some("prod") => Profile::Prod,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "APP_PROFILE",
-                    reason: format!("expected `dev` or `prod`, got `{other}`"),
-                });
+        // Each value found goes to the declaration's parser as its flag, so parsing and
+        // defaults are exactly those of the command line and the environment.
+        let mut argv = Vec::new();
+        for arg in DECLARATION.get_arguments() {
+            let (Some(name), Some(long)) = (arg.get_env(), arg.get_long()) else { continue };
+            if let Some(value) = name.to_str().and_then(&lookup) {
+                argv.push(format!("--{long}={value}"));
             }
-        };
+        }
+        let matches = DECLARATION
+            .clone()
+            .no_binary_name(true)
+            .mut_args(|arg| arg.env(None::<&'static str>))
+            .try_get_matches_from(argv)
+            .map_err(config_error)?;
+        let args = SettingsArgs::from_arg_matches(&matches).map_err(config_error)?;
+        Self::from_args(args)
+    }
+
+    /// Applies the profile's rules to parsed settings: development defaults for the secrets,
+    /// the admin, the simulator and CORS in `dev`; in `prod`, real values required.
+    pub fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
+        let profile = args.app_profile;
         let prod = profile == Profile::Prod;
 
         // A secret: in prod it must be set and must not be the development default.
-        let secret = |name: &'static str, default: &str| -> Result<String, ConfigError> {
-            match var(name) {
-                Some(v) if prod && v == default => Err(ConfigError::DefaultSecretInProd { name }),
-                Some(v) => Ok(v),
-                None if prod => Err(ConfigError::MissingInProd { name }),
-                None => Ok(default.to_owned()),
-            }
+        let secret = |name: &'static str, value: Option<String>, default: &str| match given(value) {
+            Some(v) if prod && v == default => Err(ConfigError::DefaultSecretInProd { name }),
+            Some(v) => Ok(v),
+            None if prod => Err(ConfigError::MissingInProd { name }),
+            None => Ok(default.to_owned()),
         };
 
-        let jwt_secret = secret("JWT_SECRET", dev_defaults::JWT_SECRET)?;
+        let jwt_secret = secret("JWT_SECRET", args.jwt_secret, dev_defaults::JWT_SECRET)?;
         if jwt_secret.len() < 32 {
             return Err(ConfigError::Invalid {
                 name: "JWT_SECRET",
                 reason: "must be at least 32 bytes".into(),
             });
         }
-        let webhook = secret("PAYMENT_WEBHOOK_SECRETS", dev_defaults::PAYMENT_WEBHOOK_SECRETS)?;
+        let webhook = secret(
+            "PAYMENT_WEBHOOK_SECRETS",
+            args.payment_webhook_secrets,
+            dev_defaults::PAYMENT_WEBHOOK_SECRETS,
+        )?;
         let payment_webhook_secrets: Vec<SecretString> = webhook
             .split(',')
             .map(str::trim)
@@ -147,10 +378,11 @@ impl Settings {
         {
             return Err(ConfigError::DefaultSecretInProd { name: "PAYMENT_WEBHOOK_SECRETS" });
         }
-        let admin_email = secret("ADMIN_EMAIL", dev_defaults::ADMIN_EMAIL)?;
-        let admin_password = secret("ADMIN_PASSWORD", dev_defaults::ADMIN_PASSWORD)?;
+        let admin_email = secret("ADMIN_EMAIL", args.admin_email, dev_defaults::ADMIN_EMAIL)?;
+        let admin_password =
+            secret("ADMIN_PASSWORD", args.admin_password, dev_defaults::ADMIN_PASSWORD)?;
 
-        let cors_origins = match var("CORS_ORIGINS") {
+        let cors_origins = match given(args.cors_origins) {
             Some(v) if v == "*" => CorsOrigins::Any,
             Some(v) => CorsOrigins::List(
                 v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
@@ -159,84 +391,55 @@ impl Settings {
             None => CorsOrigins::Any,
         };
 
-        let smtp = match var("SMTP_URL").as_deref() {
-            None | Some("log") => SmtpTarget::Log,
-            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
-                SmtpTarget::Smtp(url.to_owned())
-            }
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "SMTP_URL",
-                    reason: format!("expected `log` or smtp://host:port, got `{other}`"),
-                });
-            }
-        };
-
-        let payment_simulator = match var("PAYMENT_SIMULATOR").as_deref() {
+        let payment_simulator = match args.payment_simulator {
             None => !prod,
-            Some("on" | "true" | "1") if prod => {
+            Some(Switch(true)) if prod => {
                 return Err(ConfigError::Invalid {
                     name: "PAYMENT_SIMULATOR",
                     reason: "the payment simulator cannot run with APP_PROFILE=prod".into(),
                 });
             }
-            Some("on" | "true" | "1") => true,
-            Some("off" | "false" | "0") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "PAYMENT_SIMULATOR",
-                    reason: format!("expected on or off, got `{other}`"),
-                });
-            }
+            Some(Switch(on)) => on,
         };
 
         Ok(Settings {
             profile,
-            http_addr: parse(&var, "HTTP_ADDR", "0.0.0.0:8080")?,
-            database_url: var("DATABASE_URL")
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing".into())
-                .into(),
-            database_max_connections: parse(&var, "DATABASE_MAX_CONNECTIONS", "20")?,
-            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()).into(),
-            redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
-            amqp_url: var("AMQP_URL")
-                .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-                .into(),
-            amqp_prefix: lookup("AMQP_PREFIX").unwrap_or_default(),
-            smtp,
-            mail_from: var("MAIL_FROM")
-                .unwrap_or_else(|| "ConcertMania <no-reply@concertmania.local>".into()),
-            email_max_attempts: parse(&var, "EMAIL_MAX_ATTEMPTS", "5")?,
-            email_retry_base: Duration::from_millis(parse(&var, "EMAIL_RETRY_BASE_MS", "2000")?),
+            http_addr: args.http_addr,
+            database_url: args.database_url.into(),
+            database_max_connections: args.database_max_connections,
+            redis_url: args.redis_url.into(),
+            redis_key_prefix: args.redis_key_prefix,
+            amqp_url: args.amqp_url.into(),
+            amqp_prefix: args.amqp_prefix,
+            smtp: args.smtp_url,
+            mail_from: args.mail_from,
+            email_max_attempts: args.email_max_attempts,
+            email_retry_base: args.email_retry_base_ms.0,
             jwt_secret: jwt_secret.into(),
-            jwt_access_ttl: secs(&var, "JWT_ACCESS_TTL_SECS", "900")?,
-            jwt_refresh_ttl: secs(&var, "JWT_REFRESH_TTL_SECS", "1209600")?,
+            jwt_access_ttl: args.jwt_access_ttl_secs.0,
+            jwt_refresh_ttl: args.jwt_refresh_ttl_secs.0,
             admin_email: admin_email.to_lowercase(),
             admin_password: admin_password.into(),
             payment_webhook_secrets,
-            hold_ttl: secs(&var, "HOLD_TTL_SECS", "600")?,
-            reservation_ttl: secs(&var, "RESERVATION_TTL_SECS", "600")?,
-            max_seats_per_user: parse(&var, "MAX_SEATS_PER_USER", "4")?,
-            queue_tick: Duration::from_millis(parse(&var, "QUEUE_TICK_MS", "1000")?),
-            queue_admit_per_tick: parse(&var, "QUEUE_ADMIT_PER_TICK", "100")?,
-            queue_max_active: parse(&var, "QUEUE_MAX_ACTIVE", "1000")?,
-            queue_active_ttl: secs(&var, "QUEUE_ACTIVE_TTL_SECS", "600")?,
-            queue_presence_grace: secs(&var, "QUEUE_PRESENCE_GRACE_SECS", "60")?,
-            expiry_sweep_interval: Duration::from_millis(parse(
-                &var,
-                "EXPIRY_SWEEP_INTERVAL_MS",
-                "1000",
-            )?),
+            hold_ttl: args.hold_ttl_secs.0,
+            reservation_ttl: args.reservation_ttl_secs.0,
+            max_seats_per_user: args.max_seats_per_user,
+            queue_tick: args.queue_tick_ms.0,
+            queue_admit_per_tick: args.queue_admit_per_tick,
+            queue_max_active: args.queue_max_active,
+            queue_active_ttl: args.queue_active_ttl_secs.0,
+            queue_presence_grace: args.queue_presence_grace_secs.0,
+            expiry_sweep_interval: args.expiry_sweep_interval_ms.0,
             payment_simulator,
-            payment_simulator_webhook_url: var("PAYMENT_SIMULATOR_WEBHOOK_URL"),
-            public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            payment_simulator_webhook_url: given(args.payment_simulator_webhook_url),
+            public_base_url: given(args.public_base_url)
+                .map(|u| u.trim_end_matches('/').to_owned()),
             cors_origins,
-            seed_demo_data: !prod
-                && matches!(var("SEED_DEMO_DATA").as_deref(), Some("true" | "1" | "on")),
-            login_max_failures: parse(&var, "LOGIN_MAX_FAILURES", "5")?,
-            login_failure_window: secs(&var, "LOGIN_FAILURE_WINDOW_SECS", "900")?,
-            login_max_attempts_per_ip: parse(&var, "LOGIN_MAX_ATTEMPTS_PER_IP", "30")?,
-            login_ip_window: secs(&var, "LOGIN_IP_WINDOW_SECS", "60")?,
+            seed_demo_data: !prod && args.seed_demo_data.0,
+            login_max_failures: args.login_max_failures,
+            login_failure_window: args.login_failure_window_secs.0,
+            login_max_attempts_per_ip: args.login_max_attempts_per_ip,
+            login_ip_window: args.login_ip_window_secs.0,
         })
     }
 
@@ -245,28 +448,120 @@ impl Settings {
     }
 }
 
-fn parse<T: FromStr>(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: &str,
-) -> Result<T, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    let raw = var(name).unwrap_or_else(|| default.to_owned());
-    raw.parse::<T>().map_err(|e| ConfigError::Invalid { name, reason: format!("`{raw}`: {e}") })
+impl SettingsArgs {
+    /// The listen address, before the profile's rules are applied (`ticketing healthcheck`).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
 }
 
-fn secs(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: &str,
-) -> Result<Duration, ConfigError> {
-    let n: u64 = parse(var, name, default)?;
-    if n == 0 {
-        return Err(ConfigError::Invalid { name, reason: "must be greater than 0".into() });
+/// An empty value counts as unset.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// A parse error of the declaration, as the variable it came from and why.
+fn config_error(e: clap::Error) -> ConfigError {
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    // The argument as clap shows it: `--hold-ttl-secs <HOLD_TTL_SECS>`.
+    let flag = text(ContextKind::InvalidArg).and_then(|a| a.split_whitespace().next());
+    let name = DECLARATION
+        .get_arguments()
+        .find(|arg| arg.get_long().is_some_and(|long| flag == Some(&format!("--{long}"))))
+        .and_then(|arg| arg.get_env()?.to_str())
+        .unwrap_or("settings");
+    let reason = match (text(ContextKind::InvalidValue), std::error::Error::source(&e)) {
+        (Some(value), Some(why)) => format!("`{value}`: {why}"),
+        _ => e.kind().to_string(),
+    };
+    ConfigError::Invalid { name, reason }
+}
+
+/// How every setting's text is read, from a flag or the environment: blanks around the value do
+/// not count, and an empty value means the default, as if the variable were unset.
+#[derive(Clone)]
+struct Setting<T>(PhantomData<fn() -> T>);
+
+fn setting<T>() -> Setting<T> {
+    Setting(PhantomData)
+}
+
+impl<T> TypedValueParser for Setting<T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Value = T;
+
+    fn parse_ref(&self, cmd: &Command, arg: Option<&Arg>, value: &OsStr) -> Result<T, clap::Error> {
+        // clap's own parser for `FromStr` types: its errors name the flag and the variable.
+        let parse: fn(&str) -> Result<T, T::Err> = T::from_str;
+        let Some(text) = value.to_str().map(str::trim) else {
+            return parse.parse_ref(cmd, arg, value);
+        };
+        match arg.and_then(|a| a.get_default_values().first()) {
+            Some(default) if text.is_empty() => parse.parse_ref(cmd, arg, default),
+            _ => parse.parse_ref(cmd, arg, OsStr::new(text)),
+        }
     }
-    Ok(Duration::from_secs(n))
+}
+
+/// A number of seconds, greater than 0.
+#[derive(Clone, Copy)]
+struct Secs(Duration);
+
+impl FromStr for Secs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<u64>().map_err(|e| e.to_string())? {
+            0 => Err("must be greater than 0".into()),
+            n => Ok(Secs(Duration::from_secs(n))),
+        }
+    }
+}
+
+/// A number of milliseconds.
+#[derive(Clone, Copy)]
+struct Millis(Duration);
+
+impl FromStr for Millis {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Millis(Duration::from_millis(s.parse()?)))
+    }
+}
+
+/// `on`/`true`/`1` or `off`/`false`/`0`.
+#[derive(Clone, Copy)]
+struct Switch(bool);
+
+impl FromStr for Switch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" | "true" | "1" => Ok(Switch(true)),
+            "off" | "false" | "0" => Ok(Switch(false)),
+            other => Err(format!("expected on or off, got `{other}`")),
+        }
+    }
+}
+
+/// On for `true`, `1` or `on`; anything else is off.
+#[derive(Clone, Copy)]
+struct Enabled(bool);
+
+impl FromStr for Enabled {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Enabled(matches!(s, "true" | "1" | "on")))
+    }
 }
 
 // Secrets never reach a log line, even through `{:?}`.
@@ -365,6 +660,78 @@ mod tests {
     fn bad_numbers_name_their_variable() {
         let err = settings(&[("HOLD_TTL_SECS", "ten")]).unwrap_err();
         assert!(err.to_string().starts_with("HOLD_TTL_SECS"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong() {
+        let err = settings(&[("HOLD_TTL_SECS", "ten")]).unwrap_err();
+        assert_eq!(err.to_string(), "HOLD_TTL_SECS: `ten`: invalid digit found in string");
+        let err = settings(&[("LOGIN_IP_WINDOW_SECS", "0")]).unwrap_err();
+        assert_eq!(err.to_string(), "LOGIN_IP_WINDOW_SECS: `0`: must be greater than 0");
+        let err = settings(&[("APP_PROFILE", "staging")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "APP_PROFILE: `staging`: expected `dev` or `prod`, got `staging`"
+        );
+        let err = settings(&[("SMTP_URL", "mailhog:1025")]).unwrap_err();
+        assert!(err.to_string().starts_with("SMTP_URL"), "{err}");
+        let err = settings(&[("PAYMENT_SIMULATOR", "maybe")]).unwrap_err();
+        assert!(err.to_string().starts_with("PAYMENT_SIMULATOR"), "{err}");
+    }
+
+    #[test]
+    fn blank_values_count_as_unset_and_blanks_around_values_are_ignored() {
+        let s = settings(&[
+            ("HOLD_TTL_SECS", ""),
+            ("SMTP_URL", " "),
+            ("JWT_SECRET", ""),
+            ("HTTP_ADDR", " 127.0.0.1:9000 "),
+            ("QUEUE_TICK_MS", "250\n"),
+            ("PUBLIC_BASE_URL", "https://tickets.example/ "),
+        ])
+        .unwrap();
+        assert_eq!(s.hold_ttl, Duration::from_secs(600));
+        assert_eq!(s.smtp, SmtpTarget::Log);
+        assert_eq!(s.jwt_secret.expose_secret(), dev_defaults::JWT_SECRET);
+        assert_eq!(s.http_addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s.queue_tick, Duration::from_millis(250));
+        assert_eq!(s.public_base_url.as_deref(), Some("https://tickets.example"));
+        let err = settings(&[("APP_PROFILE", "prod"), ("JWT_SECRET", "  ")]).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingInProd { name: "JWT_SECRET" }), "{err}");
+    }
+
+    #[test]
+    fn prefixes_are_taken_as_given() {
+        let s = settings(&[("REDIS_KEY_PREFIX", " t1:"), ("AMQP_PREFIX", "t1.")]).unwrap();
+        assert_eq!(s.redis_key_prefix, " t1:");
+        assert_eq!(s.amqp_prefix, "t1.");
+        assert_eq!(settings(&[]).unwrap().redis_key_prefix, "");
+    }
+
+    #[test]
+    fn help_shows_every_variable_and_no_secret() {
+        let help = DECLARATION.clone().render_long_help().to_string();
+        for arg in DECLARATION.get_arguments() {
+            let name = arg.get_env().unwrap().to_str().unwrap();
+            assert!(help.contains(&format!("[env: {name}]")), "{name} in {help}");
+            assert!(arg.get_long().is_some(), "{name} has a flag");
+        }
+        for secret in [
+            dev_defaults::JWT_SECRET,
+            dev_defaults::PAYMENT_WEBHOOK_SECRETS,
+            dev_defaults::ADMIN_PASSWORD,
+        ] {
+            assert!(!help.contains(secret), "--help shows {secret}");
+        }
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        for arg in DECLARATION.get_arguments() {
+            let name = arg.get_env().unwrap().to_str().unwrap();
+            assert!(readme.contains(&format!("`{name}`")), "README's table lists {name}");
+        }
     }
 
     #[test]

@@ -1,137 +1,191 @@
 //! `ticketing-bench`: load scenarios against a running ticketing service, through its public
-//! HTTP API only.
-//!
-//! ```text
-//! ticketing-bench seat-map [--base-url URL] [--seats N] [--readers N] [--seconds S]
-//! ticketing-bench holds [--base-url URL] [--seats N] [--clients N] [--seconds S]
-//! ```
+//! HTTP API only. `ticketing-bench --help` lists the scenarios, `ticketing-bench <scenario>
+//! --help` their options.
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
 use ticketing_bench::{Options, flash_sale, holds, report, seat_map, smtp::SmtpSink, sse};
 
-const USAGE: &str = "\
-usage: ticketing-bench <scenario> [options]
+/// The command line: one subcommand per scenario.
+#[derive(Parser)]
+#[command(name = "ticketing-bench", version, after_help = AFTER_HELP)]
+#[command(about = "Load scenarios against running ticketing services, through their HTTP API")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
 
-scenarios:
-    seat-map    create a concert with --seats seats (in batches of 5,000), then --readers
-                concurrent clients fetch its seat map for --seconds; reports latency and bytes
-    holds       --clients fans hold (and release) seats for --seconds: first all on one hot seat,
-                then spread over --seats seats; reports holds/s, latency percentiles, conflict
-                rate, and redis-benchmark SET NX PX at the same concurrency for the ratio
-    flash-sale  a concert of --seats seats behind the waiting room; --fans fans spread over every
-                --base-url sign up, join, follow their stream, hold 1-4 seats (retrying on
-                conflict), check out and pay through the simulator (--decline and --abandon set
-                the shares that decline or walk away); then the database is audited. Run the
-                services with SMTP_URL=smtp://127.0.0.1:<--smtp-port>. Exit code 1 on any audit
-                failure.
-    sse         --streams fans join a waiting room and hold a live stream open; reports the
-                server's memory per stream (--server-pid) and, once the sale opens, the delay
-                from each admission to its queue-complete event
+const AFTER_HELP: &str =
+    "Every scenario prints a summary and a progress line on stderr while it runs.";
 
-options:
-    --base-url URL        service to drive (default http://127.0.0.1:8080); several, comma-
-                          separated or repeated, for the flash sale's instances
-    --admin-email E       admin account (default admin@admin)
-    --admin-password P    (default admin1234)
-    --seats N             seats in the concert (default 5000)
-    --readers N           concurrent readers (default 8)
-    --clients N           concurrent fans for holds (default 64)
-    --streams N           open streams for sse (default 1000)
-    --server-pid PID      the service's process id, to read its memory (sse)
-    --seconds S           how long readers read (default 10)
-    --fans N              fans in the flash sale (default 300)
-    --database-url URL    the services' database, for the audit
-                          (default postgres://postgres@127.0.0.1:5432/ticketing)
-    --smtp-port P         where the flash sale's mail sink listens (default 2525)
-    --decline R           share of fans who decline payment (default 0.1)
-    --abandon R           share of fans who never pay (default 0.1)
-    --json PATH           write the scenario's report as JSON (summary and per-second timeline)
-    --svg PATH            write its chart: throughput per second (bars), latency p50/p99 (lines)
+#[derive(Subcommand)]
+enum Scenario {
+    /// Seat-map reads: latency and bytes, plain and gzip
+    ///
+    /// Creates a concert with --seats seats (in batches of 5,000), then --readers concurrent
+    /// clients fetch its seat map for --seconds; reports latency and bytes.
+    #[command(verbatim_doc_comment)]
+    SeatMap {
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 5_000)]
+        seats: usize,
+        /// Concurrent readers
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        readers: usize,
+        /// How long readers read, per encoding
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        seconds: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Seat holds under contention, next to redis-benchmark
+    ///
+    /// --clients fans hold (and release) seats for --seconds: first all on one hot seat, then
+    /// spread over --seats seats; reports holds/s, latency percentiles, conflict rate, and
+    /// redis-benchmark SET NX PX at the same concurrency for the ratio.
+    #[command(verbatim_doc_comment)]
+    Holds {
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 5_000)]
+        seats: usize,
+        /// Concurrent fans
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        clients: usize,
+        /// How long each mode runs
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        seconds: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Waiting-room streams: memory per stream and admission delay
+    ///
+    /// --streams fans join a waiting room and hold a live stream open; reports the server's
+    /// memory per stream (--server-pid) and, once the sale opens, the delay from each admission
+    /// to its queue-complete event.
+    #[command(verbatim_doc_comment)]
+    Sse {
+        /// Open streams
+        #[arg(long, value_name = "N", default_value_t = 1_000)]
+        streams: usize,
+        /// The service's process id, to read its memory
+        #[arg(long, value_name = "PID")]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A sale end to end behind the waiting room, then an audit of the database
+    ///
+    /// A concert of --seats seats behind the waiting room; --fans fans spread over every
+    /// --base-url sign up, join, follow their stream, hold 1-4 seats (retrying on conflict),
+    /// check out and pay through the simulator (--decline and --abandon set the shares that
+    /// decline or walk away); then the database is audited. Run the services with
+    /// SMTP_URL=smtp://127.0.0.1:<--smtp-port>. Exit code 1 on any audit failure.
+    #[command(verbatim_doc_comment)]
+    FlashSale {
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        seats: usize,
+        /// Fans in the sale
+        #[arg(long, value_name = "N", default_value_t = 300)]
+        fans: usize,
+        /// The services' database, for the audit
+        #[arg(long, value_name = "URL")]
+        #[arg(default_value = "postgres://postgres@127.0.0.1:5432/ticketing")]
+        database_url: String,
+        /// Where the mail sink listens
+        #[arg(long, value_name = "P", default_value_t = 2525)]
+        smtp_port: u16,
+        /// Share of fans who decline payment
+        #[arg(long, value_name = "R", default_value_t = 0.1)]
+        decline: f64,
+        /// Share of fans who never pay
+        #[arg(long, value_name = "R", default_value_t = 0.1)]
+        abandon: f64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
 
-Every scenario prints a summary and a progress line on stderr while it runs.
-";
+/// Options of every scenario.
+#[derive(Args)]
+struct Common {
+    /// Service to drive; several, comma-separated or repeated, for the flash sale's instances
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    #[arg(default_value = "http://127.0.0.1:8080")]
+    base_url: Vec<String>,
+    /// Admin account
+    #[arg(long, value_name = "E", default_value = "admin@admin")]
+    admin_email: String,
+    /// The admin's password
+    #[arg(long, value_name = "P", default_value = "admin1234")]
+    admin_password: String,
+    /// Write the scenario's report as JSON (summary and per-second timeline)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// Write its chart: throughput per second (bars), latency p50/p99 (lines)
+    #[arg(long, value_name = "PATH")]
+    svg: Option<String>,
+}
 
-fn parse(args: &[String]) -> anyhow::Result<(String, Options)> {
-    let mut options = Options {
-        base_url: "http://127.0.0.1:8080".into(),
-        admin_email: "admin@admin".into(),
-        admin_password: "admin1234".into(),
-        seats: 5_000,
-        readers: 8,
-        clients: 64,
-        streams: 1_000,
-        server_pid: None,
-        base_urls: Vec::new(),
-        fans: 300,
-        database_url: "postgres://postgres@127.0.0.1:5432/ticketing".into(),
-        smtp_port: 2525,
-        decline_ratio: 0.1,
-        abandon_ratio: 0.1,
-        json: None,
-        svg: None,
-        duration: Duration::from_secs(10),
-    };
-    let mut it = args.iter();
-    let scenario = it.next().context(USAGE)?.clone();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--base-url" => {
-                for url in value()?.split(',') {
-                    options.base_urls.push(url.trim().trim_end_matches('/').to_owned());
-                }
-                options.base_url = options.base_urls[0].clone();
-            }
-            "--fans" => options.fans = value()?.parse()?,
-            "--database-url" => options.database_url = value()?.clone(),
-            "--smtp-port" => options.smtp_port = value()?.parse()?,
-            "--decline" => options.decline_ratio = value()?.parse()?,
-            "--abandon" => options.abandon_ratio = value()?.parse()?,
-            "--json" => options.json = Some(value()?.clone()),
-            "--svg" => options.svg = Some(value()?.clone()),
-            "--admin-email" => options.admin_email = value()?.clone(),
-            "--admin-password" => options.admin_password = value()?.clone(),
-            "--seats" => options.seats = value()?.parse()?,
-            "--readers" => options.readers = value()?.parse()?,
-            "--clients" => options.clients = value()?.parse()?,
-            "--streams" => options.streams = value()?.parse()?,
-            "--server-pid" => options.server_pid = Some(value()?.parse()?),
-            "--seconds" => options.duration = Duration::from_secs(value()?.parse()?),
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => bail!("unknown option {other}\n\n{USAGE}"),
+impl Common {
+    /// The scenario options; what the scenario does not use stays zero.
+    fn options(self) -> Options {
+        let base_urls: Vec<String> =
+            self.base_url.iter().map(|u| u.trim().trim_end_matches('/').to_owned()).collect();
+        Options {
+            base_url: base_urls.first().cloned().unwrap_or_default(),
+            base_urls,
+            admin_email: self.admin_email,
+            admin_password: self.admin_password,
+            json: self.json,
+            svg: self.svg,
+            seats: 0,
+            readers: 0,
+            clients: 0,
+            streams: 0,
+            server_pid: None,
+            duration: Duration::ZERO,
+            fans: 0,
+            database_url: String::new(),
+            smtp_port: 0,
+            decline_ratio: 0.0,
+            abandon_ratio: 0.0,
         }
     }
-    Ok((scenario, options))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (scenario, options) = match parse(&args) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
+    match Cli::parse().scenario {
+        Scenario::SeatMap { common, seats, readers, seconds } => {
+            let duration = Duration::from_secs(seconds);
+            seat_map::run(&Options { seats, readers, duration, ..common.options() }).await
         }
-    };
-    match scenario.as_str() {
-        "seat-map" => seat_map::run(&options).await,
-        "holds" => holds::run(&options).await,
-        "sse" => sse::run(&options).await,
-        "flash-sale" => run_flash_sale(options).await,
-        other => {
-            eprintln!("unknown scenario {other}\n\n{USAGE}");
-            std::process::exit(2);
+        Scenario::Holds { common, seats, clients, seconds } => {
+            let duration = Duration::from_secs(seconds);
+            holds::run(&Options { seats, clients, duration, ..common.options() }).await
+        }
+        Scenario::Sse { common, streams, server_pid } => {
+            sse::run(&Options { streams, server_pid, ..common.options() }).await
+        }
+        Scenario::FlashSale { common, seats, fans, database_url, smtp_port, decline, abandon } => {
+            run_flash_sale(Options {
+                seats,
+                fans,
+                database_url,
+                smtp_port,
+                decline_ratio: decline,
+                abandon_ratio: abandon,
+                ..common.options()
+            })
+            .await
         }
     }
 }
 
-async fn run_flash_sale(mut options: Options) -> anyhow::Result<()> {
-    if options.base_urls.is_empty() {
-        options.base_urls.push(options.base_url.clone());
-    }
+async fn run_flash_sale(options: Options) -> anyhow::Result<()> {
     let sink = SmtpSink::start_on(options.smtp_port).await.context("starting the mail sink")?;
     let config = flash_sale::Config {
         base_urls: options.base_urls.clone(),
@@ -139,7 +193,7 @@ async fn run_flash_sale(mut options: Options) -> anyhow::Result<()> {
         admin_email: options.admin_email.clone(),
         admin_password: options.admin_password.clone(),
         fans: options.fans,
-        seats: if options.seats == 5_000 { 100 } else { options.seats },
+        seats: options.seats,
         decline_ratio: options.decline_ratio,
         abandon_ratio: options.abandon_ratio,
         signup_parallelism: 16,
@@ -203,4 +257,72 @@ async fn run_flash_sale(mut options: Options) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_invocations_of_docs_benchmarks_parse() {
+        for line in [
+            "seat-map --seats 50000 --readers 8 --seconds 10",
+            "holds --seats 10000 --clients 64 --seconds 10",
+            "sse --streams 10000 --server-pid 4242",
+        ] {
+            let argv = std::iter::once("ticketing-bench").chain(line.split_whitespace());
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        let Scenario::FlashSale { common, seats, fans, database_url, .. } = Cli::try_parse_from([
+            "ticketing-bench",
+            "flash-sale",
+            "--base-url",
+            "http://127.0.0.1:8081,http://127.0.0.1:8082/",
+            "--base-url",
+            "http://127.0.0.1:8083",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/ticketing_flash",
+            "--fans",
+            "5000",
+            "--seats",
+            "2000",
+            "--json",
+            "flash.json",
+        ])
+        .unwrap()
+        .scenario
+        else {
+            panic!("a flash sale")
+        };
+        assert_eq!((seats, fans), (2000, 5000));
+        assert!(database_url.ends_with("/ticketing_flash"));
+        let options = common.options();
+        assert_eq!(options.base_url, "http://127.0.0.1:8081");
+        assert_eq!(options.base_urls.len(), 3);
+        assert_eq!(options.base_urls[1], "http://127.0.0.1:8082");
+        assert_eq!(options.json.as_deref(), Some("flash.json"));
+    }
+
+    #[test]
+    fn defaults_are_those_of_the_usage() {
+        let Scenario::FlashSale { common, seats, fans, smtp_port, decline, abandon, .. } =
+            Cli::try_parse_from(["ticketing-bench", "flash-sale"]).unwrap().scenario
+        else {
+            panic!("a flash sale")
+        };
+        assert_eq!((seats, fans, smtp_port, decline, abandon), (100, 300, 2525, 0.1, 0.1));
+        let options = common.options();
+        assert_eq!(options.base_urls, ["http://127.0.0.1:8080"]);
+        assert_eq!(
+            (options.admin_email.as_str(), options.admin_password.as_str()),
+            ("admin@admin", "admin1234")
+        );
+    }
 }
