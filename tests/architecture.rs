@@ -1,4 +1,4 @@
-//! The layer table of `STYLE.md`, enforced: every reference from one module of the crate to
+//! The layering of the style guide, enforced: every reference from one module of the crate to
 //! another (`use crate::…`, inline `crate::x::y`, `super::…`, `self::…` and a `mod.rs` naming its
 //! own children) must follow the allowed dependencies below, no two modules may depend on each
 //! other in a cycle (at file granularity), and the crates that talk to the outside world stay in
@@ -8,8 +8,12 @@
 //! (line numbers kept), then paths are read from the tokens, `use` groups expanded. Inline
 //! `#[cfg(test)] mod tests` blocks are checked like the rest of their file (a unit test reaching
 //! across layers is still a layering smell, and `use super::*` inside one resolves to the file's
-//! own module, so it costs nothing). Macros called through the crate root (`crate::text_enum!`)
-//! are allowed everywhere.
+//! own module, so it costs nothing); their references count in the cycle graph too. Macros called
+//! through the crate root (`crate::text_enum!`) are allowed everywhere.
+//!
+//! What a text scan cannot see: a layer reaching another through a value, e.g. a controller
+//! calling `state.db` or `state.redis` directly (only a `sqlx::`/`redis::` path gives it away),
+//! and what a macro expands to at its call site (it is checked where the macro is written).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -35,8 +39,10 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// External crates that belong to one layer: (crate, layers that may name it).
 ///
 /// `sqlx` in `error.rs`: `From<sqlx::Error> for AppError` and the constraint-name → 409 table
-/// (STYLE.md puts both there). `deadpool_redis` is *not* allowed there: its two `From` impls can
-/// live in `clients/redis.rs`, next to the only code that produces those errors.
+/// (the style guide puts both there). `deadpool_redis` is *not* allowed there: its two `From` impls can
+/// live in `clients/redis.rs`, next to the only code that produces those errors. Nor is `sqlx`
+/// allowed in `domain/text_enum.rs`: the `sqlx::Type`/`Encode`/`Decode` impls of the text enums
+/// can be generated on the repositories' side.
 const EXTERNAL_CRATES: &[(&str, &[&str])] = &[
     ("lapin", &["clients"]),
     ("redis", &["clients"]),
@@ -45,7 +51,7 @@ const EXTERNAL_CRATES: &[(&str, &[&str])] = &[
     ("sqlx", &["repositories", "startup", "state", "error"]),
 ];
 
-/// Services own transactions (STYLE.md: `pool.begin()`, then repository calls with `&mut tx`),
+/// Services own transactions (the style guide: `pool.begin()`, then repository calls with `&mut tx`),
 /// so they may name sqlx's pool, connection and transaction types; queries stay in repositories.
 const SQLX_HANDLES_IN_SERVICES: &[&str] =
     &["PgPool", "PgConnection", "PgTransaction", "Transaction", "Postgres", "Acquire"];
@@ -66,7 +72,7 @@ fn architecture_layers_hold_and_no_cycles() {
     let violations = check(&files);
     assert!(
         violations.is_empty(),
-        "{} architecture violation(s) (rules: STYLE.md, tests/architecture.rs):\n{}\n",
+        "{} architecture violation(s) (rules: the tables at the top of tests/architecture.rs):\n{}\n",
         violations.len(),
         violations.join("\n")
     );
