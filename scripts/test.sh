@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: starts (or installs) the local services and installs the tools the tests run,
-# then runs every test against them.
+# The test command: starts (or installs) the local services and the tools the tests run, checks
+# formatting, lints and the offline query data, then runs every test against the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/services.sh
@@ -8,5 +8,13 @@ cd "$(dirname "$0")/.."
 ./scripts/tools.sh
 # A build directory outside the clone, so a fresh clone reuses earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
+step() { printf '[test] %s\n' "$*" >&2; }
+step "cargo fmt --all --check"
+cargo fmt --all --check
+step "cargo clippy --locked --workspace --all-targets -- -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+step "scripts/sqlx-check.sh"
+./scripts/sqlx-check.sh
 # Integration tests wait on I/O more than on CPU: run more of them than there are cores.
-cargo test --locked -- --test-threads="${TEST_THREADS:-6}" "$@"
+step "cargo test"
+cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-6}" "$@"

@@ -237,22 +237,6 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-impl From<deadpool_redis::PoolError> for AppError {
-    fn from(err: deadpool_redis::PoolError) -> Self {
-        AppError::Unavailable(err.into())
-    }
-}
-
-impl From<deadpool_redis::redis::RedisError> for AppError {
-    fn from(err: deadpool_redis::redis::RedisError) -> Self {
-        if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
-            AppError::Unavailable(err.into())
-        } else {
-            AppError::Unexpected(err.into())
-        }
-    }
-}
-
 /// Constraint names of the schema → the error a client should see.
 fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
     let db = err.as_database_error()?;

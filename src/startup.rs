@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::Router;
 use secrecy::ExposeSecret;
 use sqlx::{
-    ConnectOptions, Connection, PgConnection, PgPool,
+    ConnectOptions, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tokio::net::TcpListener;
@@ -21,6 +21,7 @@ use crate::{
         redis::RedisClient,
     },
     config::Settings,
+    repositories::database,
     router,
     services::{concerts, users},
     state::{AppState, Connections},
@@ -131,7 +132,7 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("DATABASE_URL is not a valid Postgres URL")?
         .log_statements(tracing::log::LevelFilter::Debug)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-    create_database_if_missing(&options).await?;
+    database::create_if_missing(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -140,32 +141,6 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("connecting to Postgres")?;
     MIGRATOR.run(&pool).await.context("running migrations")?;
     Ok(pool)
-}
-
-async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
-    let name = options.get_database().unwrap_or("postgres").to_owned();
-    let mut maintenance: PgConnection = options
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .context("connecting to Postgres (database `postgres`)")?;
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut maintenance)
-            .await?;
-    if !exists {
-        let statement = format!(r#"create database "{}""#, name.replace('"', "\"\""));
-        match sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut maintenance).await {
-            Ok(_) => tracing::info!(database = %name, "created database"),
-            // Another instance created it first.
-            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04") => {}
-            Err(e) => return Err(e).context("creating the database"),
-        }
-    }
-    maintenance.close().await?;
-    Ok(())
 }
 
 fn spawn_metrics_upkeep(state: AppState, shutdown: CancellationToken) {

@@ -132,7 +132,7 @@ impl AppState {
             waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
             idempotency: Idempotency::new(db.clone()),
             relay: Relay::new(db.clone(), broker.clone()),
-            emails: Emails::new(db.clone(), Arc::new(mailer), retry),
+            emails: Emails::new(db.clone(), broker.clone(), Arc::new(mailer), retry),
             health: Health::new(db.clone(), redis.clone(), broker.clone()),
             settings: Arc::new(settings),
             db,

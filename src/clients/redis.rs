@@ -9,7 +9,7 @@ use deadpool_redis::{
     redis::{self, Arg, Cmd, Pipeline, RedisFuture, Value, aio::ConnectionLike},
 };
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Events counted in a fixed window, and the window's remaining milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,5 +163,21 @@ impl ConnectionLike for Instrumented {
 
     fn get_db(&self) -> i64 {
         self.0.get_db()
+    }
+}
+
+impl From<deadpool_redis::PoolError> for AppError {
+    fn from(err: deadpool_redis::PoolError) -> Self {
+        AppError::Unavailable(err.into())
+    }
+}
+
+impl From<redis::RedisError> for AppError {
+    fn from(err: redis::RedisError) -> Self {
+        if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+            AppError::Unavailable(err.into())
+        } else {
+            AppError::Unexpected(err.into())
+        }
     }
 }

@@ -90,11 +90,20 @@ pub async fn lag(conn: &mut PgConnection) -> sqlx::Result<Lag> {
     .await
 }
 
-/// Listens for committed outbox rows (`NOTIFY outbox`, sent by a trigger).
-pub async fn listen(db: &PgPool) -> sqlx::Result<PgListener> {
+/// Notifications of committed outbox rows (`NOTIFY outbox`, sent by a trigger).
+pub struct Listener(PgListener);
+
+impl Listener {
+    /// Waits for the next notification; an error when the connection was lost.
+    pub async fn recv(&mut self) -> sqlx::Result<()> {
+        self.0.recv().await.map(drop)
+    }
+}
+
+pub async fn listen(db: &PgPool) -> sqlx::Result<Listener> {
     let mut listener = PgListener::connect_with(db).await?;
     listener.listen("outbox").await?;
-    Ok(listener)
+    Ok(Listener(listener))
 }
 
 pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<bool> {

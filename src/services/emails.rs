@@ -7,9 +7,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     clients::{
-        amqp::EmailDelivery,
+        amqp::{Broker, EmailConsumer, EmailDelivery},
         mailer::{Email, Mailer},
     },
     domain::{backoff, money::Money, time::kst},
@@ -29,13 +31,53 @@ pub struct RetryRules {
 #[derive(Clone)]
 pub struct Emails {
     db: PgPool,
+    broker: Broker,
     mailer: Arc<Mailer>,
     retry: RetryRules,
 }
 
+/// Messages of the email queue in flight at once.
+const PREFETCH: u16 = 16;
+
 impl Emails {
-    pub fn new(db: PgPool, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
-        Emails { db, mailer, retry }
+    pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
+        Emails { db, broker, mailer, retry }
+    }
+
+    /// Waits for the broker, then consumes the email queue, handling each message on its own
+    /// task, until shutdown (`Ok`) or until the consumer fails (`Err`: call again).
+    pub async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let consumer = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            c = self.broker.consume_emails(PREFETCH) => c,
+        };
+        let Some(consumer) = consumer else { return Ok(()) };
+        let result = self.dispatch(consumer?, shutdown).await;
+        if result.is_err() {
+            metrics::counter!("amqp_errors_total", "op" => "consume").increment(1);
+        }
+        result
+    }
+
+    async fn dispatch(
+        &self,
+        mut consumer: EmailConsumer,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        tracing::info!("email consumer started");
+        loop {
+            let delivery = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                d = consumer.next() => d?,
+            };
+            let emails = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = emails.handle(delivery).await {
+                    // Unacknowledged: the broker redelivers it when the channel closes.
+                    tracing::warn!(error = format!("{e:#}"), "email message not settled");
+                }
+            });
+        }
     }
 
     /// Renders and sends one message, records its id, then acknowledges it. A message already

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 
 use crate::{
     clients::amqp::{Broker, OutgoingEmail},
     domain::backoff,
     error::AppResult,
-    repositories::outbox,
+    repositories::outbox::{self, Listener},
 };
 
 /// Rows published per transaction.
@@ -101,7 +101,7 @@ impl Relay {
     }
 
     /// Notifications of newly committed rows; `None` when the database cannot listen now.
-    pub async fn listen(&self) -> Option<PgListener> {
+    pub async fn listen(&self) -> Option<Listener> {
         outbox::listen(&self.db).await.ok()
     }
 }

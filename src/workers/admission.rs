@@ -17,5 +17,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         let state = state.clone();
         async move { execute_once(&state).await.map(drop) }
     };
-    super::repeat("admission", shutdown, period, step).await;
+    super::schedule::repeat("admission", shutdown, period, step).await;
 }

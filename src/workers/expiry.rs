@@ -31,5 +31,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             swept
         }
     };
-    super::repeat("expiry", shutdown, period, step).await;
+    super::schedule::repeat("expiry", shutdown, period, step).await;
 }

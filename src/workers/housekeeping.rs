@@ -23,5 +23,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             AppResult::Ok(())
         }
     };
-    super::repeat("housekeeping", shutdown, INTERVAL, step).await;
+    super::schedule::repeat("housekeeping", shutdown, INTERVAL, step).await;
 }

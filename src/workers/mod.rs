@@ -7,8 +7,7 @@ pub mod expiry;
 pub mod housekeeping;
 pub mod outbox;
 pub mod refunds;
-
-use std::{sync::Arc, time::Duration};
+pub mod schedule;
 
 use tokio_util::sync::CancellationToken;
 
@@ -22,61 +21,4 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
     tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));
-}
-
-/// The one worker loop for periodic work: runs `step` every `period` (measured from the start
-/// of the last round) until shutdown, logging failures with their cause chain.
-pub async fn repeat<F, Fut, E>(
-    name: &'static str,
-    shutdown: CancellationToken,
-    period: Duration,
-    step: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    anyhow::Error: From<E>,
-{
-    let interval = tokio::time::interval(period.max(Duration::from_millis(10)));
-    let interval = Arc::new(tokio::sync::Mutex::new(interval));
-    interval.lock().await.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick of an interval is immediate: take it, so rounds are `period` apart.
-    interval.lock().await.tick().await;
-    let wait = move || {
-        let interval = interval.clone();
-        async move {
-            interval.lock().await.tick().await;
-        }
-    };
-    repeat_with(name, shutdown, step, wait).await;
-}
-
-/// The worker loop itself: runs `step`, logs a failure with its cause chain, then waits with
-/// `wait` (or stops at shutdown), again and again.
-pub async fn repeat_with<F, Fut, E, W, WFut>(
-    name: &'static str,
-    shutdown: CancellationToken,
-    mut step: F,
-    mut wait: W,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    anyhow::Error: From<E>,
-    W: FnMut() -> WFut,
-    WFut: Future<Output = ()>,
-{
-    loop {
-        if let Err(e) = step().await {
-            let e = anyhow::Error::from(e);
-            tracing::warn!(
-                worker = name,
-                error = format!("{e:#}"),
-                "worker round failed; retrying"
-            );
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            _ = wait() => {}
-        }
-    }
 }

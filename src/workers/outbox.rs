@@ -41,5 +41,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         let state = state.clone();
         async move { execute_once(&state).await.map(drop) }
     };
-    super::repeat_with("outbox", shutdown, step, wait).await;
+    super::schedule::repeat_with("outbox", shutdown, step, wait).await;
 }

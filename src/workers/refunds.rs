@@ -18,5 +18,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         let state = state.clone();
         async move { execute_once(&state).await.map(drop) }
     };
-    super::repeat("refunds", shutdown, INTERVAL, step).await;
+    super::schedule::repeat("refunds", shutdown, INTERVAL, step).await;
 }
