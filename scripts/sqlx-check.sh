@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
-DB=ticketing_sqlx_check
+# Its own name per run (not sqlx-prepare's), so two checks at once do not drop each other's.
+DB=ticketing_sqlx_check_$$
 export PGOPTIONS="${PGOPTIONS:---client-min-messages=warning}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
 
@@ -15,8 +16,9 @@ cleanup() {
   psql "$PGURL/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-psql "$PGURL/postgres" -qc "drop database if exists $DB with (force)" -c "create database $DB"
+psql "$PGURL/postgres" -qc "create database $DB"
 for f in migrations/*.sql; do psql "$PGURL/$DB" -q -v ON_ERROR_STOP=1 -f "$f"; done
 
 # The query macros write their data only when they run, so the lib must be compiled again. A
