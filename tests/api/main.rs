@@ -17,6 +17,7 @@ mod mail;
 mod payments;
 mod queue;
 mod reservations;
+mod rules;
 mod seats;
 mod simulator;
 mod users;
