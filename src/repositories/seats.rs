@@ -197,33 +197,6 @@ pub async fn live_ids(conn: &mut PgConnection, concert: i64) -> sqlx::Result<Vec
         .await
 }
 
-/// Every live seat of the concert in natural order, without reservation state (for the
-/// in-memory catalogue).
-pub async fn list_static(conn: &mut PgConnection, concert: i64) -> sqlx::Result<Vec<Seat>> {
-    let rows = sqlx::query!(
-        r#"select id, concert_id, section, "row" as row, number, grade, price, created_at, updated_at
-           from seat where concert_id = $1 and deleted_at is null
-           order by section collate natural_sort, "row" collate natural_sort, number collate natural_sort"#,
-        concert,
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Seat {
-            id: r.id,
-            concert_id: r.concert_id,
-            section: r.section,
-            row: r.row,
-            number: r.number,
-            grade: r.grade,
-            price: r.price.into(),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect())
-}
-
 /// A seat locked for checkout.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutSeat {

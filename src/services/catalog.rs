@@ -96,7 +96,9 @@ impl Catalogs {
             self.concerts.write().expect("lock").remove(&concert);
             return Ok(None);
         };
-        let seats = seats::list_static(&mut conn, concert).await?;
+        let filter = seats::SeatFilter { concert: Some(concert), ..Default::default() };
+        let seats =
+            seats::with_state(&mut conn, filter).await?.into_iter().map(|s| s.seat).collect();
         let catalog = Arc::new(build(version.to_owned(), row, seats));
         {
             let mut map = self.seat_concert.write().expect("lock");
