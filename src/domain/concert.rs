@@ -61,15 +61,24 @@ pub fn sale_state(
     if status != ConcertStatus::Scheduled {
         return Err(NotOnSale::Status);
     }
+    if sale_closed(close, now) {
+        return Err(NotOnSale::Closed);
+    }
     if !sale_window_open(open, close, now) {
-        return Err(if now < open { NotOnSale::NotOpenYet } else { NotOnSale::Closed });
+        return Err(NotOnSale::NotOpenYet);
     }
     Ok(())
 }
 
+/// Whether the sale is over at `now` (`close` is exclusive); fans may still join a line before
+/// it opens, never after it closed.
+pub fn sale_closed(close: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now >= close
+}
+
 /// Whether `now` falls in the sale window `[open, close)`, whatever the status.
 pub fn sale_window_open(open: DateTime<Utc>, close: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    open <= now && now < close
+    open <= now && !sale_closed(close, now)
 }
 
 impl Concert {

@@ -81,7 +81,7 @@ impl WaitingRoom {
         if !concert.queue_enabled {
             return Ok(JoinResult::NoQueue);
         }
-        if chrono::Utc::now() >= concert.close_time {
+        if concert::sale_closed(concert.close_time, Utc::now()) {
             return Err(NotOnSale::Closed.code().into());
         }
         let joined = self.queue.join(concert.id, user).await?;

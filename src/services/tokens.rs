@@ -68,13 +68,19 @@ impl Tokens {
     }
 }
 
-/// A new refresh token: what the client keeps, and the hash the database keeps.
-pub fn new_refresh_token() -> (String, Vec<u8>) {
+/// A refresh token: what the client keeps, and the hash the database keeps.
+pub struct RefreshToken {
+    pub token: String,
+    pub hash: Vec<u8>,
+}
+
+/// A new random refresh token.
+pub fn new_refresh_token() -> RefreshToken {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let token = hex::encode(bytes);
     let hash = hash_refresh_token(&token);
-    (token, hash)
+    RefreshToken { token, hash }
 }
 
 pub fn hash_refresh_token(token: &str) -> Vec<u8> {
@@ -119,10 +125,10 @@ mod tests {
 
     #[test]
     fn refresh_tokens_are_random_and_hashed() {
-        let (a, ha) = new_refresh_token();
-        let (b, _) = new_refresh_token();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 64);
-        assert_eq!(hash_refresh_token(&a), ha);
+        let a = new_refresh_token();
+        let b = new_refresh_token();
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.token.len(), 64);
+        assert_eq!(hash_refresh_token(&a.token), a.hash);
     }
 }

@@ -218,7 +218,7 @@ async fn start_session(
     user: UserRow,
     family: Uuid,
 ) -> AppResult<Session> {
-    let (refresh_token, hash) = tokens::new_refresh_token();
+    let tokens::RefreshToken { token: refresh_token, hash } = tokens::new_refresh_token();
     let expires_at = Utc::now() + tokens.refresh_ttl;
     refresh_tokens::insert(conn, user.id, family, &hash, expires_at).await?;
     let access_token = tokens.issue_access(Principal { user_id: user.id, role: user.role })?;
