@@ -18,3 +18,6 @@ step "scripts/sqlx-check.sh"
 # Integration tests wait on I/O more than on CPU: run more of them than there are cores.
 step "cargo test"
 cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-6}" "$@"
+# The OpenAPI document against the real app: schemathesis, every check and phase, 0 failures.
+step "scripts/fuzz.sh"
+./scripts/fuzz.sh

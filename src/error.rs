@@ -97,7 +97,8 @@ error_codes! {
     PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";
-    CONCERT_DATE_AFTER_CLOSE_TIME = UNPROCESSABLE_ENTITY, "공연일은 예매 마감일보다 이후여야 합니다.", "The concert date must be after the close time.";
+    CONCERT_DATE_AFTER_CLOSE_TIME = UNPROCESSABLE_ENTITY, "공연일은 예매 마감일과 같거나 이후여야 합니다.", "The concert date must not be before the close time.";
+    DATE_OUT_OF_RANGE = UNPROCESSABLE_ENTITY, "날짜는 2000년부터 2100년 사이여야 합니다.", "Dates must fall in the years 2000 to 2100.";
     CLOSE_TIME_AFTER_OPEN_TIME = UNPROCESSABLE_ENTITY, "예매 마감일은 예매 시작일보다 이후여야 합니다.", "The close time must be after the open time.";
     CANNOT_DELETE_RESERVATION_OPEN_CONCERT = UNPROCESSABLE_ENTITY, "진행 중인 예약이 있는 콘서트는 삭제할 수 없습니다.", "A concert with active reservations cannot be deleted.";
     CANNOT_DELETE_RESERVED_SEAT = UNPROCESSABLE_ENTITY, "예약된 좌석은 삭제하거나 변경할 수 없습니다.", "A reserved seat cannot be deleted or changed.";
@@ -132,6 +133,13 @@ pub enum FieldProblem {
         max: usize,
     },
     NotEmpty,
+    /// Text with a character the database cannot store (NUL).
+    Unstorable,
+    /// A number outside `min..=max`.
+    Range {
+        min: i64,
+        max: i64,
+    },
     /// The value has the wrong type or format; the detail comes from the parser.
     Invalid(String),
 }
@@ -155,6 +163,14 @@ impl FieldProblem {
             (FieldProblem::TooMany { max }, Lang::En) => format!("must have at most {max} items"),
             (FieldProblem::NotEmpty, Lang::Ko) => "비어 있을 수 없습니다.".into(),
             (FieldProblem::NotEmpty, Lang::En) => "must not be empty".into(),
+            (FieldProblem::Unstorable, Lang::Ko) => "NUL 문자는 쓸 수 없습니다.".into(),
+            (FieldProblem::Unstorable, Lang::En) => "must not contain a NUL character".into(),
+            (FieldProblem::Range { min, max }, Lang::Ko) => {
+                format!("{min} 이상 {max} 이하여야 합니다.")
+            }
+            (FieldProblem::Range { min, max }, Lang::En) => {
+                format!("must be between {min} and {max}")
+            }
             (FieldProblem::Invalid(detail), Lang::Ko) => {
                 format!("올바르지 않은 값입니다: {detail}")
             }
@@ -227,6 +243,12 @@ impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         if let Some(code) = constraint_code(&err) {
             return AppError::Rejected(code);
+        }
+        // Text the database cannot store (a NUL) that no check caught: still the client's.
+        let sqlstate = err.as_database_error().and_then(|d| d.code());
+        if matches!(sqlstate.as_deref(), Some("22021" | "22P05")) {
+            tracing::warn!(error = %err, "unstorable text reached the database");
+            return AppError::Rejected(ErrorCode::BAD_REQUEST);
         }
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {

@@ -37,7 +37,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        concerts, health, idempotency, payments, queue, reservations, seats, simulator, users,
+        concerts, contract, health, idempotency, payments, queue, reservations, seats, simulator,
+        users,
     },
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
     state::AppState,
@@ -135,6 +136,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP application.
 pub fn build(state: AppState) -> Router {
     let (api, openapi) = api(&state);
+    let openapi = contract::finish(openapi, state.settings.max_seats_per_user);
     let cors = cors(&state.settings.cors_origins);
     let request_id = HeaderName::from_static("x-request-id");
     let api = if state.simulator.is_some() { api.merge(simulator::routes()) } else { api };

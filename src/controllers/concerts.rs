@@ -13,7 +13,7 @@ use crate::{
         page::{Page, PageParams},
         time::{InputTimestamp, serialize_kst},
     },
-    error::{AppResult, ErrorBody, FieldProblem},
+    error::{AppError, AppResult, ErrorBody, FieldProblem},
     state::AppState,
 };
 
@@ -86,10 +86,10 @@ pub struct ConcertFilter {
     /// Part of the venue (case-insensitive).
     pub venue: Option<String>,
     /// Zero-based page number.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub page: Option<u32>,
-    /// Page size, 1..=100 (larger values are capped).
-    #[param(minimum = 1, maximum = 100)]
+    /// Items per page, at least 1; values above 100 are read as 100 (default 20).
+    #[param(minimum = 1, maximum = 4294967295_u64)]
     pub size: Option<u32>,
 }
 
@@ -151,11 +151,16 @@ pub async fn list_concerts(
     State(state): State<AppState>,
     AppQuery(filter): AppQuery<ConcertFilter>,
 ) -> AppResult<AppJson<Page<ConcertResponse>>> {
+    for (field, text) in [("title", &filter.title), ("venue", &filter.venue)] {
+        if text.as_deref().is_some_and(|t| t.contains('\0')) {
+            return Err(AppError::field(field, FieldProblem::Unstorable));
+        }
+    }
     let title = filter.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let venue = filter.venue.as_deref().map(str::trim).filter(|v| !v.is_empty());
     let page = state
         .concerts
-        .list(title, venue, PageParams { page: filter.page, size: filter.size }.request())
+        .list(title, venue, PageParams { page: filter.page, size: filter.size }.request()?)
         .await?;
     Ok(AppJson(page.map(Into::into)))
 }

@@ -225,3 +225,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Language {
         Ok(Language(crate::error::Lang::from_accept_language(value)))
     }
 }
+
+/// JSON integers as JSON Schema counts them: `3` and `3.0` are the same integer (generated
+/// clients and fuzzers send either). For `#[serde(deserialize_with = …)]` on request ids.
+pub mod integer {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    fn exact<E: Error>(n: serde_json::Number) -> Result<i64, E> {
+        if let Some(i) = n.as_i64() {
+            return Ok(i);
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                Ok(f as i64)
+            }
+            _ => Err(E::custom(format!("`{n}` is not a 64-bit integer"))),
+        }
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?.map(exact).transpose()
+    }
+
+    pub fn option_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+        Option::<Vec<serde_json::Number>>::deserialize(d)?
+            .map(|v| v.into_iter().map(exact).collect())
+            .transpose()
+    }
+}

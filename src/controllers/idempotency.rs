@@ -24,6 +24,8 @@ const MAX_BODY: usize = 1024 * 1024;
 
 pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(raw) = req.headers().get("idempotency-key") else { return next.run(req).await };
+    // Keys are per user; without a valid token the handler answers 401 (before anything else).
+    let Ok(user) = authenticate(&state, req.headers()) else { return next.run(req).await };
     let key = match raw.to_str().map(str::trim) {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
         _ => {
@@ -31,8 +33,6 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
             return AppError::field("Idempotency-Key", problem).into_response();
         }
     };
-    // Keys are per user; without a valid token the handler answers 401 anyway.
-    let Ok(user) = authenticate(&state, req.headers()) else { return next.run(req).await };
 
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {

@@ -35,9 +35,11 @@ const TAG: &str = "payment";
 pub struct PaymentRequest {
     /// One held seat.
     #[schema(example = 101)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
     pub seat_id: Option<i64>,
     /// Several held seats of one concert.
     #[schema(example = json!([101, 102]))]
+    #[serde(default, deserialize_with = "super::extract::integer::option_vec")]
     pub seat_ids: Option<Vec<i64>>,
     #[schema(required = true, value_type = PaymentMethod)]
     pub payment_method: Option<PaymentMethod>,
@@ -73,6 +75,7 @@ pub struct PaymentResponse {
         (status = 200, description = "Reservation created; pay before `expiresAt`", body = PaymentResponse),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "`QUEUE_NOT_ADMITTED`: the concert has a waiting room and the caller is not admitted (yet)", body = ErrorBody),
         (status = 404, description = "`SEAT_NOT_SELECTED` (the caller does not hold every seat) or `SEAT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`RESERVATION_ALREADY_PROCESSED` (these seats are already being checked out) or `IS_ALREADY_RESERVATION`", body = ErrorBody),
         (status = 422, description = "`AMOUNT_MISMATCH`, `SEAT_LIMIT_EXCEEDED`, `DUPLICATE_SEAT_IN_REQUEST`, sale not open or closed", body = ErrorBody),

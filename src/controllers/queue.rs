@@ -29,6 +29,7 @@ const TAG: &str = "queue";
 #[serde(rename_all = "camelCase")]
 pub struct QueueRequest {
     #[schema(required = true, value_type = i64, example = 1)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
     pub concert_id: Option<i64>,
 }
 

@@ -109,6 +109,7 @@ pub struct ConcertPath {
 #[serde(rename_all = "camelCase")]
 pub struct CancelRequest {
     #[schema(required = true, value_type = i64)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
     pub reservation_id: Option<i64>,
     /// Why (up to 500 characters).
     #[schema(max_length = 500, example = "일정 변경")]
@@ -137,7 +138,7 @@ pub async fn list_my_reservations(
     AuthUser(user): AuthUser,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = state.reservations.page(Some(user.user_id), None, page.request()).await?;
+    let page = state.reservations.page(Some(user.user_id), None, page.request()?).await?;
     Ok(AppJson(page.map(Into::into)))
 }
 
@@ -210,7 +211,7 @@ pub async fn list_all_reservations(
     _admin: AdminUser,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = state.reservations.page(None, None, page.request()).await?;
+    let page = state.reservations.page(None, None, page.request()?).await?;
     Ok(AppJson(page.map(Into::into)))
 }
 
@@ -228,6 +229,6 @@ pub async fn list_concert_reservations(
     AppPath(ConcertPath { concert_id }): AppPath<ConcertPath>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<ReservationResponse>>> {
-    let page = state.reservations.page(None, Some(concert_id), page.request()).await?;
+    let page = state.reservations.page(None, Some(concert_id), page.request()?).await?;
     Ok(AppJson(page.map(Into::into)))
 }

@@ -25,6 +25,7 @@ const TAG: &str = "seat";
 #[serde(rename_all = "camelCase")]
 pub struct SeatCreateRequest {
     #[schema(required = true, value_type = i64, example = 1)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
     pub concert_id: Option<i64>,
     #[schema(required = true, value_type = String, max_length = 20, example = "A")]
     pub section: Option<String>,
@@ -164,7 +165,7 @@ pub async fn list_seats(
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> AppResult<AppJson<Page<SeatView>>> {
-    Ok(AppJson(state.seats.page(concert_id, page.request()).await?))
+    Ok(AppJson(state.seats.page(concert_id, page.request()?).await?))
 }
 
 /// Every seat of a concert with its status, in natural order (2 before 10): the seat map.
@@ -297,6 +298,7 @@ pub struct MultiSelectResponse {
 pub struct MultiSelectRequest {
     /// The seats to hold, all of one concert; all are held or none.
     #[schema(required = true, value_type = Vec<i64>, example = json!([101, 102]))]
+    #[serde(default, deserialize_with = "super::extract::integer::option_vec")]
     pub seat_ids: Option<Vec<i64>>,
 }
 
@@ -306,6 +308,7 @@ pub struct MultiSelectRequest {
     responses(
         (status = 200, description = "Held", body = SeatSelectResponse),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "`QUEUE_NOT_ADMITTED`: the concert has a waiting room and the caller is not admitted (yet)", body = ErrorBody),
         (status = 404, description = "`SEAT_NOT_FOUND` or `CONCERT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`SEAT_ALREADY_LOCKED` (another fan holds it), `IS_ALREADY_RESERVATION` (reserved or sold), `SEAT_LOCK_RETRY_NEEDED`", body = ErrorBody),
         (status = 422, description = "`RESERVATION_NOT_OPEN_YET`, `SALE_CLOSED`, `INVALID_CONCERT_STATUS`, `SEAT_LIMIT_EXCEEDED`", body = ErrorBody),
@@ -327,6 +330,7 @@ pub async fn select_seat(
         (status = 200, description = "All held", body = MultiSelectResponse),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "`QUEUE_NOT_ADMITTED`: the concert has a waiting room and the caller is not admitted (yet)", body = ErrorBody),
         (status = 404, description = "`SEAT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`SEAT_ALREADY_LOCKED` or `IS_ALREADY_RESERVATION` (nothing was held)", body = ErrorBody),
         (status = 422, description = "`INVALID_CONCERT_ID` (seats of several concerts), `DUPLICATE_SEAT_IN_REQUEST`, `SEAT_LIMIT_EXCEEDED`, sale closed", body = ErrorBody),

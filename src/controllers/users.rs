@@ -196,7 +196,7 @@ pub async fn log_out(
     let req: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
-        super::extract::parse_json(&body)?
+        super::extract::parse_json::<Option<LogoutRequest>>(&body)?.unwrap_or_default()
     };
     state.users.logout(principal.user_id, req.refresh_token.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)

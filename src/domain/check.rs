@@ -2,6 +2,31 @@
 
 use crate::error::{AppError, AppResult, FieldError, FieldProblem};
 
+/// The white space trimmed from text fields: ASCII space, tab, line feed, form feed, carriage
+/// return (the class the OpenAPI patterns of `text_pattern` name, so both agree exactly).
+pub const TRIMMED: [char; 5] = [' ', '\t', '\n', '\x0C', '\r'];
+
+/// `value` without leading and trailing `TRIMMED` white space.
+pub fn trim(value: &str) -> &str {
+    value.trim_matches(TRIMMED)
+}
+
+/// The JSON Schema pattern of what `Check::text(…, min, max)` accepts: no NUL, and between
+/// `min` and `max` characters once white space is trimmed from both ends.
+pub fn text_pattern(min: usize, max: usize) -> String {
+    const WS: &str = r"[ \t\n\f\r]";
+    const EDGE: &str = r"[^ \t\n\f\r\u0000]";
+    const ANY: &str = r"[^\u0000]";
+    let core = match (min, max) {
+        (_, 0) => String::new(),
+        (0 | 1, 1) => EDGE.to_owned(),
+        (0 | 1, _) => format!("{EDGE}(?:{ANY}{{0,{}}}{EDGE})?", max - 2),
+        _ => format!("{EDGE}{ANY}{{{},{}}}{EDGE}", min - 2, max - 2),
+    };
+    let core = if min == 0 && !core.is_empty() { format!("(?:{core})?") } else { core };
+    format!("^{WS}*{core}{WS}*$")
+}
+
 /// An accumulator of field errors; `finish` turns any into one `AppError`.
 #[derive(Debug, Default)]
 pub struct Check {
@@ -25,7 +50,8 @@ impl Check {
         value
     }
 
-    /// A trimmed text of `min..=max` characters (a blank text counts as missing).
+    /// A trimmed text of `min..=max` characters (a blank text counts as missing) that the
+    /// database can store (no NUL).
     pub fn text(
         &mut self,
         field: &str,
@@ -33,7 +59,7 @@ impl Check {
         min: usize,
         max: usize,
     ) -> Option<String> {
-        let value = value.map(|v| v.trim().to_owned());
+        let value = value.map(|v| trim(&v).to_owned());
         match value {
             None => {
                 self.fail(field, FieldProblem::Required);
@@ -41,6 +67,10 @@ impl Check {
             }
             Some(v) if v.is_empty() && min > 0 => {
                 self.fail(field, FieldProblem::Required);
+                None
+            }
+            Some(v) if v.contains('\0') => {
+                self.fail(field, FieldProblem::Unstorable);
                 None
             }
             Some(v) => {
@@ -73,6 +103,23 @@ impl Check {
         self.finish()?;
         // Every part was checked, so every part is present.
         build().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("checked value missing")))
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn the_text_pattern_names_the_trimmed_length_range() {
+        assert_eq!(
+            text_pattern(2, 20),
+            r"^[ \t\n\f\r]*[^ \t\n\f\r\u0000][^\u0000]{0,18}[^ \t\n\f\r\u0000][ \t\n\f\r]*$"
+        );
+        assert_eq!(text_pattern(1, 1), r"^[ \t\n\f\r]*[^ \t\n\f\r\u0000][ \t\n\f\r]*$");
+        assert!(text_pattern(0, 500).starts_with(r"^[ \t\n\f\r]*(?:"));
+        assert_eq!(trim(" \t a b \r\n"), "a b");
+        assert_eq!(trim("\u{3000}a"), "\u{3000}a", "only the five ASCII spaces are trimmed");
     }
 }
 

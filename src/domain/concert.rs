@@ -1,6 +1,6 @@
 //! Concerts: status and the validated schedule (open < close < concert date).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::error::{AppResult, ErrorCode};
 
@@ -117,12 +117,18 @@ impl Schedule {
         if open_time >= close_time {
             return Err(ErrorCode::CLOSE_TIME_AFTER_OPEN_TIME.into());
         }
-        if close_time >= concert_date {
+        if close_time > concert_date {
             return Err(ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME.into());
+        }
+        if [open_time, close_time, concert_date].iter().any(|t| !YEARS.contains(&t.year())) {
+            return Err(ErrorCode::DATE_OUT_OF_RANGE.into());
         }
         Ok(Schedule { open_time, close_time, concert_date })
     }
 }
+
+/// The years a concert's dates may fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 pub const TITLE_LEN: (usize, usize) = (1, 200);
 pub const VENUE_LEN: (usize, usize) = (1, 200);
@@ -143,6 +149,10 @@ mod tests {
         assert!(matches!(err, AppError::Rejected(ErrorCode::CLOSE_TIME_AFTER_OPEN_TIME)));
         let err = Schedule::new(t, t + h * 2, t + h).unwrap_err();
         assert!(matches!(err, AppError::Rejected(ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME)));
+        assert!(Schedule::new(t, t + h, t + h).is_ok(), "the sale may close as the show starts");
+        let ancient = DateTime::parse_from_rfc3339("0276-01-01T00:00:00Z").unwrap().to_utc();
+        let err = Schedule::new(ancient, t, t + h).unwrap_err();
+        assert!(matches!(err, AppError::Rejected(ErrorCode::DATE_OUT_OF_RANGE)));
     }
 
     #[test]

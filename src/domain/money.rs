@@ -12,6 +12,8 @@ pub struct Money(Decimal);
 impl Money {
     /// The largest amount `numeric(12,2)` holds.
     pub const MAX: Decimal = Decimal::from_parts(3_567_587_327, 232, 0, false, 2); // 9_999_999_999.99
+    /// `MAX` as the OpenAPI document states it.
+    pub const MAX_F64: f64 = 9_999_999_999.99;
 
     pub fn new(value: Decimal) -> Result<Self, &'static str> {
         if value.scale() > 2 && value.normalize().scale() > 2 {
@@ -96,6 +98,13 @@ impl<'de> Deserialize<'de> for Money {
                 if !v.is_finite() {
                     return Err(E::custom("not a finite number"));
                 }
+                // A float a hair off a cent (0.5700000000000001, as float arithmetic makes 57 ×
+                // 0.01) means that cent; any other fraction stays and is refused below.
+                let cents = (v * 100.0).round();
+                if (v * 100.0 - cents).abs() < 1e-6 && cents.abs() < 1e15 {
+                    return Money::new(Decimal::from(cents as i64) / Decimal::from(100))
+                        .map_err(E::custom);
+                }
                 // The shortest representation round-trips exactly: 0.1 stays 0.1.
                 self.visit_str(&v.to_string())
             }
@@ -114,6 +123,9 @@ impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::Number)
+            .minimum(Some(-Money::MAX_F64))
+            .maximum(Some(Money::MAX_F64))
+            .multiple_of(Some(0.01))
             .examples([serde_json::json!(150000)])
             .description(Some("Amount (at most two decimal places)"))
             .into()

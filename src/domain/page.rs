@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::{AppError, AppResult, FieldProblem};
+
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
 const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -12,14 +14,13 @@ const DEFAULT_PAGE_SIZE: u32 = 20;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Zero-based page number.
-    #[param(minimum = 0, example = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64, example = 0)]
     pub page: Option<u32>,
-    /// Page size, 1..=100 (larger values are capped at 100).
-    #[param(minimum = 1, maximum = 100, example = 20)]
+    /// Items per page, at least 1; values above 100 are read as 100 (default 20).
+    #[param(minimum = 1, maximum = 4294967295_u64, example = 20)]
     pub size: Option<u32>,
 }
 
-/// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub page: u32,
@@ -37,11 +38,16 @@ impl PageRequest {
 }
 
 impl PageParams {
-    pub fn request(self) -> PageRequest {
-        PageRequest {
-            page: self.page.unwrap_or(0),
-            size: self.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+    /// The page asked for: `size` 0 is refused (400), above 100 it is read as 100.
+    pub fn request(self) -> AppResult<PageRequest> {
+        if self.size == Some(0) {
+            let problem = FieldProblem::Range { min: 1, max: i64::from(u32::MAX) };
+            return Err(AppError::field("size", problem));
         }
+        Ok(PageRequest {
+            page: self.page.unwrap_or(0),
+            size: self.size.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE),
+        })
     }
 }
 
@@ -99,10 +105,11 @@ mod tests {
 
     #[test]
     fn size_is_capped_and_defaults_apply() {
-        let r = PageParams { page: None, size: Some(1000) }.request();
+        let r = PageParams { page: None, size: Some(1000) }.request().unwrap();
         assert_eq!(r, PageRequest { page: 0, size: 100 });
-        let r = PageParams::default().request();
+        let r = PageParams::default().request().unwrap();
         assert_eq!(r, PageRequest { page: 0, size: 20 });
+        assert!(PageParams { page: None, size: Some(0) }.request().is_err(), "size 0 is a 400");
     }
 
     #[test]

@@ -277,6 +277,9 @@ impl Payments {
     }
 
     async fn find(&self, transaction_id: &str) -> AppResult<Option<Payment>> {
+        if transaction_id.contains('\0') {
+            return Ok(None); // never stored, so not a payment of ours
+        }
         Ok(repo::find_view(&mut *self.db.acquire().await?, transaction_id).await?)
     }
 

@@ -44,11 +44,23 @@ async fn concert_dates_must_be_in_order() {
     )
     .await;
     let mut body = concert_body("x");
-    body["concertDate"] = body["closeTime"].clone();
+    body["concertDate"] = body["openTime"].clone();
     error_body(
         app.post("/api/concert", Some(&admin), body).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "CONCERT_DATE_AFTER_CLOSE_TIME",
+    )
+    .await;
+    // openTime < closeTime <= concertDate: the sale may close as the show starts.
+    let mut body = concert_body("x");
+    body["concertDate"] = body["closeTime"].clone();
+    assert_eq!(app.post("/api/concert", Some(&admin), body).await.status(), StatusCode::CREATED);
+    let mut body = concert_body("x");
+    body["openTime"] = json!("0276-01-01T00:00:00Z");
+    error_body(
+        app.post("/api/concert", Some(&admin), body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "DATE_OUT_OF_RANGE",
     )
     .await;
 }
@@ -126,7 +138,7 @@ async fn update_replaces_the_details_and_keeps_what_is_absent() {
     assert_eq!(updated["queueEnabled"], true, "absent queueEnabled is unchanged");
 
     let mut bad = concert_body("x");
-    bad["closeTime"] = bad["concertDate"].clone();
+    bad["concertDate"] = bad["openTime"].clone();
     error_body(
         app.put(&format!("/api/concert/{id}"), Some(&admin), bad).await,
         StatusCode::UNPROCESSABLE_ENTITY,

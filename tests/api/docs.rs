@@ -95,3 +95,23 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.bytes().await.unwrap().len() > 100_000, "the UI's code is embedded");
 }
+
+/// The contract lives in `docs/openapi.json`: a change to the served document must show up
+/// there, in review. `UPDATE_OPENAPI=1 cargo test --test api docs::` rewrites the file.
+#[tokio::test]
+async fn the_served_document_is_the_committed_one() {
+    let app = spawn_app().await;
+    let served: Value = app.get("/v3/api-docs", None).await.json().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        let text = serde_json::to_string_pretty(&served).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("docs/openapi.json")).unwrap();
+    assert!(
+        served == committed,
+        "the served OpenAPI document differs from docs/openapi.json; if the change is meant, \
+         run `UPDATE_OPENAPI=1 cargo test --test api docs::` and commit the file"
+    );
+}

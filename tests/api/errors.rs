@@ -196,3 +196,21 @@ async fn messages_are_korean_by_default_and_english_on_request() {
     let body = error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     assert_eq!(body["fields"][0]["message"], "must be 2 to 20 characters long");
 }
+
+/// A NUL reached Postgres and came back as a 500 (issue 12): now it is a 400 naming the field.
+#[tokio::test]
+async fn text_with_a_nul_is_a_400_naming_the_field_never_a_500() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut body = crate::helpers::concert_body("x\u{0}y");
+    body["venue"] = serde_json::json!("hall\u{0}");
+    let res = app.post("/api/concert", Some(&admin), body).await;
+    let err = error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+    assert_eq!(failing_fields(&err), ["title", "venue"]);
+    let res = app.get("/api/concert?title=a%00b", None).await;
+    let err = error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+    assert_eq!(failing_fields(&err), ["title"]);
+    let fan = app.signup().await;
+    let res = app.get("/api/payment/tx%00", Some(&fan.token)).await;
+    error_body(res, StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND").await;
+}

@@ -1,0 +1,193 @@
+//! The OpenAPI document, finished so that it states exactly what the server does: the answers
+//! every operation can give (malformed input, authentication, media type, body size, an
+//! unavailable dependency), the text constraints as the server checks them (trimmed length, no
+//! NUL), prices as positive cents, and the seat batch's size.
+
+use serde_json::{Value, json};
+use utoipa::openapi::OpenApi;
+
+use crate::domain::{check::text_pattern, concert, money::Money, seat, user};
+
+/// Finishes the generated document; `max_seats` is `MAX_SEATS_PER_USER`, the most seats one
+/// request may name.
+pub fn finish(doc: OpenApi, max_seats: u32) -> OpenApi {
+    let mut v = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+    common_responses(&mut v);
+    text_constraints(&mut v);
+    prices(&mut v);
+    seat_lists(&mut v, max_seats);
+    concert_creation(&mut v);
+    accounts(&mut v);
+    let batch = &mut v["paths"]["/api/seat/batch"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    batch["minItems"] = json!(1);
+    batch["maxItems"] = json!(seat::MAX_BATCH);
+    serde_json::from_value(v).expect("the finished OpenAPI document reads back")
+}
+
+fn error(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    })
+}
+
+/// Adds the answers the middleware and extractors give, where an operation can get them.
+fn common_responses(v: &mut Value) {
+    let Some(paths) = v["paths"].as_object_mut() else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for op in item.values_mut() {
+            let has_input = op.get("parameters").and_then(Value::as_array).is_some_and(|p| {
+                p.iter().any(|p| p["in"] == "path" || p["in"] == "query" || p["in"] == "header")
+            });
+            let has_body = op.get("requestBody").is_some();
+            let secured =
+                op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            let responses = op["responses"].as_object_mut().expect("responses");
+            let mut add = |status: &str, body: Value| {
+                responses.entry(status).or_insert(body);
+            };
+            if has_input || has_body {
+                add(
+                    "400",
+                    error("`BAD_REQUEST`: malformed input; `fields` names each failing field"),
+                );
+            }
+            if secured {
+                add("401", error("`UNAUTHORIZED` (no token) or `INVALID_TOKEN`"));
+            }
+            if has_body {
+                add("413", error("`PAYLOAD_TOO_LARGE`"));
+                add("415", error("`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`"));
+            }
+            if path.starts_with("/api/") {
+                add("503", error("`SERVICE_UNAVAILABLE`: a dependency is down; retry later"));
+            }
+        }
+    }
+}
+
+/// Text fields: the exact pattern of `Check::text` (trimmed length, no NUL) instead of
+/// lengths that count untrimmed characters.
+fn text_constraints(v: &mut Value) {
+    let label = seat::LABEL_LEN;
+    let fields: &[(&str, &str, (usize, usize))] = &[
+        ("ConcertRequest", "title", concert::TITLE_LEN),
+        ("ConcertRequest", "venue", concert::VENUE_LEN),
+        ("SeatCreateRequest", "section", label),
+        ("SeatCreateRequest", "row", label),
+        ("SeatCreateRequest", "number", label),
+        ("SeatCreateRequest", "grade", label),
+        ("SeatUpdateRequest", "section", label),
+        ("SeatUpdateRequest", "row", label),
+        ("SeatUpdateRequest", "number", label),
+        ("SeatUpdateRequest", "grade", label),
+        ("SignupRequest", "username", user::USERNAME_LEN),
+        ("RefreshRequest", "refreshToken", (1, 200)),
+        ("CancelRequest", "cancelReason", (0, 500)),
+        ("WebhookRequest", "eventId", (1, 100)),
+        ("WebhookRequest", "transactionId", (1, 64)),
+        ("WebhookRequest", "currency", (3, 3)),
+    ];
+    for (schema, property, (min, max)) in fields {
+        let p = &mut v["components"]["schemas"][schema]["properties"][property];
+        let p = p.as_object_mut().unwrap_or_else(|| panic!("{schema}.{property} is documented"));
+        p.remove("minLength");
+        p.remove("maxLength");
+        p.insert("pattern".into(), json!(text_pattern(*min, *max)));
+    }
+    let grade = &mut v["paths"]["/api/seat/concert/{concertId}/seats"]["get"]["parameters"];
+    for p in grade.as_array_mut().into_iter().flatten() {
+        if p["name"] == "grade" {
+            p["schema"]["pattern"] = json!(text_pattern(label.0, label.1));
+        }
+    }
+    for (path, name) in [("/api/concert", "title"), ("/api/concert", "venue")] {
+        for p in v["paths"][path]["get"]["parameters"].as_array_mut().into_iter().flatten() {
+            if p["name"] == name {
+                p["schema"]["pattern"] = json!(r"^[^\u0000]*$");
+            }
+        }
+    }
+    // An Idempotency-Key is visible ASCII (what a header carries), 1 to 255 characters.
+    for item in v["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            for p in op["parameters"].as_array_mut().into_iter().flatten() {
+                if p["name"] == "Idempotency-Key" {
+                    p["schema"]["pattern"] =
+                        json!(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$");
+                }
+            }
+        }
+    }
+}
+
+/// Seat id lists: one to `max_seats` ids, no repeats; checkout names `seatId` or `seatIds`.
+fn seat_lists(v: &mut Value, max_seats: u32) {
+    for schema in ["MultiSelectRequest", "PaymentRequest"] {
+        let ids = &mut v["components"]["schemas"][schema]["properties"]["seatIds"];
+        ids["minItems"] = json!(1);
+        ids["maxItems"] = json!(max_seats);
+        ids["uniqueItems"] = json!(true);
+    }
+    let payment = &mut v["components"]["schemas"]["PaymentRequest"];
+    payment["anyOf"] = json!([{"required": ["seatId"]}, {"required": ["seatIds"]}]);
+    payment["not"] = json!({"required": ["seatId", "seatIds"]});
+    // Examples of both fields would make an example that names both, which is refused.
+    for property in ["seatId", "seatIds", "amount"] {
+        if let Some(p) = payment["properties"][property].as_object_mut() {
+            p.remove("example");
+            p.remove("examples");
+        }
+    }
+    payment["examples"] = json!([{"seatIds": [101, 102], "paymentMethod": "CREDIT_CARD"}]);
+}
+
+/// A new concert's status is set by the system: the create body is the update body without it.
+fn concert_creation(v: &mut Value) {
+    let schemas = &mut v["components"]["schemas"];
+    let mut create = schemas["ConcertRequest"].clone();
+    create["properties"].as_object_mut().expect("properties").remove("status");
+    create["not"] = json!({"required": ["status"]});
+    create["description"] = json!("A new concert (its status starts `SCHEDULED`)");
+    schemas["ConcertCreateRequest"] = create;
+    v["paths"]["/api/concert"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/ConcertCreateRequest"});
+}
+
+/// Passwords are compared exactly as given (never trimmed); addresses fit `varchar(254)`.
+fn accounts(v: &mut Value) {
+    let schemas = &mut v["components"]["schemas"];
+    let login = &mut schemas["LoginRequest"]["properties"];
+    login["password"]["minLength"] = json!(1);
+    login["password"]["maxLength"] = json!(user::PASSWORD_LEN.1);
+    login["email"]["maxLength"] = json!(254);
+    login["email"]["format"] = json!("email");
+    schemas["SignupRequest"]["properties"]["email"]["maxLength"] = json!(254);
+}
+
+/// Prices and the client's expected amount: positive, in cents, at most `numeric(12,2)`.
+fn prices(v: &mut Value) {
+    v["components"]["schemas"]["Price"] = json!({
+        "type": "number",
+        "description": "A positive amount with at most two decimal places",
+        "exclusiveMinimum": 0,
+        "maximum": Money::MAX_F64,
+        "multipleOf": 0.01,
+        "examples": [150000]
+    });
+    for (schema, property) in [
+        ("SeatCreateRequest", "price"),
+        ("SeatUpdateRequest", "price"),
+        ("PaymentRequest", "amount"),
+    ] {
+        let p = &mut v["components"]["schemas"][schema]["properties"][property];
+        let nullable = p.to_string().contains("null");
+        *p = if nullable {
+            json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Price"}]})
+        } else {
+            json!({"$ref": "#/components/schemas/Price"})
+        };
+    }
+}
