@@ -18,6 +18,8 @@ pub fn finish(doc: OpenApi, max_seats: u32) -> OpenApi {
     seat_lists(&mut v, max_seats);
     concert_creation(&mut v);
     accounts(&mut v);
+    links(&mut v);
+    queue_events(&mut v);
     let batch = &mut v["paths"]["/api/seat/batch"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
     batch["minItems"] = json!(1);
@@ -154,6 +156,192 @@ fn concert_creation(v: &mut Value) {
     schemas["ConcertCreateRequest"] = create;
     v["paths"]["/api/concert"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
         json!({"$ref": "#/components/schemas/ConcertCreateRequest"});
+}
+
+/// OpenAPI links: how the answer of one operation feeds the next, so a client (or a stateful
+/// fuzzer) can walk a purchase: concert → seats → hold → checkout → payment → reservation →
+/// cancel, and the waiting room: join → status, stream, leave.
+fn links(v: &mut Value) {
+    let concert_id = "$response.body#/id";
+    let first_seat = "$response.body#/0/id";
+    let held_seat = "$request.path.id";
+    let table: &[(&str, &str, &str, &str, Value)] = &[
+        ("/api/concert", "post", "201", "get_concert", json!({"parameters": {"id": concert_id}})),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "update_concert",
+            json!({"parameters": {"id": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "delete_concert",
+            json!({"parameters": {"id": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "list_seats",
+            json!({"parameters": {"concertId": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "get_seat_map",
+            json!({"parameters": {"concertId": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "create_seats",
+            json!({"requestBody": [{
+            "concertId": concert_id, "section": "A", "row": "1", "number": "1", "grade": "VIP",
+            "price": 150000}]}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "join_queue",
+            json!({"requestBody": {"concertId": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "list_concert_reservations",
+            json!({"parameters": {"concertId": concert_id}}),
+        ),
+        ("/api/seat/batch", "post", "201", "get_seat", json!({"parameters": {"id": first_seat}})),
+        (
+            "/api/seat/batch",
+            "post",
+            "201",
+            "update_seat",
+            json!({"parameters": {"id": first_seat}}),
+        ),
+        (
+            "/api/seat/batch",
+            "post",
+            "201",
+            "delete_seat",
+            json!({"parameters": {"id": first_seat}}),
+        ),
+        (
+            "/api/seat/batch",
+            "post",
+            "201",
+            "select_seat",
+            json!({"parameters": {"id": first_seat}}),
+        ),
+        (
+            "/api/seat/{id}/select",
+            "post",
+            "200",
+            "release_seat",
+            json!({"parameters": {"id": held_seat}}),
+        ),
+        (
+            "/api/seat/{id}/select",
+            "post",
+            "200",
+            "create_payment",
+            json!({"requestBody": {
+            "seatId": held_seat, "paymentMethod": "CREDIT_CARD"}}),
+        ),
+        (
+            "/api/payment",
+            "post",
+            "200",
+            "get_payment",
+            json!({"parameters": {"transactionId": "$response.body#/transactionId"}}),
+        ),
+        (
+            "/api/payment",
+            "post",
+            "200",
+            "get_reservation",
+            json!({"parameters": {"reservationId": "$response.body#/reservationId"}}),
+        ),
+        (
+            "/api/payment",
+            "post",
+            "200",
+            "cancel_reservation",
+            json!({"requestBody": {
+            "reservationId": "$response.body#/reservationId", "cancelReason": "plans changed"}}),
+        ),
+        (
+            "/api/queue",
+            "post",
+            "200",
+            "get_queue_status",
+            json!({"parameters": {"concertId": "$response.body#/concertId"}}),
+        ),
+        (
+            "/api/queue",
+            "post",
+            "200",
+            "stream_queue",
+            json!({"parameters": {"concertId": "$response.body#/concertId"}}),
+        ),
+        (
+            "/api/queue",
+            "post",
+            "200",
+            "leave_queue",
+            json!({"parameters": {"concertId": "$response.body#/concertId"}}),
+        ),
+    ];
+    for (path, method, status, target, link) in table {
+        let response = &mut v["paths"][path][method]["responses"][status];
+        assert!(response.is_object(), "{method} {path} answers {status}");
+        let mut link = link.clone();
+        link["operationId"] = json!(target);
+        link["description"] = json!(format!("The answer feeds `{target}`"));
+        // utoipa reads `parameters` back only when present (it skips it when empty).
+        link.as_object_mut().expect("a link").entry("parameters").or_insert(json!({}));
+        response["links"][*target] = link;
+    }
+}
+
+/// The waiting-room stream, event by event (OpenAPI's Server-Sent Events shape): the event's
+/// name, and its `data`, a JSON text of the caller's place.
+fn queue_events(v: &mut Value) {
+    let content = &mut v["paths"]["/api/queue/{concertId}/stream"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"];
+    content["schema"] = json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["queue-update", "queue-complete", "queue-left"]},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"anyOf": [
+                    {"$ref": "#/components/schemas/QueueStatusResponse"},
+                    {
+                        "description": "`queue-left`: the caller left or lost the place",
+                        "type": "object",
+                        "required": ["concertId", "userId", "canEnter"],
+                        "properties": {
+                            "concertId": {"type": "integer", "format": "int64"},
+                            "userId": {"type": "integer", "format": "int64"},
+                            "canEnter": {"type": "boolean", "const": false}
+                        }
+                    }
+                ]}
+            },
+            "id": {"type": "string"},
+            "retry": {"type": "integer"}
+        }
+    });
 }
 
 /// Passwords are compared exactly as given (never trimmed); addresses fit `varchar(254)`.

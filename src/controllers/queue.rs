@@ -180,7 +180,7 @@ pub async fn join_queue(
 #[utoipa::path(get, path = "/api/queue/{concertId}/status", tag = TAG, params(QueuePath),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's place", body = QueueStatusResponse),
+        (status = 200, description = "The caller's place (a concert without a waiting room: position 0, `canEnter` true)", body = QueueStatusResponse),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
     ))]

@@ -94,10 +94,24 @@ impl WaitingRoom {
         Ok(JoinResult::Joined { joined, estimated_wait_secs })
     }
 
-    /// Where the user stands; also counts as a sign of life.
+    /// Where the user stands; also counts as a sign of life. A concert without a waiting room
+    /// lets everyone in: position 0, admitted.
     pub async fn place(&self, concert: i64, user: i64) -> AppResult<Place> {
         let ttl = self.rules.active_ttl.as_millis() as i64;
-        match self.queue.standing(concert, user).await? {
+        let standing = self.queue.standing(concert, user).await?;
+        if standing == Standing::Absent
+            && let Some(catalog) = self.catalogs.current(concert).await?
+            && !catalog.concert.queue_enabled
+        {
+            return Ok(Place {
+                position: 0,
+                total: 0,
+                estimated_wait_secs: Some(0),
+                admitted: true,
+                admitted_at_ms: None,
+            });
+        }
+        match standing {
             Standing::Admitted { until_ms, total } => Ok(Place {
                 position: 0,
                 total,

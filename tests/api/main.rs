@@ -14,6 +14,7 @@ mod helpers;
 mod holds;
 mod idempotency;
 mod mail;
+mod mutations;
 mod payments;
 mod queue;
 mod reservations;
