@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=4.32.5
 VENV="$HOME/.cache/ticketing/schemathesis-$VERSION"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
 if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
@@ -18,32 +17,13 @@ if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
 fi
 
-cargo build --locked --quiet --bin ticketing
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DB="ticketing_fuzz_$$"
-PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
-LOG=$(mktemp)
-env HTTP_ADDR="127.0.0.1:$PORT" DATABASE_URL="$PGURL/$DB" REDIS_KEY_PREFIX="fuzz:$$:" \
-  AMQP_PREFIX="fuzz.$$." SEED_DEMO_DATA=true LOGIN_MAX_ATTEMPTS_PER_IP=1000000 \
-  "$CARGO_TARGET_DIR/debug/ticketing" >"$LOG" 2>&1 &
-APP=$!
-cleanup() {
-  kill "$APP" 2>/dev/null || true
-  wait "$APP" 2>/dev/null || true
-  psql -q "$PGURL/postgres" -c "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
-  rm -f "$LOG"
-}
-trap cleanup EXIT
-BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do curl -fs "$BASE/health/live" >/dev/null 2>&1 && break; sleep 0.2; done
-
-token() {
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
-}
-ADMIN=$(curl -fs -X POST "$BASE/api/user/login" -H 'content-type: application/json' \
-  -d '{"email": "admin@admin", "password": "admin1234"}' | token)
+APP_ENV="SEED_DEMO_DATA=true"
+# shellcheck source=lib/app.sh
+. scripts/lib/app.sh
+ADMIN=$ADMIN_TOKEN
 FAN=$(curl -fs -X POST "$BASE/api/user/signup" -H 'content-type: application/json' \
-  -d '{"username": "fuzzfan", "email": "fuzz.fan@example.com", "password": "fuzz-password-1"}' | token)
+  -d '{"username": "fuzzfan", "email": "fuzz.fan@example.com", "password": "fuzz-password-1"}' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 
 SEED=${FUZZ_SEED:-20261202}
 [ "$SEED" = random ] && SEED=$RANDOM$RANDOM
@@ -61,7 +41,7 @@ for who in admin fan; do
     --workers 1 \
     --generation-database none || status=1
 done
-if grep -q "panicked" "$LOG"; then
-  log "the app panicked:"; grep -A5 panicked "$LOG" >&2; status=1
+if grep -q "panicked" "$APP_LOG"; then
+  log "the app panicked:"; grep -A5 panicked "$APP_LOG" >&2; status=1
 fi
 exit $status

@@ -21,3 +21,6 @@ cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-6}" "$@"
 # The OpenAPI document against the real app: schemathesis, every check and phase, 0 failures.
 step "scripts/fuzz.sh"
 ./scripts/fuzz.sh
+# The TypeScript client generated from docs/openapi.json against real answers.
+step "scripts/ts-contract.sh"
+./scripts/ts-contract.sh
