@@ -86,10 +86,10 @@ pub struct ConcertFilter {
     /// Part of the venue (case-insensitive).
     pub venue: Option<String>,
     /// Zero-based page number.
-    #[param(minimum = 0, maximum = 4294967295_u64)]
+    #[param(minimum = 0, maximum = 2147483647)]
     pub page: Option<u32>,
     /// Items per page, at least 1; values above 100 are read as 100 (default 20).
-    #[param(minimum = 1, maximum = 4294967295_u64)]
+    #[param(minimum = 1, maximum = 2147483647)]
     pub size: Option<u32>,
 }
 

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{AppError, AppResult, FieldProblem};
+use super::check::Check;
+use crate::error::{AppResult, FieldProblem};
 
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -14,10 +15,10 @@ const DEFAULT_PAGE_SIZE: u32 = 20;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Zero-based page number.
-    #[param(minimum = 0, maximum = 4294967295_u64, example = 0)]
+    #[param(minimum = 0, maximum = 2147483647, example = 0)]
     pub page: Option<u32>,
     /// Items per page, at least 1; values above 100 are read as 100 (default 20).
-    #[param(minimum = 1, maximum = 4294967295_u64, example = 20)]
+    #[param(minimum = 1, maximum = 2147483647, example = 20)]
     pub size: Option<u32>,
 }
 
@@ -38,12 +39,18 @@ impl PageRequest {
 }
 
 impl PageParams {
-    /// The page asked for: `size` 0 is refused (400), above 100 it is read as 100.
+    /// The page asked for: `page` and `size` are 32-bit (the document's `int32`), `size` at
+    /// least 1 and read as at most 100.
     pub fn request(self) -> AppResult<PageRequest> {
-        if self.size == Some(0) {
-            let problem = FieldProblem::Range { min: 1, max: i64::from(u32::MAX) };
-            return Err(AppError::field("size", problem));
+        let max = i64::from(i32::MAX);
+        let mut check = Check::new();
+        if self.page.is_some_and(|p| i64::from(p) > max) {
+            check.fail("page", FieldProblem::Range { min: 0, max });
         }
+        if self.size.is_some_and(|s| s == 0 || i64::from(s) > max) {
+            check.fail("size", FieldProblem::Range { min: 1, max });
+        }
+        check.finish()?;
         Ok(PageRequest {
             page: self.page.unwrap_or(0),
             size: self.size.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE),
@@ -110,6 +117,7 @@ mod tests {
         let r = PageParams::default().request().unwrap();
         assert_eq!(r, PageRequest { page: 0, size: 20 });
         assert!(PageParams { page: None, size: Some(0) }.request().is_err(), "size 0 is a 400");
+        assert!(PageParams { page: Some(1 << 31), size: None }.request().is_err(), "int32");
     }
 
     #[test]
