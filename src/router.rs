@@ -110,6 +110,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seats::create_seats))
         .routes(routes!(seats::list_seats))
         .routes(routes!(seats::get_seat_map))
+        .routes(routes!(seats::get_seat_layout))
         .routes(routes!(seats::list_seats_by_grade))
         .routes(routes!(seats::get_seat, seats::update_seat, seats::delete_seat))
         .routes(routes!(seats::select_seat, seats::release_seat))

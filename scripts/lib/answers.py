@@ -59,6 +59,7 @@ call("get_concert", 200, "GET", f"/api/concert/{c['id']}")
 call("update_concert", 200, "PUT", f"/api/concert/{c['id']}", ADMIN, concert)
 call("list_seats", 200, "GET", f"/api/seat/concert/{c['id']}")
 call("get_seat_map", 200, "GET", f"/api/seat/concert/{c['id']}/seat-map")
+call("get_seat_layout", 200, "GET", f"/api/seat/concert/{c['id']}/layout")
 call("list_seats_by_grade", 200, "GET", f"/api/seat/concert/{c['id']}/seats?grade=VIP")
 call("get_seat", 200, "GET", f"/api/seat/{seats[0]['id']}")
 call("update_seat", 200, "PUT", f"/api/seat/{seats[3]['id']}", ADMIN,

@@ -11,7 +11,7 @@ use crate::{
         check::Check,
         money::Money,
         page::{Page, PageParams},
-        seat::{self, SeatDraft, SeatView},
+        seat::{self, SeatDraft, SeatLayout, SeatView},
         time::serialize_kst,
     },
     error::{AppError, AppResult, ErrorBody, ErrorCode, FieldProblem},
@@ -198,6 +198,51 @@ pub async fn list_seats_by_grade(
     let grade = check.text("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
     let grade = check.build(|| grade)?;
     Ok(RawJson(state.seats.map_json(concert_id, Some(&grade)).await?))
+}
+
+/// How long browsers and CDNs may use a layout without asking again; then they revalidate with
+/// `If-None-Match` (a 304 costs nothing).
+const LAYOUT_CACHE: &str = "public, max-age=60, stale-while-revalidate=600";
+
+/// The seat layout: every seat's id, section, row, number, grade and price, by column, in
+/// natural order. Changes only when an admin edits the concert's seats or prices; `version` is
+/// also the strong `ETag`, and `If-None-Match` with it answers 304.
+#[utoipa::path(get, path = "/api/seat/concert/{concertId}/layout", tag = TAG,
+    params(ConcertSeatsPath, ("If-None-Match" = Option<String>, Header, description = "A layout's `ETag`: 304 when it is still current")),
+    responses(
+        (status = 200, description = "The layout", body = SeatLayout,
+            headers(("ETag" = String, description = "The layout's version, quoted"),
+                    ("Cache-Control" = String, description = "`public, max-age=60, stale-while-revalidate=600`"))),
+        (status = 304, description = "Not modified: the `If-None-Match` layout is current",
+            headers(("ETag" = String, description = "The layout's version, quoted"))),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn get_seat_layout(
+    State(state): State<AppState>,
+    AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
+    headers: axum::http::HeaderMap,
+) -> AppResult<axum::response::Response> {
+    use axum::{
+        http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH},
+        response::IntoResponse,
+    };
+    let layout = state.seats.layout(concert_id).await?;
+    let fresh = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag == layout.etag || tag.strip_prefix("W/") == Some(&layout.etag)
+        });
+    let cache = [(ETAG, layout.etag.clone()), (CACHE_CONTROL, LAYOUT_CACHE.to_owned())];
+    if fresh {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let json = [(CONTENT_TYPE, "application/json".to_owned())];
+    Ok((cache, json, layout.body.clone()).into_response())
 }
 
 /// A JSON body rendered ahead of time.

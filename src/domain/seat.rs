@@ -130,6 +130,75 @@ pub fn json_tail(status: SeatStatus) -> &'static str {
     &TAILS[status as usize]
 }
 
+/// Distinct values and, per seat, the index of its value: a column of repeated labels (sections,
+/// rows, grades, prices) costs a small number per seat.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Column<T> {
+    /// The distinct values, in order of first appearance.
+    pub values: Vec<T>,
+    /// Per seat, in layout order, the index of its value in `values`.
+    pub index: Vec<u32>,
+}
+
+impl<T: PartialEq + Clone> Column<T> {
+    fn of(items: impl Iterator<Item = T>) -> Column<T> {
+        let mut values: Vec<T> = Vec::new();
+        let mut index = Vec::new();
+        for item in items {
+            // Few distinct values: a linear search is cheaper than hashing.
+            let i = values.iter().rposition(|v| *v == item).unwrap_or_else(|| {
+                values.push(item.clone());
+                values.len() - 1
+            });
+            index.push(i as u32);
+        }
+        Column { values, index }
+    }
+}
+
+/// A concert's seats as static facts, by column, in natural seat order: what a seat map draws.
+/// It changes only when an admin edits the concert's seats or prices; `version` is a digest of
+/// the contents, so equal layouts have equal versions on every instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatLayout {
+    pub concert_id: i64,
+    /// Changes exactly when the contents change (also the `ETag`).
+    pub version: String,
+    /// Seats in the layout.
+    pub count: usize,
+    /// Seat ids, in natural order (section, row, number; 2 before 10).
+    pub ids: Vec<i64>,
+    pub section: Column<String>,
+    pub row: Column<String>,
+    /// Seat numbers, one per seat.
+    pub number: Vec<String>,
+    pub grade: Column<String>,
+    #[schema(value_type = Column<f64>)]
+    pub price: Column<Money>,
+}
+
+impl SeatLayout {
+    /// The layout of `seats` (already in natural order).
+    pub fn new<'a>(concert_id: i64, seats: impl Iterator<Item = &'a Seat> + Clone) -> SeatLayout {
+        let mut layout = SeatLayout {
+            concert_id,
+            version: String::new(),
+            count: seats.clone().count(),
+            ids: seats.clone().map(|s| s.id).collect(),
+            section: Column::of(seats.clone().map(|s| s.section.clone())),
+            row: Column::of(seats.clone().map(|s| s.row.clone())),
+            number: seats.clone().map(|s| s.number.clone()).collect(),
+            grade: Column::of(seats.clone().map(|s| s.grade.clone())),
+            price: Column::of(seats.map(|s| s.price)),
+        };
+        use sha2::{Digest, Sha256};
+        let contents = serde_json::to_vec(&layout).unwrap_or_default();
+        layout.version = hex::encode(&Sha256::digest(&contents)[..12]);
+        layout
+    }
+}
+
 /// What a fan sees for a seat on the map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -192,6 +261,31 @@ mod tests {
             let glued = format!("{}{}", view(SeatStatus::Available).json_head(), json_tail(status));
             assert_eq!(glued, serde_json::to_string(&v).unwrap());
         }
+    }
+
+    #[test]
+    fn a_layout_keeps_seat_order_in_every_column_and_its_version_follows_the_contents() {
+        let seat = |id: i64, section: &str, number: &str, price: i64| Seat {
+            id,
+            concert_id: 3,
+            section: section.into(),
+            row: "1".into(),
+            number: number.into(),
+            grade: "R".into(),
+            price: Money::from(rust_decimal::Decimal::from(price)),
+            created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
+        };
+        let seats = [seat(5, "A", "2", 10), seat(6, "A", "10", 10), seat(9, "B", "1", 20)];
+        let layout = SeatLayout::new(3, seats.iter());
+        assert_eq!(layout.ids, [5, 6, 9]);
+        assert_eq!(layout.section.values, ["A", "B"]);
+        assert_eq!(layout.section.index, [0, 0, 1]);
+        assert_eq!(layout.number, ["2", "10", "1"]);
+        assert_eq!(layout.price.index, [0, 0, 1]);
+        assert_eq!(layout.version, SeatLayout::new(3, seats.iter()).version, "same contents");
+        let moved = [seat(5, "A", "2", 10), seat(6, "A", "10", 15), seat(9, "B", "1", 20)];
+        assert_ne!(layout.version, SeatLayout::new(3, moved.iter()).version, "a price changed");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, Mutex, OnceLock, RwLock},
 };
 
 use sqlx::PgPool;
@@ -14,7 +14,7 @@ use crate::{
     clients::holds::Holds,
     domain::{
         concert::Concert,
-        seat::{self, Seat, SeatStatus, SeatView},
+        seat::{self, Seat, SeatLayout, SeatStatus, SeatView},
     },
     error::{AppResult, ErrorCode},
     repositories::{concerts, seats},
@@ -29,6 +29,14 @@ pub struct ConcertCatalog {
     pub concert: Concert,
     pub seats: Vec<CatalogSeat>,
     index: HashMap<i64, usize>,
+    layout: OnceLock<Arc<Rendered>>,
+}
+
+/// A JSON answer rendered once and shared by every request, with its strong `ETag`.
+pub struct Rendered {
+    /// The quoted entity tag, e.g. `"3f2a…"`.
+    pub etag: String,
+    pub body: bytes::Bytes,
 }
 
 /// A seat and the JSON of its fixed fields (its `SeatView` without the state).
@@ -40,6 +48,18 @@ pub struct CatalogSeat {
 impl ConcertCatalog {
     pub fn seat(&self, id: i64) -> Option<&CatalogSeat> {
         self.index.get(&id).map(|&i| &self.seats[i])
+    }
+
+    /// The concert's seat layout, rendered on first use for this catalogue version.
+    pub fn layout(&self) -> Arc<Rendered> {
+        self.layout
+            .get_or_init(|| {
+                let layout = SeatLayout::new(self.concert.id, self.seats.iter().map(|s| &s.seat));
+                let etag = format!("\"{}\"", layout.version);
+                let body = serde_json::to_vec(&layout).unwrap_or_default().into();
+                Arc::new(Rendered { etag, body })
+            })
+            .clone()
     }
 }
 
@@ -166,5 +186,5 @@ fn build(version: String, concert: Concert, seats: Vec<Seat>) -> ConcertCatalog 
             CatalogSeat { seat, json_head: json_head.into_boxed_str() }
         })
         .collect();
-    ConcertCatalog { version, concert, seats, index }
+    ConcertCatalog { version, concert, seats, index, layout: OnceLock::new() }
 }

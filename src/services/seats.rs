@@ -7,7 +7,7 @@ use std::{
 
 use sqlx::{PgConnection, PgPool};
 
-use super::catalog::Catalogs;
+use super::catalog::{Catalogs, Rendered};
 use crate::{
     clients::holds::Holds,
     domain::{
@@ -110,6 +110,12 @@ impl Seats {
         tx.commit().await?;
         self.holds.invalidate(concert).await?;
         Ok(())
+    }
+
+    /// The concert's seat layout (static facts by column), rendered once per catalogue version.
+    pub async fn layout(&self, concert: i64) -> AppResult<Arc<Rendered>> {
+        let catalog = self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+        Ok(catalog.layout())
     }
 
     /// The seat map (of one grade, if given) as JSON: every seat's `SeatView` in natural

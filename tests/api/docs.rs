@@ -18,6 +18,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/seat/batch"),
     ("get", "/api/seat/concert/{concertId}"),
     ("get", "/api/seat/concert/{concertId}/seat-map"),
+    ("get", "/api/seat/concert/{concertId}/layout"),
     ("get", "/api/seat/concert/{concertId}/seats"),
     ("get", "/api/seat/{id}"),
     ("put", "/api/seat/{id}"),

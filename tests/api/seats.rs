@@ -360,3 +360,106 @@ async fn the_database_refuses_a_second_active_reservation_of_a_seat() {
         Some("reservation_seat_reservation_active")
     );
 }
+
+/// Decodes one seat of a layout: (id, section, row, number, grade, price).
+fn layout_seat(layout: &Value, i: usize) -> (i64, String, String, String, String, Value) {
+    let column = |name: &str| {
+        let index = layout[name]["index"][i].as_u64().unwrap() as usize;
+        layout[name]["values"][index].clone()
+    };
+    let text = |v: Value| v.as_str().unwrap().to_owned();
+    (
+        layout["ids"][i].as_i64().unwrap(),
+        text(column("section")),
+        text(column("row")),
+        layout["number"][i].as_str().unwrap().to_owned(),
+        text(column("grade")),
+        column("price"),
+    )
+}
+
+#[tokio::test]
+async fn the_layout_is_the_seat_map_by_column_cached_by_its_version() {
+    let app = spawn_app().await;
+    let (admin, concert) = concert_with_admin(&app).await;
+    let body = json!([
+        seat(concert, "B", "1", "1", "R", json!(99000)),
+        seat(concert, "A", "10", "2", "VIP", json!(150000)),
+        seat(concert, "A", "2", "10", "VIP", json!(150000)),
+        seat(concert, "A", "2", "9", "VIP", json!(150000.5)),
+    ]);
+    assert_eq!(app.post("/api/seat/batch", Some(&admin), body).await.status(), StatusCode::CREATED);
+    let path = format!("/api/seat/concert/{concert}/layout");
+    let res = app.get(&path, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(res.headers()["cache-control"].to_str().unwrap().starts_with("public, max-age="));
+    let layout: Value = res.json().await.unwrap();
+    assert_eq!(etag, format!("\"{}\"", layout["version"].as_str().unwrap()));
+    assert_eq!(layout["count"], 4);
+
+    let map: Value =
+        app.get(&format!("/api/seat/concert/{concert}/seat-map"), None).await.json().await.unwrap();
+    for (i, s) in map.as_array().unwrap().iter().enumerate() {
+        let text = |f: &str| s[f].as_str().unwrap().to_owned();
+        let expected = (
+            s["id"].as_i64().unwrap(),
+            text("section"),
+            text("row"),
+            text("number"),
+            text("grade"),
+            s["price"].clone(),
+        );
+        assert_eq!(layout_seat(&layout, i), expected, "seat {i} in natural order");
+    }
+
+    // Unchanged: 304 with no body; a hold changes availability, not the layout.
+    let cached = app.request_with(reqwest::Method::GET, &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(cached.headers()["etag"], etag.as_str());
+    assert!(cached.bytes().await.unwrap().is_empty());
+    let fan = app.signup().await;
+    assert_eq!(app.hold(&fan.token, map[0]["id"].as_i64().unwrap()).await.status(), StatusCode::OK);
+    let again = app.get(&path, None).await;
+    assert_eq!(again.headers()["etag"], etag.as_str(), "holds leave the layout alone");
+
+    // An admin edit makes a new version; the old tag gets the new layout.
+    let last = map[3]["id"].as_i64().unwrap();
+    let edit = json!({"section": "B", "row": "1", "number": "2", "grade": "R", "price": 88000});
+    assert_eq!(
+        app.put(&format!("/api/seat/{last}"), Some(&admin), edit).await.status(),
+        StatusCode::OK
+    );
+    let changed = app.request_with(reqwest::Method::GET, &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"], etag.as_str());
+    error_body(
+        app.get("/api/seat/concert/987654/layout", None).await,
+        StatusCode::NOT_FOUND,
+        "CONCERT_NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_50000_seat_layout_is_at_most_1_5_mb() {
+    let app = spawn_app().await;
+    let (admin, concert) = concert_with_admin(&app).await;
+    for block in 0..10 {
+        let seats: Vec<Value> = (0..5000)
+            .map(|i| {
+                let (row, number) = (i / 50 + 1, i % 50 + 1);
+                let section = format!("S{block}");
+                seat(concert, &section, &row.to_string(), &number.to_string(), "R", json!(132000))
+            })
+            .collect();
+        let res = app.post("/api/seat/batch", Some(&admin), Value::Array(seats)).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let res = app.get(&format!("/api/seat/concert/{concert}/layout"), None).await;
+    let bytes = res.bytes().await.unwrap();
+    let layout: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(layout["count"], 50_000);
+    assert!(bytes.len() <= 1_500_000, "{} bytes for 50,000 seats", bytes.len());
+    println!("layout of 50,000 seats: {} bytes", bytes.len());
+}

@@ -321,6 +321,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/seat/concert/{concertId}/layout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The seat layout: every seat's id, section, row, number, grade and price, by column, in
+         *     natural order. Changes only when an admin edits the concert's seats or prices; `version` is
+         *     also the strong `ETag`, and `If-None-Match` with it answers 304.
+         */
+        get: operations["get_seat_layout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/seat/concert/{concertId}/seat-map": {
         parameters: {
             query?: never;
@@ -565,6 +586,26 @@ export interface components {
             reservationId: number;
             status: components["schemas"]["ReservationStatus"];
             success: boolean;
+        };
+        /**
+         * @description Distinct values and, per seat, the index of its value: a column of repeated labels (sections,
+         *     rows, grades, prices) costs a small number per seat.
+         */
+        Column_String: {
+            /** @description Per seat, in layout order, the index of its value in `values`. */
+            index: number[];
+            /** @description The distinct values, in order of first appearance. */
+            values: string[];
+        };
+        /**
+         * @description Distinct values and, per seat, the index of its value: a column of repeated labels (sections,
+         *     rows, grades, prices) costs a small number per seat.
+         */
+        Column_f64: {
+            /** @description Per seat, in layout order, the index of its value in `values`. */
+            index: number[];
+            /** @description The distinct values, in order of first appearance. */
+            values: number[];
         };
         Component: {
             error?: string | null;
@@ -1014,6 +1055,27 @@ export interface components {
             /** Format: int64 */
             seatId: number;
             section: string;
+        };
+        /**
+         * @description A concert's seats as static facts, by column, in natural seat order: what a seat map draws.
+         *     It changes only when an admin edits the concert's seats or prices; `version` is a digest of
+         *     the contents, so equal layouts have equal versions on every instance.
+         */
+        SeatLayout: {
+            /** Format: int64 */
+            concertId: number;
+            /** @description Seats in the layout. */
+            count: number;
+            grade: components["schemas"]["Column_String"];
+            /** @description Seat ids, in natural order (section, row, number; 2 before 10). */
+            ids: number[];
+            /** @description Seat numbers, one per seat. */
+            number: string[];
+            price: components["schemas"]["Column_f64"];
+            row: components["schemas"]["Column_String"];
+            section: components["schemas"]["Column_String"];
+            /** @description Changes exactly when the contents change (also the `ETag`). */
+            version: string;
         };
         /**
          * @description A seat as every answer shows it (one struct for the single seat, lists, the seat map and
@@ -2547,6 +2609,72 @@ export interface operations {
                 };
             };
             /** @description Bad parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_seat_layout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A layout's `ETag`: 304 when it is still current */
+                "If-None-Match"?: string | null;
+            };
+            path: {
+                /** @description Concert id. */
+                concertId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The layout */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60, stale-while-revalidate=600` */
+                    "Cache-Control"?: string;
+                    /** @description The layout's version, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatLayout"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` layout is current */
+            304: {
+                headers: {
+                    /** @description The layout's version, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad id */
             400: {
                 headers: {
                     [name: string]: unknown;
