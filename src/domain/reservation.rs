@@ -99,14 +99,6 @@ pub fn on_webhook(state: PaymentState, reported: WebhookStatus) -> Transition {
     }
 }
 
-/// An unpaid reservation whose time is up: the reservation expires, its payment fails.
-pub const ON_EXPIRY: (ReservationStatus, PaymentStatus) =
-    (ReservationStatus::Expired, PaymentStatus::Failed);
-
-/// A cancellation by the owner: the reservation is canceled, its payment refunded.
-pub const ON_CANCEL: (ReservationStatus, PaymentStatus) =
-    (ReservationStatus::Canceled, PaymentStatus::Refunded);
-
 impl ReservationStatus {
     /// Only a confirmed reservation can be canceled (and only once).
     pub fn check_cancelable(self) -> AppResult<()> {

@@ -13,7 +13,6 @@ use crate::domain::{
 pub struct SeatFilter<'a> {
     pub concert: Option<i64>,
     pub ids: Option<&'a [i64]>,
-    pub grade: Option<&'a str>,
     pub page: Option<PageRequest>,
 }
 
@@ -70,13 +69,11 @@ pub async fn with_state(
            where s.deleted_at is null
              and ($1::bigint is null or s.concert_id = $1)
              and ($2::bigint[] is null or s.id = any($2))
-             and ($3::text is null or s.grade = $3)
            order by s.concert_id, s.section collate natural_sort, s."row" collate natural_sort,
                     s.number collate natural_sort
-           limit $4 offset $5"#,
+           limit $3 offset $4"#,
         filter.concert,
         filter.ids,
-        filter.grade,
         limit,
         offset,
     )

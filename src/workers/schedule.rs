@@ -1,11 +1,13 @@
 //! The one worker loop: a step, a wait, until shutdown; failures logged with their cause chain.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The one worker loop for periodic work: runs `step` every `period` (measured from the start
-/// of the last round) until shutdown, logging failures with their cause chain.
+/// of the last round; a late round does not bunch up the next ones) until shutdown, logging
+/// failures with their cause chain.
 pub async fn repeat<F, Fut, E>(
     name: &'static str,
     shutdown: CancellationToken,
@@ -16,16 +18,11 @@ pub async fn repeat<F, Fut, E>(
     Fut: Future<Output = Result<(), E>>,
     anyhow::Error: From<E>,
 {
-    let interval = tokio::time::interval(period.max(Duration::from_millis(10)));
-    let interval = Arc::new(tokio::sync::Mutex::new(interval));
-    interval.lock().await.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick of an interval is immediate: take it, so rounds are `period` apart.
-    interval.lock().await.tick().await;
+    let period = period.max(Duration::from_millis(10));
+    let mut next = Instant::now();
     let wait = move || {
-        let interval = interval.clone();
-        async move {
-            interval.lock().await.tick().await;
-        }
+        next = (next + period).max(Instant::now());
+        tokio::time::sleep_until(next)
     };
     repeat_with(name, shutdown, step, wait).await;
 }
