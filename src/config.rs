@@ -205,6 +205,26 @@ pub struct SettingsArgs {
     #[arg(value_parser = setting::<Millis>())]
     expiry_sweep_interval_ms: Millis,
 
+    /// How often expired seat holds are noticed and published to seat-map streams, in ms
+    #[arg(long, env = "AVAILABILITY_SWEEP_MS", default_value = "1000")]
+    #[arg(value_parser = setting::<Millis>())]
+    availability_sweep_ms: Millis,
+
+    /// Availability changes each concert keeps for resuming streams (`Last-Event-ID`)
+    #[arg(long, env = "AVAILABILITY_WINDOW", default_value = "10000")]
+    #[arg(value_parser = setting::<u32>())]
+    availability_window: u32,
+
+    /// Open seat-map streams per instance; more are refused with 503
+    #[arg(long, env = "SEAT_STREAM_MAX", default_value = "15000")]
+    #[arg(value_parser = setting::<u32>())]
+    seat_stream_max: u32,
+
+    /// Open seat-map streams per client address and instance; more are refused with 429
+    #[arg(long, env = "SEAT_STREAM_MAX_PER_CLIENT", default_value = "8")]
+    #[arg(value_parser = setting::<u32>())]
+    seat_stream_max_per_client: u32,
+
     /// The built-in payment-provider simulator: on or off [default: dev: on; prod: off, and it
     /// cannot be turned on]
     #[arg(long, env = "PAYMENT_SIMULATOR", value_parser = setting::<Switch>())]
@@ -281,6 +301,12 @@ pub struct Settings {
     /// A waiting user whose stream stayed closed (and who did not poll) this long loses the place.
     pub queue_presence_grace: Duration,
     pub expiry_sweep_interval: Duration,
+    /// How often expired holds are noticed and published.
+    pub availability_sweep: Duration,
+    /// Changes each concert's stream keeps, for resuming.
+    pub availability_window: u32,
+    pub seat_stream_max: u32,
+    pub seat_stream_max_per_client: u32,
     /// The built-in payment-provider simulator (dev and tests; never in prod).
     pub payment_simulator: bool,
     /// Where the simulator delivers webhooks; default: this instance's own listener.
@@ -430,6 +456,10 @@ impl Settings {
             queue_active_ttl: args.queue_active_ttl_secs.0,
             queue_presence_grace: args.queue_presence_grace_secs.0,
             expiry_sweep_interval: args.expiry_sweep_interval_ms.0,
+            availability_sweep: args.availability_sweep_ms.0,
+            availability_window: args.availability_window.max(100),
+            seat_stream_max: args.seat_stream_max,
+            seat_stream_max_per_client: args.seat_stream_max_per_client,
             payment_simulator,
             payment_simulator_webhook_url: given(args.payment_simulator_webhook_url),
             public_base_url: given(args.public_base_url)

@@ -37,9 +37,10 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        concerts, contract, health, idempotency, payments, queue, reservations, seats, simulator,
-        users,
+        availability, concerts, contract, health, idempotency, payments, queue, reservations,
+        seats, simulator, users,
     },
+    domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
     state::AppState,
     telemetry,
@@ -56,7 +57,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         description = "Concert seat reservations. Errors share one body (`ErrorBody`); `code` is a stable machine name (`ErrorCode` lists them all). Messages are Korean by default, English with `Accept-Language: en`.",
     ),
     modifiers(&BearerScheme),
-    components(schemas(ErrorBody, ErrorCode)),
+    components(schemas(ErrorBody, ErrorCode, AvailabilityDelta)),
     tags(
         (name = "user", description = "Accounts and tokens"),
         (name = "concert", description = "Concert catalogue"),
@@ -111,6 +112,8 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seats::list_seats))
         .routes(routes!(seats::get_seat_map))
         .routes(routes!(seats::get_seat_layout))
+        .routes(routes!(availability::get_seat_availability))
+        .routes(routes!(availability::stream_seat_availability))
         .routes(routes!(seats::list_seats_by_grade))
         .routes(routes!(seats::get_seat, seats::update_seat, seats::delete_seat))
         .routes(routes!(seats::select_seat, seats::release_seat))

@@ -18,6 +18,7 @@ use crate::{
     },
     config::Settings,
     services::{
+        availability::Availability,
         catalog::Catalogs,
         concerts::Concerts,
         emails::{Emails, RetryRules},
@@ -28,6 +29,7 @@ use crate::{
         payments::Payments,
         queue::{QueueRules, WaitingRoom},
         reservations::{CheckoutRules, Reservations},
+        seat_stream::{SeatFeeds, StreamLimits},
         seats::Seats,
         tokens::Tokens,
         users::{LoginLimits, Users},
@@ -72,6 +74,8 @@ pub struct Shared {
     pub concerts: Concerts,
     pub seats: Seats,
     pub seat_holds: SeatHolds,
+    pub availability: Arc<Availability>,
+    pub seat_feeds: Arc<SeatFeeds>,
     pub reservations: Reservations,
     pub payments: Payments,
     pub waiting_room: WaitingRoom,
@@ -86,9 +90,21 @@ impl AppState {
     pub fn new(settings: Settings, c: Connections, shutdown: CancellationToken) -> AppState {
         let s = &settings;
         let Connections { db, redis, broker, mailer, gateway, simulator, metrics } = c;
-        let holds = Holds::new(redis.clone());
+        let holds = Holds::new(redis.clone(), u64::from(s.availability_window));
         let queue = Queue::new(redis.clone());
         let catalogs = Arc::new(Catalogs::new(db.clone(), holds.clone()));
+        let availability = Arc::new(Availability::new(db.clone(), holds.clone(), catalogs.clone()));
+        let stream_limits = StreamLimits {
+            max_total: s.seat_stream_max as usize,
+            max_per_client: s.seat_stream_max_per_client as usize,
+        };
+        let seat_feeds = SeatFeeds::new(
+            availability.clone(),
+            holds.clone(),
+            u64::from(s.availability_window),
+            stream_limits,
+            shutdown.clone(),
+        );
         let tokens = Arc::new(Tokens::new(&s.jwt_secret, s.jwt_access_ttl, s.jwt_refresh_ttl));
         let login_limits = LoginLimits {
             max_failures: s.login_max_failures,
@@ -112,11 +128,17 @@ impl AppState {
         AppState(Arc::new(Shared {
             users: Users::new(db.clone(), redis.clone(), tokens.clone(), login_limits),
             concerts: Concerts::new(db.clone(), holds.clone()),
-            seats: Seats::new(db.clone(), holds.clone(), catalogs.clone()),
-            seat_holds: SeatHolds::new(db.clone(), holds.clone(), catalogs.clone(), hold_rules),
+            seats: Seats::new(db.clone(), holds.clone(), catalogs.clone(), availability.clone()),
+            seat_holds: SeatHolds::new(
+                holds.clone(),
+                catalogs.clone(),
+                availability.clone(),
+                hold_rules,
+            ),
             reservations: Reservations::new(
                 db.clone(),
                 holds.clone(),
+                availability.clone(),
                 queue.clone(),
                 catalogs.clone(),
                 gateway.clone(),
@@ -130,6 +152,8 @@ impl AppState {
                 simulator.clone(),
             ),
             waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
+            availability,
+            seat_feeds,
             idempotency: Idempotency::new(db.clone()),
             relay: Relay::new(db.clone(), broker.clone()),
             emails: Emails::new(db.clone(), broker.clone(), Arc::new(mailer), retry),

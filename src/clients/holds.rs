@@ -7,17 +7,28 @@
 //! | `r:{user}:{reservation}` | in the user's unpaid reservation | the reservation's expiry + grace |
 //! | `s` | sold | none |
 //!
-//! Per concert: `concert:{id}:info` (sale window, status; its presence means the concert's
-//! seat states were loaded from the database), `concert:{id}:seats` (live seat ids),
-//! `concert:{id}:held` (seat → expiry, for the seat map), `concert:{id}:ver` (catalogue
-//! version, changed by admin edits), and per user `concert:{id}:user:{u}:holds` (seat → expiry)
-//! and `…:owned` (seats in confirmed reservations), for the per-user limit.
+//! Per concert:
+//! - `concert:{id}:info`: sale window, status, and the layout the seat states follow; its
+//!   presence means the concert's seat states were loaded from the database;
+//! - `concert:{id}:index`: live seat id → its place in the layout;
+//! - `concert:{id}:avail`: every seat's state, 2 bits a seat in layout order (0 AVAILABLE,
+//!   1 HELD, 2 RESERVED, 3 SOLD), always what the state keys say;
+//! - `concert:{id}:aver`: the availability version, one step per change of `avail`;
+//! - `concert:{id}:changes`: a stream of those changes, entry id `{version}-0`, trimmed to
+//!   the retained window;
+//! - `concert:{id}:held` (seat → expiry): what may expire, for the seat map and the sweeper
+//!   that notices expired holds (Redis drops the keys silently);
+//! - `concert:{id}:ver`: the catalogue version, changed by admin edits;
+//! - per user `concert:{id}:user:{u}:holds` (seat → expiry) and `…:owned` (seats in confirmed
+//!   reservations), for the per-user limit.
+//!
+//! `avail:live` lists the concerts whose states are loaded, for the sweeper.
 //! Every change of several keys is one Lua script, so it is atomic; the database stays the
 //! authority (a unique index refuses a second active reservation of a seat whatever Redis says).
 
 use std::sync::LazyLock;
 
-use deadpool_redis::redis::{self, Script};
+use deadpool_redis::redis::{self, Script, Value};
 
 use super::redis::RedisClient;
 use crate::error::AppResult;
@@ -27,31 +38,82 @@ use crate::error::AppResult;
 pub const RESERVATION_GRACE_MS: i64 = 60_000;
 const CLAIM_TTL_MS: i64 = 60_000;
 
-const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
+/// The shape of the per-concert keys this code writes (`info.fmt`); a concert loaded by an
+/// older shape is loaded again.
+const FORMAT: &str = "2";
+
+const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n";
+
+/// Keeps `avail` equal to what the seats' state keys say. Scripts that change state keys pass
+/// `KEYS[1..4]` = index, avail, aver, changes and `ARGV[1]` = the retained window, call `note`
+/// after each change of a seat's key and `publish` once at the end: one version step and one
+/// stream entry (`sid:index:state,…`) per script run that changed anything.
+const AVAIL: &str = r"
+local changes = {}
+local function state_of(v)
+    if not v then return 0 end
+    local k = string.sub(v, 1, 2)
+    if k == 'h:' or k == 'c:' then return 1 end
+    if k == 'r:' then return 2 end
+    if v == 's' then return 3 end
+    return 0
+end
+local function note(sid, v)
+    local idx = redis.call('HGET', KEYS[1], sid)
+    if not idx then return end
+    local s = state_of(v)
+    local old = redis.call('BITFIELD', KEYS[2], 'SET', 'u2', '#' .. idx, s)[1]
+    if old ~= s then changes[#changes + 1] = sid .. ':' .. idx .. ':' .. s end
+end
+local function publish()
+    if #changes == 0 then return end
+    local v = redis.call('INCR', KEYS[3])
+    redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], string.format('%d-0', v), 'c', table.concat(changes, ','))
+end
+local function sweep(held, prefix, now)
+    local due = redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 1000)
+    for _, sid in ipairs(due) do
+        local v = redis.call('GET', prefix .. sid)
+        if not v or v == 's' then
+            note(sid, v)
+            redis.call('ZREM', held, sid)
+        end
+    end
+end
+";
+
+fn script(parts: &[&str]) -> Script {
+    Script::new(&parts.concat())
+}
 
 static HOLD: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"{NOW}
-        local info = redis.call('HMGET', KEYS[1], 'open', 'close', 'status', 'deleted', 'queue')
-        if not info[1] then return {{'MISS'}} end
-        local ver = redis.call('GET', KEYS[6]) or ''
-        if info[4] == '1' then return {{'GONE'}} end
-        if info[3] ~= 'SCHEDULED' then return {{'STATUS'}} end
-        if now < tonumber(info[1]) then return {{'NOT_OPEN'}} end
-        if now >= tonumber(info[2]) then return {{'CLOSED'}} end
-        local uid = ARGV[1]
+    script(&[
+        NOW,
+        AVAIL,
+        "local FORMAT = '",
+        FORMAT,
+        "'",
+        r"
+        local info = redis.call('HMGET', KEYS[5], 'open', 'close', 'status', 'deleted', 'queue', 'fmt')
+        if info[6] ~= FORMAT then return {'MISS'} end
+        local ver = redis.call('GET', KEYS[9]) or ''
+        if info[4] == '1' then return {'GONE'} end
+        if info[3] ~= 'SCHEDULED' then return {'STATUS'} end
+        if now < tonumber(info[1]) then return {'NOT_OPEN'} end
+        if now >= tonumber(info[2]) then return {'CLOSED'} end
+        local uid = ARGV[2]
         if info[5] == '1' then
-            local admitted = redis.call('ZSCORE', KEYS[7], uid)
-            if not admitted or tonumber(admitted) <= now then return {{'QUEUE'}} end
+            local admitted = redis.call('ZSCORE', KEYS[10], uid)
+            if not admitted or tonumber(admitted) <= now then return {'QUEUE'} end
         end
         local mine = 'h:' .. uid
-        local base = 7
+        local base = 10
         local n = #KEYS - base
-        local fresh = {{}}
-        local expiries = {{}}
+        local fresh = {}
+        local expiries = {}
         for i = 1, n do
-            local sid = ARGV[3 + i]
-            if redis.call('HEXISTS', KEYS[2], sid) == 0 then return {{'NO_SEAT', sid}} end
+            local sid = ARGV[4 + i]
+            if redis.call('HEXISTS', KEYS[1], sid) == 0 then return {'NO_SEAT', sid} end
             local v = redis.call('GET', KEYS[base + i])
             if not v then
                 fresh[#fresh + 1] = i
@@ -60,46 +122,52 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             else
                 local kind = string.sub(v, 1, 2)
                 if kind == 'h:' or (kind == 'c:' and string.sub(v, 3, 2 + #uid + 1) ~= uid .. ':') then
-                    return {{'LOCKED', sid}}
+                    return {'LOCKED', sid}
                 end
-                return {{'RESERVED', sid}}
+                return {'RESERVED', sid}
             end
         end
-        redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-        local held = redis.call('ZCARD', KEYS[4])
-        local owned = tonumber(redis.call('GET', KEYS[5]) or '0')
-        if held + #fresh + owned > tonumber(ARGV[3]) then return {{'LIMIT', tostring(held + owned)}} end
-        local ttl = tonumber(ARGV[2])
+        redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
+        local held = redis.call('ZCARD', KEYS[7])
+        local owned = tonumber(redis.call('GET', KEYS[8]) or '0')
+        if held + #fresh + owned > tonumber(ARGV[4]) then return {'LIMIT', tostring(held + owned)} end
+        local ttl = tonumber(ARGV[3])
         local exp = now + ttl
         for _, i in ipairs(fresh) do
+            local sid = ARGV[4 + i]
             redis.call('SET', KEYS[base + i], mine, 'PX', ttl)
-            redis.call('ZADD', KEYS[3], exp, ARGV[3 + i])
-            redis.call('ZADD', KEYS[4], exp, ARGV[3 + i])
+            redis.call('ZADD', KEYS[6], exp, sid)
+            redis.call('ZADD', KEYS[7], exp, sid)
+            note(sid, mine)
             expiries[i] = exp
         end
-        redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-        local out = {{'OK', ver}}
+        publish()
+        local out = {'OK', ver}
         for i = 1, n do out[#out + 1] = tostring(expiries[i]) end
-        return out"
-    ))
+        return out",
+    ])
 });
 
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"local v = redis.call('GET', KEYS[1])
+    script(&[
+        AVAIL,
+        r"
+        local v = redis.call('GET', KEYS[5])
         if not v then return 'NONE' end
-        if v == 'h:' .. ARGV[1] then
-            redis.call('DEL', KEYS[1])
-            redis.call('ZREM', KEYS[2], ARGV[2])
-            redis.call('ZREM', KEYS[3], ARGV[2])
+        if v == 'h:' .. ARGV[2] then
+            redis.call('DEL', KEYS[5])
+            redis.call('ZREM', KEYS[6], ARGV[3])
+            redis.call('ZREM', KEYS[7], ARGV[3])
+            note(ARGV[3], nil)
+            publish()
             return 'OK'
         end
         local kind = string.sub(v, 1, 2)
-        if kind == 'r:' or kind == 's' or (kind == 'c:' and string.sub(v, 3, 2 + #ARGV[1] + 1) == ARGV[1] .. ':') then
+        if kind == 'r:' or kind == 's' or (kind == 'c:' and string.sub(v, 3, 2 + #ARGV[2] + 1) == ARGV[2] .. ':') then
             return 'RESERVED'
         end
         return 'OTHER'",
-    )
+    ])
 });
 
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
@@ -117,6 +185,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             end
             expiries[i] = now + redis.call('PTTL', KEYS[i])
         end
+        -- Held and being checked out look the same on the map: nothing to note.
         for i = 1, #KEYS do
             redis.call('SET', KEYS[i], 'c:' .. ARGV[1] .. ':' .. expiries[i], 'PX', {CLAIM_TTL_MS})
         end
@@ -125,84 +194,209 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
 });
 
 static REVERT_CLAIM: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"{NOW}
-        local prefix = 'c:' .. ARGV[1] .. ':'
-        local n = #KEYS - 2
+    script(&[
+        NOW,
+        AVAIL,
+        r"
+        local prefix = 'c:' .. ARGV[2] .. ':'
+        local n = #KEYS - 6
         for i = 1, n do
-            local v = redis.call('GET', KEYS[i])
+            local key = KEYS[4 + i]
+            local sid = ARGV[2 + i]
+            local v = redis.call('GET', key)
             if v and string.sub(v, 1, #prefix) == prefix then
                 local exp = tonumber(string.sub(v, #prefix + 1))
                 if exp > now then
-                    redis.call('SET', KEYS[i], 'h:' .. ARGV[1], 'PXAT', exp)
+                    redis.call('SET', key, 'h:' .. ARGV[2], 'PXAT', exp)
                 else
-                    redis.call('DEL', KEYS[i])
-                    redis.call('ZREM', KEYS[n + 1], ARGV[1 + i])
-                    redis.call('ZREM', KEYS[n + 2], ARGV[1 + i])
+                    redis.call('DEL', key)
+                    redis.call('ZREM', KEYS[n + 5], sid)
+                    redis.call('ZREM', KEYS[n + 6], sid)
+                    note(sid, nil)
                 end
             end
         end
-        return 'OK'"
-    ))
+        publish()
+        return 'OK'",
+    ])
 });
 
 static RESERVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"local n = #KEYS - 2
-        local value = 'r:' .. ARGV[1] .. ':' .. ARGV[2]
+    script(&[
+        AVAIL,
+        r"
+        local n = #KEYS - 6
+        local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
         for i = 1, n do
-            redis.call('SET', KEYS[i], value, 'PXAT', ARGV[3])
-            redis.call('ZADD', KEYS[n + 1], ARGV[3], ARGV[3 + i])
-            redis.call('ZADD', KEYS[n + 2], ARGV[3], ARGV[3 + i])
+            local sid = ARGV[4 + i]
+            redis.call('SET', KEYS[4 + i], value, 'PXAT', ARGV[4])
+            redis.call('ZADD', KEYS[n + 5], ARGV[4], sid)
+            redis.call('ZADD', KEYS[n + 6], ARGV[4], sid)
+            note(sid, value)
         end
+        publish()
         return 'OK'",
-    )
+    ])
 });
 
 static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"local n = #KEYS - 3
-        local value = 'r:' .. ARGV[1] .. ':' .. ARGV[2]
-        local mode = ARGV[3]
+    script(&[
+        AVAIL,
+        r"
+        local n = #KEYS - 7
+        local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
+        local mode = ARGV[4]
         for i = 1, n do
-            local sid = ARGV[3 + i]
-            local v = redis.call('GET', KEYS[i])
+            local sid = ARGV[4 + i]
+            local key = KEYS[4 + i]
+            local v = redis.call('GET', key)
             if mode == 'confirm' then
-                redis.call('SET', KEYS[i], 's')
+                redis.call('SET', key, 's')
             elseif mode == 'cancel' then
-                if v == 's' or v == value then redis.call('DEL', KEYS[i]) end
+                if v == 's' or v == value then redis.call('DEL', key) end
             elseif v == value then
-                redis.call('DEL', KEYS[i])
+                redis.call('DEL', key)
             end
-            redis.call('ZREM', KEYS[n + 1], sid)
-            redis.call('ZREM', KEYS[n + 2], sid)
+            redis.call('ZREM', KEYS[n + 5], sid)
+            redis.call('ZREM', KEYS[n + 6], sid)
+            note(sid, redis.call('GET', key))
         end
+        local owned = KEYS[n + 7]
         if mode == 'confirm' then
-            redis.call('INCRBY', KEYS[n + 3], n)
-        elseif mode == 'cancel' and redis.call('EXISTS', KEYS[n + 3]) == 1 then
-            if redis.call('DECRBY', KEYS[n + 3], n) < 0 then redis.call('SET', KEYS[n + 3], 0) end
+            redis.call('INCRBY', owned, n)
+        elseif mode == 'cancel' and redis.call('EXISTS', owned) == 1 then
+            if redis.call('DECRBY', owned, n) < 0 then redis.call('SET', owned, 0) end
         end
+        publish()
         return 'OK'",
-    )
+    ])
 });
 
+/// Loads a concert: the database's sold and reserved seats (over holds only when forced, after
+/// the database refused what Redis allowed), then the index and `avail` rebuilt from the state
+/// keys. With the same layout the differences are published as changes (so a reload also
+/// repairs); with a new layout (or none before) a `l` entry tells followers to start over.
 static WARM: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 0 end
-        redis.call('DEL', KEYS[2])
-        local i = 7
-        while i <= #ARGV do
-            local args = {}
-            for j = i, math.min(i + 999, #ARGV) do
-                args[#args + 1] = ARGV[j]
-                args[#args + 1] = '1'
+    script(&[
+        NOW,
+        AVAIL,
+        "local FORMAT = '",
+        FORMAT,
+        "'",
+        r"
+        if (redis.call('GET', KEYS[7]) or '') ~= ARGV[3] then return 0 end
+        local prefix = ARGV[2]
+        local force = ARGV[11] == '1'
+        local n, ns, nr = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+        local base = 14
+        for i = 1, ns do
+            local sid = ARGV[base + n + i]
+            local v = redis.call('GET', prefix .. sid)
+            if not v or (force and v ~= 's') then
+                redis.call('SET', prefix .. sid, 's')
+                redis.call('ZREM', KEYS[6], sid)
             end
-            redis.call('HSET', KEYS[2], unpack(args))
-            i = i + 1000
         end
-        redis.call('HSET', KEYS[1], 'open', ARGV[2], 'close', ARGV[3], 'status', ARGV[4], 'deleted', ARGV[5], 'queue', ARGV[6])
+        for j = 0, nr - 1 do
+            local p = base + n + ns + 3 * j
+            local sid = ARGV[p + 1]
+            local v = redis.call('GET', prefix .. sid)
+            if not v or (force and v ~= ARGV[p + 2]) then
+                redis.call('SET', prefix .. sid, ARGV[p + 2], 'PXAT', ARGV[p + 3])
+                redis.call('ZADD', KEYS[6], ARGV[p + 3], sid)
+            end
+        end
+        local old_fmt = redis.call('HGET', KEYS[5], 'fmt')
+        local old_layout = redis.call('HGET', KEYS[5], 'layout')
+        local old = redis.call('GET', KEYS[2])
+        redis.call('DEL', KEYS[1])
+        local states = {}
+        local args = {}
+        for i = 1, n do
+            local sid = ARGV[base + i]
+            states[i] = state_of(redis.call('GET', prefix .. sid))
+            args[#args + 1] = sid
+            args[#args + 1] = i - 1
+            if #args >= 2000 then
+                redis.call('HSET', KEYS[1], unpack(args))
+                args = {}
+            end
+        end
+        if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
+        local bytes, chunks = {}, {}
+        for b = 0, math.ceil(n / 4) - 1 do
+            local byte = 0
+            for k = 1, 4 do byte = byte * 4 + (states[4 * b + k] or 0) end
+            bytes[#bytes + 1] = byte
+            if #bytes == 4000 then
+                chunks[#chunks + 1] = string.char(unpack(bytes))
+                bytes = {}
+            end
+        end
+        if #bytes > 0 then chunks[#chunks + 1] = string.char(unpack(bytes)) end
+        local packed = table.concat(chunks)
+        local same = old_fmt == FORMAT and old_layout == ARGV[9] and old ~= false and #old == #packed
+        if same then
+            for i = 1, n do
+                local byte = string.byte(old, math.floor((i - 1) / 4) + 1)
+                local was = math.floor(byte / 4 ^ (3 - (i - 1) % 4)) % 4
+                if was ~= states[i] then
+                    changes[#changes + 1] = ARGV[base + i] .. ':' .. (i - 1) .. ':' .. states[i]
+                end
+            end
+        end
+        redis.call('SET', KEYS[2], packed)
+        if redis.call('EXISTS', KEYS[3]) == 0 then
+            local start = tonumber(t[1]) * 1000000 + tonumber(t[2])
+            local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
+            if last then start = math.max(start, tonumber(string.match(last[1], '^(%d+)')) + 1) end
+            redis.call('SET', KEYS[3], string.format('%d', start))
+        end
+        if same then
+            publish()
+        else
+            local v = redis.call('INCR', KEYS[3])
+            redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], string.format('%d-0', v), 'l', ARGV[9])
+        end
+        redis.call('HSET', KEYS[5], 'open', ARGV[4], 'close', ARGV[5], 'status', ARGV[6], 'deleted', ARGV[7],
+            'queue', ARGV[8], 'layout', ARGV[9], 'n', n, 'fmt', FORMAT)
+        redis.call('SADD', KEYS[8], ARGV[10])
+        redis.call('DEL', KEYS[9])
         return 1",
-    )
+    ])
+});
+
+/// Notices expired holds (their keys are gone) and publishes them.
+static SWEEP: LazyLock<Script> = LazyLock::new(|| {
+    script(&[
+        NOW,
+        AVAIL,
+        r"
+        sweep(KEYS[5], ARGV[2], now)
+        publish()
+        return {#changes, redis.call('ZCARD', KEYS[5]), redis.call('EXISTS', KEYS[6])}",
+    ])
+});
+
+/// The availability: sweeps first (so an expired hold never shows), then answers the version
+/// and, unless it is the one the caller has, the states.
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    script(&[
+        NOW,
+        AVAIL,
+        "local FORMAT = '",
+        FORMAT,
+        "'",
+        r"
+        local info = redis.call('HMGET', KEYS[6], 'fmt', 'deleted', 'layout', 'n')
+        if info[1] ~= FORMAT then return {'MISS'} end
+        if info[2] == '1' then return {'GONE'} end
+        sweep(KEYS[5], ARGV[2], now)
+        publish()
+        local v = redis.call('GET', KEYS[3]) or '0'
+        if v == ARGV[3] then return {'SAME', v} end
+        return {'OK', v, info[3] or '', info[4] or '0', redis.call('GET', KEYS[2]) or ''}",
+    ])
 });
 
 static HELD_NOW: LazyLock<Script> = LazyLock::new(|| {
@@ -287,10 +481,14 @@ pub struct OwnedSeats {
 /// Everything loaded into Redis for one concert.
 pub struct ConcertLoad<'a> {
     pub state: ConcertState,
+    /// The layout's version and its seat ids in layout order.
+    pub layout: &'a str,
     pub live_seats: &'a [i64],
     pub sold: &'a [i64],
     pub reserved: &'a [ReservedSeat],
     pub owned: &'a [OwnedSeats],
+    /// The database's states win over holds (after it refused what Redis allowed).
+    pub force: bool,
 }
 
 /// Who holds a seat, and until when.
@@ -301,15 +499,76 @@ pub struct Holder {
     pub until_ms: i64,
 }
 
+/// A concert's seat states at one availability version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvailabilityData {
+    pub version: u64,
+    /// The layout the states follow (its `version`).
+    pub layout: String,
+    pub count: usize,
+    /// 2 bits a seat in layout order (`domain::availability`).
+    pub states: Vec<u8>,
+}
+
+/// What reading the availability found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AvailabilityRead {
+    /// The concert's state is not in Redis yet.
+    Miss,
+    Deleted,
+    /// Still at the version the caller has.
+    Unchanged(u64),
+    Current(AvailabilityData),
+}
+
+/// One seat's new state in a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatChange {
+    pub seat: i64,
+    /// Its place in the layout.
+    pub index: u32,
+    /// The state's code (`SeatStatus::code`).
+    pub state: u8,
+}
+
+/// One entry of a concert's change stream: one availability version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeEntry {
+    pub version: u64,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    Seats(Vec<SeatChange>),
+    /// The states were rebuilt (a load, or a new layout): read them again.
+    Reset {
+        layout: String,
+    },
+}
+
+/// What one sweep of a concert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Seats whose hold (or reservation mark) ran out.
+    pub freed: u64,
+    /// Seats still waiting to expire.
+    pub pending: u64,
+    /// Whether the concert's state is still loaded.
+    pub loaded: bool,
+}
+
 /// Seat hold operations on Redis.
 #[derive(Clone)]
 pub struct Holds {
     redis: RedisClient,
+    /// How many changes each concert's stream keeps (`AVAILABILITY_WINDOW`).
+    window: u64,
 }
 
 impl Holds {
-    pub fn new(redis: RedisClient) -> Self {
-        Holds { redis }
+    pub fn new(redis: RedisClient, window: u64) -> Self {
+        Holds { redis, window }
     }
 
     fn seat_key(&self, seat: i64) -> String {
@@ -324,6 +583,22 @@ impl Holds {
         self.redis.key(&format!("concert:{concert}:user:{user}:{part}"))
     }
 
+    fn live_key(&self) -> String {
+        self.redis.key("avail:live")
+    }
+
+    /// Starts an invocation of a script that changes seat states: the four availability keys
+    /// and the window come first.
+    fn changing(&self, script: &'static Script, concert: i64) -> redis::ScriptInvocation<'static> {
+        let mut inv = script.prepare_invoke();
+        inv.key(self.concert_key(concert, "index"))
+            .key(self.concert_key(concert, "avail"))
+            .key(self.concert_key(concert, "aver"))
+            .key(self.concert_key(concert, "changes"))
+            .arg(self.window);
+        inv
+    }
+
     /// Holds every seat or none.
     pub async fn hold(
         &self,
@@ -333,9 +608,8 @@ impl Holds {
         ttl_ms: i64,
         max_seats: u32,
     ) -> AppResult<HoldOutcome> {
-        let mut inv = HOLD.prepare_invoke();
+        let mut inv = self.changing(&HOLD, concert);
         inv.key(self.concert_key(concert, "info"))
-            .key(self.concert_key(concert, "seats"))
             .key(self.concert_key(concert, "held"))
             .key(self.user_key(concert, user, "holds"))
             .key(self.user_key(concert, user, "owned"))
@@ -373,15 +647,14 @@ impl Holds {
 
     /// Compare-and-delete of the user's hold.
     pub async fn release(&self, concert: i64, user: i64, seat: i64) -> AppResult<ReleaseOutcome> {
-        let mut conn = self.redis.conn().await?;
-        let reply: String = RELEASE
-            .key(self.seat_key(seat))
+        let mut inv = self.changing(&RELEASE, concert);
+        inv.key(self.seat_key(seat))
             .key(self.concert_key(concert, "held"))
             .key(self.user_key(concert, user, "holds"))
             .arg(user)
-            .arg(seat)
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(seat);
+        let mut conn = self.redis.conn().await?;
+        let reply: String = inv.invoke_async(&mut conn).await?;
         Ok(match reply.as_str() {
             "OK" => ReleaseOutcome::Released,
             "NONE" => ReleaseOutcome::NotHeld,
@@ -409,7 +682,7 @@ impl Holds {
 
     /// Gives claimed seats back to their holder (the checkout failed).
     pub async fn revert_claim(&self, concert: i64, user: i64, seats: &[i64]) -> AppResult<()> {
-        let mut inv = REVERT_CLAIM.prepare_invoke();
+        let mut inv = self.changing(&REVERT_CLAIM, concert);
         inv.arg(user);
         for seat in seats {
             inv.key(self.seat_key(*seat)).arg(*seat);
@@ -429,7 +702,7 @@ impl Holds {
         seats: &[i64],
         expires_ms: i64,
     ) -> AppResult<()> {
-        let mut inv = RESERVE.prepare_invoke();
+        let mut inv = self.changing(&RESERVE, concert);
         inv.arg(user).arg(reservation).arg(expires_ms + RESERVATION_GRACE_MS);
         for seat in seats {
             inv.key(self.seat_key(*seat)).arg(*seat);
@@ -454,7 +727,7 @@ impl Holds {
             ReservationEnd::Confirmed => "confirm",
             ReservationEnd::Canceled => "cancel",
         };
-        let mut inv = END_RESERVATION.prepare_invoke();
+        let mut inv = self.changing(&END_RESERVATION, concert);
         inv.arg(user).arg(reservation).arg(mode);
         for seat in seats {
             inv.key(self.seat_key(*seat)).arg(*seat);
@@ -484,10 +757,12 @@ impl Holds {
     }
 
     /// After an admin change: a new catalogue version, and the concert's state is reloaded
-    /// from the database on the next hold.
+    /// from the database on the next use. Both at once, so no one sees the new version with
+    /// the old state still marked loaded.
     pub async fn invalidate(&self, concert: i64) -> AppResult<()> {
         let mut conn = self.redis.conn().await?;
         let _: () = redis::pipe()
+            .atomic()
             .set(self.concert_key(concert, "ver"), uuid::Uuid::new_v4().simple().to_string())
             .ignore()
             .del(self.concert_key(concert, "info"))
@@ -520,56 +795,206 @@ impl Holds {
     }
 
     /// Loads a concert's state into Redis: seat states first (sold, unpaid reservations; never
-    /// overwriting a newer state), then the concert's info, only if no admin change came in
-    /// between (`expected_version`). False when the version moved (load again).
+    /// overwriting a newer state unless forced), the availability rebuilt from them, then the
+    /// concert's info, only if no admin change came in between (`expected_version`). False
+    /// when the version moved (load again).
     pub async fn warm(
         &self,
         concert: i64,
         expected_version: &str,
         load: &ConcertLoad<'_>,
     ) -> AppResult<bool> {
-        let ConcertLoad { state, live_seats, sold, reserved, owned } = load;
+        let ConcertLoad { state, layout, live_seats, sold, reserved, owned, force } = load;
         let mut conn = self.redis.conn().await?;
         let mut pipe = redis::pipe();
-        for seat in *sold {
-            pipe.cmd("SET").arg(self.seat_key(*seat)).arg("s").arg("NX").ignore();
-        }
-        for &ReservedSeat { seat, user, reservation, expires_ms } in *reserved {
+        for &ReservedSeat { seat, user, expires_ms, .. } in *reserved {
             let until = expires_ms + RESERVATION_GRACE_MS;
-            pipe.cmd("SET")
-                .arg(self.seat_key(seat))
-                .arg(format!("r:{user}:{reservation}"))
-                .arg("PXAT")
-                .arg(until)
-                .arg("NX")
-                .ignore();
-            pipe.zadd(self.concert_key(concert, "held"), seat, until).ignore();
             pipe.zadd(self.user_key(concert, user, "holds"), seat, until).ignore();
         }
         for &OwnedSeats { user, count } in *owned {
-            pipe.cmd("SET")
-                .arg(self.user_key(concert, user, "owned"))
-                .arg(count)
-                .arg("NX")
-                .ignore();
+            let key = self.user_key(concert, user, "owned");
+            if *force {
+                pipe.set(key, count).ignore();
+            } else {
+                pipe.cmd("SET").arg(key).arg(count).arg("NX").ignore();
+            }
         }
-        if !sold.is_empty() || !reserved.is_empty() || !owned.is_empty() {
+        if !reserved.is_empty() || !owned.is_empty() {
             let _: () = pipe.query_async(&mut conn).await?;
         }
-        let mut inv = WARM.prepare_invoke();
+        let mut inv = self.changing(&WARM, concert);
         inv.key(self.concert_key(concert, "info"))
-            .key(self.concert_key(concert, "seats"))
+            .key(self.concert_key(concert, "held"))
             .key(self.concert_key(concert, "ver"))
+            .key(self.live_key())
+            .key(self.concert_key(concert, "seats"))
+            .arg(self.redis.key("seat:"))
             .arg(expected_version)
             .arg(state.open_ms)
             .arg(state.close_ms)
             .arg(&state.status)
             .arg(if state.deleted { "1" } else { "0" })
-            .arg(if state.queue_enabled { "1" } else { "0" });
+            .arg(if state.queue_enabled { "1" } else { "0" })
+            .arg(*layout)
+            .arg(concert)
+            .arg(if *force { "1" } else { "0" })
+            .arg(live_seats.len())
+            .arg(sold.len())
+            .arg(reserved.len());
         for seat in *live_seats {
             inv.arg(*seat);
+        }
+        for seat in *sold {
+            inv.arg(*seat);
+        }
+        for &ReservedSeat { seat, user, reservation, expires_ms } in *reserved {
+            inv.arg(seat)
+                .arg(format!("r:{user}:{reservation}"))
+                .arg(expires_ms + RESERVATION_GRACE_MS);
         }
         let ok: i64 = inv.invoke_async(&mut conn).await?;
         Ok(ok == 1)
     }
+
+    /// The concert's seat states, unless they are still at `known` (after noticing expired
+    /// holds, so none shows).
+    pub async fn availability(
+        &self,
+        concert: i64,
+        known: Option<u64>,
+    ) -> AppResult<AvailabilityRead> {
+        let mut inv = self.changing(&READ, concert);
+        inv.key(self.concert_key(concert, "held"))
+            .key(self.concert_key(concert, "info"))
+            .arg(self.redis.key("seat:"))
+            .arg(known.map(|v| v.to_string()).unwrap_or_default());
+        let mut conn = self.redis.conn().await?;
+        let reply: Vec<Vec<u8>> = inv.invoke_async(&mut conn).await?;
+        let text = |i: usize| reply.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
+        let number = |i: usize| text(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or_default();
+        Ok(match text(0).as_deref() {
+            Some("MISS") => AvailabilityRead::Miss,
+            Some("GONE") => AvailabilityRead::Deleted,
+            Some("SAME") => AvailabilityRead::Unchanged(number(1)),
+            Some("OK") => AvailabilityRead::Current(AvailabilityData {
+                version: number(1),
+                layout: text(2).unwrap_or_default(),
+                count: number(3) as usize,
+                states: reply.get(4).cloned().unwrap_or_default(),
+            }),
+            other => {
+                return Err(anyhow::anyhow!("unexpected availability reply {other:?}").into());
+            }
+        })
+    }
+
+    /// Notices the concert's expired holds and publishes them.
+    pub async fn sweep(&self, concert: i64) -> AppResult<Swept> {
+        let mut inv = self.changing(&SWEEP, concert);
+        inv.key(self.concert_key(concert, "held"))
+            .key(self.concert_key(concert, "info"))
+            .arg(self.redis.key("seat:"));
+        let mut conn = self.redis.conn().await?;
+        let (freed, pending, loaded): (u64, u64, u8) = inv.invoke_async(&mut conn).await?;
+        Ok(Swept { freed, pending, loaded: loaded == 1 })
+    }
+
+    /// Concerts whose states are loaded (the sweeper's list).
+    pub async fn live_concerts(&self) -> AppResult<Vec<i64>> {
+        let mut conn = self.redis.conn().await?;
+        Ok(redis::cmd("SMEMBERS").arg(self.live_key()).query_async(&mut conn).await?)
+    }
+
+    /// Takes a concert off the sweeper's list.
+    pub async fn forget(&self, concert: i64) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: u64 =
+            redis::cmd("SREM").arg(self.live_key()).arg(concert).query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Waits up to `block` for changes after version `after` (the connection is busy for as
+    /// long, so `block` stays under the client's response timeout).
+    pub async fn wait_changes(
+        &self,
+        concert: i64,
+        after: u64,
+        block: std::time::Duration,
+    ) -> AppResult<Vec<ChangeEntry>> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Value = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(10_000)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(self.concert_key(concert, "changes"))
+            .arg(format!("{after}-0"))
+            .query_async(&mut conn)
+            .await?;
+        // [[stream, [entries…]]] or nil on timeout.
+        let entries = match reply {
+            Value::Array(mut streams) if !streams.is_empty() => match streams.swap_remove(0) {
+                Value::Array(mut pair) if pair.len() == 2 => pair.swap_remove(1),
+                _ => Value::Nil,
+            },
+            _ => Value::Nil,
+        };
+        Ok(parse_entries(entries))
+    }
+
+    /// The retained changes after version `after` up to `upto` (both exclusive, inclusive).
+    pub async fn changes_between(
+        &self,
+        concert: i64,
+        after: u64,
+        upto: u64,
+    ) -> AppResult<Vec<ChangeEntry>> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(self.concert_key(concert, "changes"))
+            .arg(format!("({after}-0"))
+            .arg(format!("{upto}-0"))
+            .query_async(&mut conn)
+            .await?;
+        Ok(parse_entries(reply))
+    }
+}
+
+/// Stream entries `[id, [field, value, …]]` as changes; what does not parse is skipped.
+fn parse_entries(entries: Value) -> Vec<ChangeEntry> {
+    let Value::Array(entries) = entries else { return Vec::new() };
+    entries.into_iter().filter_map(parse_entry).collect()
+}
+
+fn parse_entry(entry: Value) -> Option<ChangeEntry> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    let Value::Array(parts) = entry else { return None };
+    let id = text(parts.first()?)?;
+    let version = id.split('-').next()?.parse().ok()?;
+    let Value::Array(fields) = parts.get(1)? else { return None };
+    let field = text(fields.first()?)?;
+    let value = text(fields.get(1)?)?;
+    let kind = match field.as_str() {
+        "l" => ChangeKind::Reset { layout: value },
+        "c" => ChangeKind::Seats(
+            value
+                .split(',')
+                .filter_map(|c| {
+                    let mut p = c.split(':');
+                    Some(SeatChange {
+                        seat: p.next()?.parse().ok()?,
+                        index: p.next()?.parse().ok()?,
+                        state: p.next()?.parse().ok()?,
+                    })
+                })
+                .collect(),
+        ),
+        _ => return None,
+    };
+    Some(ChangeEntry { version, kind })
 }

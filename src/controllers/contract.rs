@@ -20,6 +20,7 @@ pub fn finish(doc: OpenApi, max_seats: u32) -> OpenApi {
     accounts(&mut v);
     links(&mut v);
     queue_events(&mut v);
+    seat_events(&mut v);
     let batch = &mut v["paths"]["/api/seat/batch"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
     batch["minItems"] = json!(1);
@@ -309,6 +310,36 @@ fn links(v: &mut Value) {
         link.as_object_mut().expect("a link").entry("parameters").or_insert(json!({}));
         response["links"][*target] = link;
     }
+}
+
+/// The seat-map stream, event by event: `snapshot` and `delta` carry their availability version
+/// as `id`; `layout` says the layout changed.
+fn seat_events(v: &mut Value) {
+    let content = &mut v["paths"]["/api/seat/concert/{concertId}/availability/stream"]["get"]["responses"]
+        ["200"]["content"]["text/event-stream"];
+    content["schema"] = json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["snapshot", "delta", "layout"]},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"anyOf": [
+                    {"$ref": "#/components/schemas/SeatAvailability"},
+                    {"$ref": "#/components/schemas/AvailabilityDelta"},
+                    {
+                        "description": "`layout`: fetch the layout again; a `snapshot` follows",
+                        "type": "object",
+                        "required": ["layoutVersion"],
+                        "properties": {"layoutVersion": {"type": "string"}}
+                    }
+                ]}
+            },
+            "id": {"type": "string", "description": "The availability version (`snapshot`, `delta`)"},
+            "retry": {"type": "integer"}
+        }
+    });
 }
 
 /// The waiting-room stream, event by event (OpenAPI's Server-Sent Events shape): the event's

@@ -1,5 +1,6 @@
 //! HTTP only: extract, parse into a domain command, call one service method, map to a DTO.
 
+pub mod availability;
 pub mod concerts;
 pub mod contract;
 pub mod extract;

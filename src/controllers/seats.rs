@@ -1,11 +1,18 @@
 //! `/api/seat`: seats of a concert, the seat map, and admin changes.
 
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser};
+use super::{
+    availability::{REVALIDATE, conditional},
+    extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser},
+};
 use crate::{
     domain::{
         check::Check,
@@ -169,23 +176,33 @@ pub async fn list_seats(
 }
 
 /// Every seat of a concert with its status, in natural order (2 before 10): the seat map.
-#[utoipa::path(get, path = "/api/seat/concert/{concertId}/seat-map", tag = TAG, params(ConcertSeatsPath),
+/// Kept for compatibility: the layout plus the availability (or its stream) carry the same
+/// facts in a fraction of the bytes. Rendered once per availability version and shared, with a
+/// strong `ETag`; `If-None-Match` gets 304.
+#[utoipa::path(get, path = "/api/seat/concert/{concertId}/seat-map", tag = TAG,
+    params(ConcertSeatsPath, ("If-None-Match" = Option<String>, Header, description = "A seat map's `ETag`: 304 while it is current")),
     responses(
-        (status = 200, description = "All seats", body = Vec<SeatView>),
+        (status = 200, description = "All seats", body = Vec<SeatView>,
+            headers(("ETag" = String, description = "The availability version and layout, quoted"))),
+        (status = 304, description = "Not modified: the `If-None-Match` seat map is current",
+            headers(("ETag" = String, description = "The availability version and layout, quoted"))),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
     ))]
 pub async fn get_seat_map(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
-) -> AppResult<RawJson> {
-    Ok(RawJson(state.seats.map_json(concert_id, None).await?))
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let map = state.seats.map(concert_id, None).await?;
+    Ok(conditional(&map, &headers, REVALIDATE))
 }
 
 /// A concert's seats of one grade, in natural order, with their status.
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}/seats", tag = TAG, params(ConcertSeatsPath, GradeQuery),
     responses(
-        (status = 200, description = "Seats of the grade", body = Vec<SeatView>),
+        (status = 200, description = "Seats of the grade", body = Vec<SeatView>,
+            headers(("ETag" = String, description = "The availability version, layout and grade, quoted"))),
         (status = 400, description = "Missing or bad parameter", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
     ))]
@@ -193,11 +210,12 @@ pub async fn list_seats_by_grade(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
     AppQuery(query): AppQuery<GradeQuery>,
-) -> AppResult<RawJson> {
+) -> AppResult<Response> {
     let mut check = Check::new();
     let grade = check.text("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
     let grade = check.build(|| grade)?;
-    Ok(RawJson(state.seats.map_json(concert_id, Some(&grade)).await?))
+    let seats = state.seats.map(concert_id, Some(&grade)).await?;
+    Ok(conditional(&seats, &HeaderMap::new(), REVALIDATE))
 }
 
 /// How long browsers and CDNs may use a layout without asking again; then they revalidate with
@@ -221,37 +239,10 @@ const LAYOUT_CACHE: &str = "public, max-age=60, stale-while-revalidate=600";
 pub async fn get_seat_layout(
     State(state): State<AppState>,
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
-    headers: axum::http::HeaderMap,
-) -> AppResult<axum::response::Response> {
-    use axum::{
-        http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH},
-        response::IntoResponse,
-    };
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let layout = state.seats.layout(concert_id).await?;
-    let fresh = headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag == layout.etag || tag.strip_prefix("W/") == Some(&layout.etag)
-        });
-    let cache = [(ETAG, layout.etag.clone()), (CACHE_CONTROL, LAYOUT_CACHE.to_owned())];
-    if fresh {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
-    let json = [(CONTENT_TYPE, "application/json".to_owned())];
-    Ok((cache, json, layout.body.clone()).into_response())
-}
-
-/// A JSON body rendered ahead of time.
-pub struct RawJson(Vec<u8>);
-
-impl axum::response::IntoResponse for RawJson {
-    fn into_response(self) -> axum::response::Response {
-        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response()
-    }
+    Ok(conditional(&layout, &headers, LAYOUT_CACHE))
 }
 
 /// One seat.

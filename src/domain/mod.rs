@@ -1,5 +1,6 @@
 //! Domain types: parsed at the edge, valid inside. No I/O here.
 
+pub mod availability;
 pub mod backoff;
 pub mod check;
 pub mod concert;

@@ -214,6 +214,21 @@ pub enum SeatStatus {
 }
 
 impl SeatStatus {
+    /// The state's 2-bit code in packed availability (`domain::availability`).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The state of a 2-bit code (only the low two bits count).
+    pub fn from_code(code: u8) -> SeatStatus {
+        match code & 0b11 {
+            0 => SeatStatus::Available,
+            1 => SeatStatus::Held,
+            2 => SeatStatus::Reserved,
+            _ => SeatStatus::Sold,
+        }
+    }
+
     /// A seat in an active reservation: SOLD once paid (`CONFIRMED`), RESERVED while being
     /// paid. Redis repeats this when it loads seat states (`s` vs `r:` keys); a test ties them.
     pub fn of_reservation(status: ReservationStatus) -> SeatStatus {

@@ -188,12 +188,6 @@ pub async fn concerts_of(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<V
     .await
 }
 
-pub async fn live_ids(conn: &mut PgConnection, concert: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar!("select id from seat where concert_id = $1 and deleted_at is null", concert)
-        .fetch_all(conn)
-        .await
-}
-
 /// A seat locked for checkout.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutSeat {

@@ -50,6 +50,11 @@ impl ConcertCatalog {
         self.index.get(&id).map(|&i| &self.seats[i])
     }
 
+    /// The layout's version (its contents' digest), which the seat states in Redis follow.
+    pub fn layout_version(&self) -> String {
+        self.layout().etag.trim_matches('"').to_owned()
+    }
+
     /// The concert's seat layout, rendered on first use for this catalogue version.
     pub fn layout(&self) -> Arc<Rendered> {
         self.layout

@@ -1,22 +1,18 @@
 //! Holding seats: Redis does the work in one script per request; the database is read only
-//! when a concert's state is not in Redis yet (or after an admin change).
+//! when a concert's state is not in Redis yet (or after an admin change), by `Availability`.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
-use super::catalog::Catalogs;
+use super::{availability::Availability, catalog::Catalogs};
 use crate::{
-    clients::holds::{
-        ConcertLoad, ConcertState, HoldOutcome, Holds, OwnedSeats, ReleaseOutcome, ReservedSeat,
-    },
+    clients::holds::{HoldOutcome, Holds, ReleaseOutcome},
     domain::{
         concert::NotOnSale,
         seat::{SeatStatus, SeatView},
     },
     error::{AppError, AppResult, ErrorCode},
-    repositories::{concerts, reservations, seats},
 };
 
 /// A seat just held: how it looks now, and when the hold ends.
@@ -36,15 +32,20 @@ pub struct HoldRules {
 /// Seat holds: what `POST /api/seat/…/select` does.
 #[derive(Clone)]
 pub struct SeatHolds {
-    db: PgPool,
     holds: Holds,
     catalogs: Arc<Catalogs>,
+    availability: Arc<Availability>,
     rules: HoldRules,
 }
 
 impl SeatHolds {
-    pub fn new(db: PgPool, holds: Holds, catalogs: Arc<Catalogs>, rules: HoldRules) -> Self {
-        SeatHolds { db, holds, catalogs, rules }
+    pub fn new(
+        holds: Holds,
+        catalogs: Arc<Catalogs>,
+        availability: Arc<Availability>,
+        rules: HoldRules,
+    ) -> Self {
+        SeatHolds { holds, catalogs, availability, rules }
     }
 
     /// Holds every seat or none, for `HOLD_TTL_SECS`. Holding one's own seat again is
@@ -61,7 +62,7 @@ impl SeatHolds {
             let (version, expiries) = match outcome {
                 HoldOutcome::Held { version, expiries } => (version, expiries),
                 HoldOutcome::Miss => {
-                    self.warm(concert).await?;
+                    self.availability.load_if_missing(concert).await?;
                     continue;
                 }
                 other => return Err(refusal(other)),
@@ -96,63 +97,6 @@ impl SeatHolds {
                 Err(ErrorCode::SEAT_NOT_SELECTED.into())
             }
         }
-    }
-
-    /// Loads the concert's sale window and seat states from the database into Redis.
-    #[tracing::instrument(skip_all, fields(concert.id = concert))]
-    pub async fn warm(&self, concert: i64) -> AppResult<()> {
-        for _ in 0..3 {
-            let version = self.holds.version(concert).await?;
-            let mut conn = self.db.acquire().await?;
-            let Some(stored) = concerts::find_any(&mut conn, concert).await? else {
-                return Err(ErrorCode::CONCERT_NOT_FOUND.into());
-            };
-            let live = seats::live_ids(&mut conn, concert).await?;
-            let active = reservations::active_seats(&mut conn, concert).await?;
-            drop(conn);
-            let mut sold = Vec::new();
-            let mut reserved = Vec::new();
-            let mut owned: HashMap<i64, i64> = HashMap::new();
-            for seat in active {
-                match SeatStatus::of_reservation(seat.status) {
-                    SeatStatus::Sold => {
-                        sold.push(seat.seat_id);
-                        *owned.entry(seat.user_id).or_default() += 1;
-                    }
-                    _ => reserved.push(ReservedSeat {
-                        seat: seat.seat_id,
-                        user: seat.user_id,
-                        reservation: seat.reservation_id,
-                        expires_ms: seat.expire_time.timestamp_millis(),
-                    }),
-                }
-            }
-            let owned: Vec<OwnedSeats> =
-                owned.into_iter().map(|(user, count)| OwnedSeats { user, count }).collect();
-            let c = &stored.concert;
-            let load = ConcertLoad {
-                state: ConcertState {
-                    open_ms: c.open_time.timestamp_millis(),
-                    close_ms: c.close_time.timestamp_millis(),
-                    status: c.status.as_str().to_owned(),
-                    deleted: stored.deleted,
-                    queue_enabled: c.queue_enabled,
-                },
-                live_seats: &live,
-                sold: &sold,
-                reserved: &reserved,
-                owned: &owned,
-            };
-            if self.holds.warm(concert, &version, &load).await? {
-                tracing::info!(
-                    seats = live.len(),
-                    sold = sold.len(),
-                    "concert state loaded into Redis"
-                );
-                return Ok(());
-            }
-        }
-        Err(ErrorCode::SEAT_LOCK_RETRY_NEEDED.into())
     }
 }
 

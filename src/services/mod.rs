@@ -1,5 +1,6 @@
 //! Business rules. Services own transactions and know nothing of HTTP.
 
+pub mod availability;
 pub mod catalog;
 pub mod concerts;
 pub mod emails;
@@ -11,6 +12,7 @@ pub mod passwords;
 pub mod payments;
 pub mod queue;
 pub mod reservations;
+pub mod seat_stream;
 pub mod seats;
 pub mod tokens;
 pub mod users;

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::catalog::Catalogs;
+use super::{availability::Availability, catalog::Catalogs};
 use crate::{
     clients::{
         gateway::PaymentGateway,
@@ -61,6 +61,7 @@ pub struct CheckoutRules {
 pub struct Reservations {
     db: PgPool,
     holds: Holds,
+    availability: Arc<Availability>,
     queue: Queue,
     catalogs: Arc<Catalogs>,
     gateway: Arc<dyn PaymentGateway>,
@@ -71,12 +72,13 @@ impl Reservations {
     pub fn new(
         db: PgPool,
         holds: Holds,
+        availability: Arc<Availability>,
         queue: Queue,
         catalogs: Arc<Catalogs>,
         gateway: Arc<dyn PaymentGateway>,
         rules: CheckoutRules,
     ) -> Self {
-        Reservations { db, holds, queue, catalogs, gateway, rules }
+        Reservations { db, holds, availability, queue, catalogs, gateway, rules }
     }
 
     /// Turns the caller's held seats into one `IN_PROGRESS` reservation with its payment, in one
@@ -111,6 +113,13 @@ impl Reservations {
             Err(e) => {
                 if let Err(revert) = self.holds.revert_claim(concert, user, seat_ids).await {
                     tracing::warn!(error = %revert, "could not give claimed seats back");
+                }
+                // Redis let the caller hold a seat the database says is taken: Redis lost
+                // state, so load the concert's seat states from the database again.
+                if e.code() == ErrorCode::IS_ALREADY_RESERVATION
+                    && let Err(repair) = self.availability.repair(concert).await
+                {
+                    tracing::warn!(error = %repair, "could not reload seat states");
                 }
                 Err(e)
             }

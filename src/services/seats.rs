@@ -7,16 +7,19 @@ use std::{
 
 use sqlx::{PgConnection, PgPool};
 
-use super::catalog::{Catalogs, Rendered};
+use super::{
+    availability::Availability,
+    catalog::{Catalogs, Rendered},
+};
 use crate::{
     clients::holds::Holds,
     domain::{
         page::{Page, PageRequest},
-        seat::{SeatDraft, SeatStatus, SeatView},
+        seat::{SeatDraft, SeatView},
     },
     error::{AppResult, ErrorCode},
     repositories::{
-        concerts, reservations,
+        concerts,
         seats::{self, SeatFilter},
     },
 };
@@ -27,11 +30,28 @@ pub struct Seats {
     db: PgPool,
     holds: Holds,
     catalogs: Arc<Catalogs>,
+    availability: Arc<Availability>,
 }
 
 impl Seats {
-    pub fn new(db: PgPool, holds: Holds, catalogs: Arc<Catalogs>) -> Self {
-        Seats { db, holds, catalogs }
+    pub fn new(
+        db: PgPool,
+        holds: Holds,
+        catalogs: Arc<Catalogs>,
+        availability: Arc<Availability>,
+    ) -> Self {
+        Seats { db, holds, catalogs, availability }
+    }
+
+    /// After an admin edit: a new catalogue version, and the seat states loaded again at once
+    /// so live seat maps learn of the new layout now rather than on the next hold.
+    async fn edited(&self, concert: i64) -> AppResult<()> {
+        self.holds.invalidate(concert).await?;
+        if let Err(e) = self.availability.load_if_missing(concert).await {
+            // The next read loads them.
+            tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
+        }
+        Ok(())
     }
 
     /// Creates every seat of the batch, or none. All items name one concert; no seat repeats,
@@ -60,7 +80,7 @@ impl Seats {
             .map(|s| (s.seat.id, SeatView::from_state(s, false)))
             .collect();
         tx.commit().await?;
-        self.holds.invalidate(concert_id).await?;
+        self.edited(concert_id).await?;
         Ok(ids.iter().filter_map(|id| created.remove(id)).collect())
     }
 
@@ -97,7 +117,7 @@ impl Seats {
         let concert = lock_unreserved(&mut tx, id).await?;
         seats::update(&mut tx, id, &draft).await?;
         tx.commit().await?;
-        self.holds.invalidate(concert).await?;
+        self.edited(concert).await?;
         self.get(id).await
     }
 
@@ -108,7 +128,7 @@ impl Seats {
         let concert = lock_unreserved(&mut tx, id).await?;
         seats::soft_delete(&mut tx, id).await?;
         tx.commit().await?;
-        self.holds.invalidate(concert).await?;
+        self.edited(concert).await?;
         Ok(())
     }
 
@@ -118,36 +138,10 @@ impl Seats {
         Ok(catalog.layout())
     }
 
-    /// The seat map (of one grade, if given) as JSON: every seat's `SeatView` in natural
-    /// order. Fixed fields come from the in-memory catalogue; states from one database query
-    /// (reservations) and one Redis call (holds).
-    pub async fn map_json(&self, concert: i64, grade: Option<&str>) -> AppResult<Vec<u8>> {
-        let catalog = self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
-        let db = async {
-            let mut conn = self.db.acquire().await?;
-            AppResult::Ok(reservations::active_seats(&mut conn, concert).await?)
-        };
-        let (active, held) = tokio::join!(db, self.holds.held_seats(concert));
-        let mut states: HashMap<i64, SeatStatus> =
-            held?.into_iter().map(|seat| (seat, SeatStatus::Held)).collect();
-        for seat in active? {
-            states.insert(seat.seat_id, SeatStatus::of_reservation(seat.status));
-        }
-        let mut out = Vec::with_capacity(catalog.seats.len() * 300 + 2);
-        out.push(b'[');
-        let mut first = true;
-        for seat in catalog.seats.iter().filter(|s| grade.is_none_or(|g| s.seat.grade == g)) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            seat.write_json(
-                &mut out,
-                states.get(&seat.seat.id).copied().unwrap_or(SeatStatus::Available),
-            );
-        }
-        out.push(b']');
-        Ok(out)
+    /// The seat map (of one grade, if given): every seat's `SeatView` in natural order, from
+    /// the in-memory catalogue and the current availability, rendered once per version.
+    pub async fn map(&self, concert: i64, grade: Option<&str>) -> AppResult<Arc<Rendered>> {
+        self.availability.seat_map(concert, grade).await
     }
 }
 

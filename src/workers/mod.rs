@@ -2,6 +2,7 @@
 //! that stops with the shutdown token; every one is safe to run in several instances at once.
 
 pub mod admission;
+pub mod availability;
 pub mod email;
 pub mod expiry;
 pub mod housekeeping;
@@ -18,6 +19,7 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
     tokio::spawn(outbox::run(state.clone(), shutdown.clone()));
     tokio::spawn(email::run(state.clone(), shutdown.clone()));
     tokio::spawn(admission::run(state.clone(), shutdown.clone()));
+    tokio::spawn(availability::run(state.clone(), shutdown.clone()));
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
     tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));

@@ -295,6 +295,11 @@ impl TestApp {
         start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
     }
 
+    /// A connection to the server's maintenance database, as a superuser.
+    pub async fn maintenance(&self) -> PgConnection {
+        PgConnection::connect(&format!("{}/postgres", pg_base())).await.expect("postgres")
+    }
+
     /// The URL of this app's database (the flash-sale test binary audits it).
     #[allow(dead_code)]
     pub fn database_url(&self) -> String {
@@ -588,6 +593,19 @@ impl TestApp {
             .query_async(&mut conn)
             .await
             .unwrap();
+    }
+}
+
+/// Waits (up to 15 s) until `check` holds.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

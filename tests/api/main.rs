@@ -3,6 +3,7 @@
 //! name prefix, so tests run in parallel.
 
 mod authz;
+mod availability;
 mod cli;
 mod concerts;
 mod concurrency;

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, concert_body, error_body, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, concert_body, error_body, spawn_app, spawn_app_with, wait_until};
 
 /// A concert on sale with the waiting room on; returns (admin, concert, seats).
 async fn queued_concert(app: &TestApp, seats: usize) -> (String, i64, Vec<i64>) {
@@ -45,18 +45,6 @@ async fn admitted(app: &TestApp, concert: i64) -> Vec<i64> {
         .query_async(&mut conn)
         .await
         .unwrap()
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -63,10 +63,12 @@ async fn hold_in_redis(
             deleted: false,
             queue_enabled: false,
         },
+        layout: "test",
         live_seats: &[seat],
         sold: &[],
         reserved: &[],
         owned: &[],
+        force: false,
     };
     assert!(holds.warm(concert, &version, &load).await.unwrap());
     holds.hold(concert, 1, &[seat], 60_000, 4).await.unwrap()

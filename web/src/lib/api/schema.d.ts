@@ -321,6 +321,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/seat/concert/{concertId}/availability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every seat's state, 2 bits a seat in layout order (`encoding`: `2bit-base64`), at an
+         *     availability `version` that grows with every change. About 17 KB for 50,000 seats. Read
+         *     from Redis, never from the database; expired holds never show. Strong `ETag`;
+         *     `If-None-Match` gets 304.
+         */
+        get: operations["get_seat_availability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/seat/concert/{concertId}/availability/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live seat states (Server-Sent Events), anonymous. First `snapshot` (a `SeatAvailability`),
+         *     then `delta` events (an `AvailabilityDelta`) at most every 250 ms; every event's `id` is
+         *     its availability version. `layout` (data `{"layoutVersion": …}`) means the layout changed:
+         *     fetch it again; a `snapshot` follows. `Last-Event-ID` resumes with the changes since that
+         *     version while they are retained (`AVAILABILITY_WINDOW`), else with a snapshot. Heartbeat
+         *     comments every 15 s. Capped per client address (429) and per instance (503).
+         */
+        get: operations["stream_seat_availability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/seat/concert/{concertId}/layout": {
         parameters: {
             query?: never;
@@ -349,7 +395,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every seat of a concert with its status, in natural order (2 before 10): the seat map. */
+        /**
+         * Every seat of a concert with its status, in natural order (2 before 10): the seat map.
+         *     Kept for compatibility: the layout plus the availability (or its stream) carry the same
+         *     facts in a fraction of the bytes. Rendered once per availability version and shared, with a
+         *     strong `ETag`; `If-None-Match` gets 304.
+         */
         get: operations["get_seat_map"];
         put?: never;
         post?: never;
@@ -569,6 +620,30 @@ export interface components {
             /** @example Bearer */
             type: string;
             username: string;
+        };
+        /**
+         * @description One change batch of the live stream: apply `changes` in order to the states at
+         *     `fromVersion` to get the states at `toVersion`.
+         */
+        AvailabilityDelta: {
+            /**
+             * @description `[seatId, state]` pairs, in the order they happened.
+             * @example [
+             *       [
+             *         101,
+             *         "HELD"
+             *       ],
+             *       [
+             *         102,
+             *         "SOLD"
+             *       ]
+             *     ]
+             */
+            changes: unknown[][];
+            /** Format: int64 */
+            fromVersion: number;
+            /** Format: int64 */
+            toVersion: number;
         };
         CancelRequest: {
             /**
@@ -1031,6 +1106,33 @@ export interface components {
          * @enum {string}
          */
         Role: "USER" | "ADMIN";
+        /** @description Every seat's state at one availability version. */
+        SeatAvailability: {
+            /** Format: int64 */
+            concertId: number;
+            /** @description Seats in the layout. */
+            count: number;
+            /**
+             * @description Always `2bit-base64`.
+             * @example 2bit-base64
+             */
+            encoding: string;
+            /**
+             * @description The layout these states follow (`SeatLayout.version`): when it is not the layout the
+             *     client has, fetch the layout again.
+             */
+            layoutVersion: string;
+            /**
+             * @description Base64 (standard alphabet, padded) of 2 bits a seat in layout order: seat `i` is in byte
+             *     `i / 4`, most significant pair first; 0 AVAILABLE, 1 HELD, 2 RESERVED, 3 SOLD.
+             */
+            states: string;
+            /**
+             * Format: int64
+             * @description Grows by one with every change of any seat's state (a reload may jump ahead).
+             */
+            version: number;
+        };
         SeatCreateRequest: {
             /**
              * Format: int64
@@ -2637,6 +2739,143 @@ export interface operations {
             };
         };
     };
+    get_seat_availability: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An availability's `ETag`: 304 while it is current */
+                "If-None-Match"?: string | null;
+            };
+            path: {
+                /** @description Concert id. */
+                concertId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The seat states */
+            200: {
+                headers: {
+                    /** @description `no-cache` */
+                    "Cache-Control"?: string;
+                    /** @description The version and layout, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeatAvailability"];
+                };
+            };
+            /** @description Not modified: the `If-None-Match` availability is current */
+            304: {
+                headers: {
+                    /** @description The version and layout, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_seat_availability: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The last version received: resume from it */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                /** @description Concert id. */
+                concertId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream of `snapshot`, `delta` and `layout` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        data: string;
+                        /** @enum {string} */
+                        event: "snapshot" | "delta" | "layout";
+                        /** @description The availability version (`snapshot`, `delta`) */
+                        id?: string;
+                        retry?: number;
+                    };
+                };
+            };
+            /** @description Bad id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `RATE_LIMITED`: this address has too many streams open */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_seat_layout: {
         parameters: {
             query?: never;
@@ -2706,7 +2945,10 @@ export interface operations {
     get_seat_map: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A seat map's `ETag`: 304 while it is current */
+                "If-None-Match"?: string | null;
+            };
             path: {
                 /** @description Concert id. */
                 concertId: number;
@@ -2718,11 +2960,22 @@ export interface operations {
             /** @description All seats */
             200: {
                 headers: {
+                    /** @description The availability version and layout, quoted */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SeatResponse"][];
                 };
+            };
+            /** @description Not modified: the `If-None-Match` seat map is current */
+            304: {
+                headers: {
+                    /** @description The availability version and layout, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad id */
             400: {
@@ -2771,6 +3024,8 @@ export interface operations {
             /** @description Seats of the grade */
             200: {
                 headers: {
+                    /** @description The availability version, layout and grade, quoted */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {

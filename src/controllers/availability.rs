@@ -1,0 +1,145 @@
+//! The live seat map: availability (every seat's state, small) and its stream of changes.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::State,
+    http::{
+        HeaderMap, StatusCode,
+        header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH},
+    },
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{
+    extract::{AppPath, ClientIp},
+    seats::ConcertSeatsPath,
+};
+use crate::{
+    domain::availability::SeatAvailability,
+    error::{AppResult, ErrorBody},
+    services::{availability::Snapshot, catalog::Rendered, seat_stream::FeedEvent},
+    state::AppState,
+};
+
+const TAG: &str = "seat";
+
+/// Answers change with every hold: caches must ask every time (a 304 costs nothing).
+pub const REVALIDATE: &str = "no-cache";
+
+/// A rendered JSON answer with its `ETag`, or 304 when `If-None-Match` names it.
+pub fn conditional(rendered: &Rendered, headers: &HeaderMap, cache_control: &str) -> Response {
+    let fresh = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag == rendered.etag || tag.strip_prefix("W/") == Some(&rendered.etag)
+        });
+    let cache = [(ETAG, rendered.etag.clone()), (CACHE_CONTROL, cache_control.to_owned())];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let json = [(CONTENT_TYPE, "application/json".to_owned())];
+    (cache, json, rendered.body.clone()).into_response()
+}
+
+/// Every seat's state, 2 bits a seat in layout order (`encoding`: `2bit-base64`), at an
+/// availability `version` that grows with every change. About 17 KB for 50,000 seats. Read
+/// from Redis, never from the database; expired holds never show. Strong `ETag`;
+/// `If-None-Match` gets 304.
+#[utoipa::path(get, path = "/api/seat/concert/{concertId}/availability", tag = TAG,
+    params(ConcertSeatsPath, ("If-None-Match" = Option<String>, Header, description = "An availability's `ETag`: 304 while it is current")),
+    responses(
+        (status = 200, description = "The seat states", body = SeatAvailability,
+            headers(("ETag" = String, description = "The version and layout, quoted"),
+                    ("Cache-Control" = String, description = "`no-cache`"))),
+        (status = 304, description = "Not modified: the `If-None-Match` availability is current",
+            headers(("ETag" = String, description = "The version and layout, quoted"))),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn get_seat_availability(
+    State(state): State<AppState>,
+    AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let snapshot = state.availability.snapshot(concert_id).await?;
+    Ok(conditional(&snapshot.json(), &headers, REVALIDATE))
+}
+
+/// Live seat states (Server-Sent Events), anonymous. First `snapshot` (a `SeatAvailability`),
+/// then `delta` events (an `AvailabilityDelta`) at most every 250 ms; every event's `id` is
+/// its availability version. `layout` (data `{"layoutVersion": …}`) means the layout changed:
+/// fetch it again; a `snapshot` follows. `Last-Event-ID` resumes with the changes since that
+/// version while they are retained (`AVAILABILITY_WINDOW`), else with a snapshot. Heartbeat
+/// comments every 15 s. Capped per client address (429) and per instance (503).
+#[utoipa::path(get, path = "/api/seat/concert/{concertId}/availability/stream", tag = TAG,
+    params(ConcertSeatsPath, ("Last-Event-ID" = Option<String>, Header, description = "The last version received: resume from it")),
+    responses(
+        (status = 200, description = "An event stream of `snapshot`, `delta` and `layout` events", content_type = "text/event-stream", body = SeatAvailability),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: this address has too many streams open", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn stream_seat_availability(
+    State(state): State<AppState>,
+    AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // A concert that does not exist gets its 404 before any stream opens.
+    state.availability.snapshot(concert_id).await?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let watcher = state.seat_feeds.watch(concert_id, client)?;
+    let (first, rx) = watcher.start(last_event_id).await?;
+    let shutdown = state.seat_feeds.shutdown();
+    let first = futures::stream::iter(first.into_iter().flat_map(events));
+    let rest = futures::stream::unfold((watcher, rx), |(watcher, mut rx)| async move {
+        let next = match rx.recv().await {
+            Ok(event) => event,
+            // Too slow for the deltas: start again from the current states.
+            Err(RecvError::Lagged(_)) => FeedEvent::Snapshot(watcher.current()?),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((futures::stream::iter(events(next)), (watcher, rx)))
+    })
+    .flatten();
+    let stream = first.chain(rest).take_until(shutdown.cancelled_owned()).map(Ok);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+}
+
+fn snapshot_event(s: &Arc<Snapshot>) -> Event {
+    let json = s.json();
+    Event::default()
+        .event("snapshot")
+        .id(s.version.to_string())
+        .data(String::from_utf8_lossy(&json.body))
+}
+
+fn events(event: FeedEvent) -> Vec<Event> {
+    match event {
+        FeedEvent::Snapshot(s) => vec![snapshot_event(&s)],
+        FeedEvent::Layout(s) => vec![
+            Event::default()
+                .event("layout")
+                .data(serde_json::json!({"layoutVersion": s.layout}).to_string()),
+            snapshot_event(&s),
+        ],
+        FeedEvent::Delta { to, json } => {
+            vec![Event::default().event("delta").id(to.to_string()).data(&*json)]
+        }
+    }
+}
