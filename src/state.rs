@@ -127,7 +127,7 @@ impl AppState {
         let retry = RetryRules { max_attempts: s.email_max_attempts, base: s.email_retry_base };
         AppState(Arc::new(Shared {
             users: Users::new(db.clone(), redis.clone(), tokens.clone(), login_limits),
-            concerts: Concerts::new(db.clone(), holds.clone()),
+            concerts: Concerts::new(db.clone(), availability.clone()),
             seats: Seats::new(db.clone(), holds.clone(), catalogs.clone(), availability.clone()),
             seat_holds: SeatHolds::new(
                 holds.clone(),

@@ -135,6 +135,15 @@ pub fn describe_metrics() {
         "ticketing_emails_duplicates_total",
         "Redelivered email messages not sent again"
     );
+    describe_gauge!("ticketing_seat_streams_open", "Open seat-map streams");
+    describe_counter!(
+        "ticketing_seat_streams_refused_total",
+        "Seat-map streams refused, by cap (client, instance)"
+    );
+    describe_counter!(
+        "ticketing_holds_expired_total",
+        "Held seats whose hold ran out, as the availability sweeper found them"
+    );
     describe_gauge!(
         "ticketing_expiry_sweeper_last_run_timestamp_seconds",
         "When the expiry sweeper last finished a round"
@@ -155,11 +164,13 @@ pub fn describe_metrics() {
         "ticketing_emails_failed_total",
         "ticketing_emails_dead_lettered_total",
         "ticketing_emails_duplicates_total",
+        "ticketing_holds_expired_total",
     ] {
         metrics::counter!(counter).increment(0);
     }
     for gauge in [
         "http_sse_streams_open",
+        "ticketing_seat_streams_open",
         "ticketing_outbox_pending",
         "ticketing_outbox_lag_seconds",
         "amqp_connected",

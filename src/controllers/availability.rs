@@ -4,12 +4,9 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
     extract::State,
-    http::{
-        HeaderMap, StatusCode,
-        header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH},
-    },
+    http::HeaderMap,
     response::{
-        IntoResponse, Response,
+        Response,
         sse::{Event, KeepAlive, Sse},
     },
 };
@@ -17,39 +14,18 @@ use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
+    cache::{REVALIDATE, conditional},
     extract::{AppPath, ClientIp},
     seats::ConcertSeatsPath,
 };
 use crate::{
     domain::availability::SeatAvailability,
     error::{AppResult, ErrorBody},
-    services::{availability::Snapshot, catalog::Rendered, seat_stream::FeedEvent},
+    services::{availability::Snapshot, seat_stream::FeedEvent},
     state::AppState,
 };
 
 const TAG: &str = "seat";
-
-/// Answers change with every hold: caches must ask every time (a 304 costs nothing).
-pub const REVALIDATE: &str = "no-cache";
-
-/// A rendered JSON answer with its `ETag`, or 304 when `If-None-Match` names it.
-pub fn conditional(rendered: &Rendered, headers: &HeaderMap, cache_control: &str) -> Response {
-    let fresh = headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag == rendered.etag || tag.strip_prefix("W/") == Some(&rendered.etag)
-        });
-    let cache = [(ETAG, rendered.etag.clone()), (CACHE_CONTROL, cache_control.to_owned())];
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, cache).into_response();
-    }
-    let json = [(CONTENT_TYPE, "application/json".to_owned())];
-    (cache, json, rendered.body.clone()).into_response()
-}
 
 /// Every seat's state, 2 bits a seat in layout order (`encoding`: `2bit-base64`), at an
 /// availability `version` that grows with every change. About 17 KB for 50,000 seats. Read
@@ -108,6 +84,7 @@ pub async fn stream_seat_availability(
     let first = futures::stream::iter(first.into_iter().flat_map(events));
     let rest = futures::stream::unfold((watcher, rx), |(watcher, mut rx)| async move {
         let next = match rx.recv().await {
+            Ok(FeedEvent::End) => return None,
             Ok(event) => event,
             // Too slow for the deltas: start again from the current states.
             Err(RecvError::Lagged(_)) => FeedEvent::Snapshot(watcher.current()?),
@@ -141,5 +118,6 @@ fn events(event: FeedEvent) -> Vec<Event> {
         FeedEvent::Delta { to, json } => {
             vec![Event::default().event("delta").id(to.to_string()).data(&*json)]
         }
+        FeedEvent::End => Vec::new(),
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP only: extract, parse into a domain command, call one service method, map to a DTO.
 
 pub mod availability;
+pub mod cache;
 pub mod concerts;
 pub mod contract;
 pub mod extract;

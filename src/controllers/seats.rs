@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    availability::{REVALIDATE, conditional},
+    cache::{REVALIDATE, conditional},
     extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser},
 };
 use crate::{

@@ -186,6 +186,18 @@ impl Availability {
         Err(ErrorCode::SEAT_LOCK_RETRY_NEEDED.into())
     }
 
+    /// After an admin edit (seats, prices, sale window, deletion): a new catalogue version, and
+    /// the states loaded again at once, so live seat maps learn of a new layout (or of the
+    /// concert's end) now rather than on the next hold.
+    pub async fn edited(&self, concert: i64) -> AppResult<()> {
+        self.holds.invalidate(concert).await?;
+        if let Err(e) = self.load_if_missing(concert).await {
+            // The next read loads them.
+            tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
+        }
+        Ok(())
+    }
+
     /// Loads the concert's states into Redis unless another request just did.
     pub async fn load_if_missing(&self, concert: i64) -> AppResult<()> {
         let _guard = self.loading.lock().await;

@@ -1,9 +1,11 @@
 //! The concert catalogue.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
+use super::availability::Availability;
 use crate::{
-    clients::holds::Holds,
     domain::{
         concert::{Concert, ConcertDraft, Schedule},
         money::Money,
@@ -22,12 +24,12 @@ use crate::{
 #[derive(Clone)]
 pub struct Concerts {
     db: PgPool,
-    holds: Holds,
+    availability: Arc<Availability>,
 }
 
 impl Concerts {
-    pub fn new(db: PgPool, holds: Holds) -> Self {
-        Concerts { db, holds }
+    pub fn new(db: PgPool, availability: Arc<Availability>) -> Self {
+        Concerts { db, availability }
     }
 
     #[tracing::instrument(skip_all)]
@@ -57,7 +59,7 @@ impl Concerts {
         let row =
             concerts::update(&mut conn, id, &draft).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
         // Holds read the sale window and status from Redis: reload them.
-        self.holds.invalidate(id).await?;
+        self.availability.edited(id).await?;
         Ok(row)
     }
 
@@ -73,7 +75,8 @@ impl Concerts {
         }
         concerts::soft_delete(&mut tx, id).await?;
         tx.commit().await?;
-        self.holds.invalidate(id).await?;
+        // Live seat maps of the concert end.
+        self.availability.edited(id).await?;
         Ok(())
     }
 }

@@ -47,6 +47,8 @@ pub enum FeedEvent {
     Layout(Arc<Snapshot>),
     /// Changes from one version to a later one, as JSON.
     Delta { to: u64, json: Arc<str> },
+    /// The concert was deleted: streams end.
+    End,
 }
 
 /// The caps on open streams.
@@ -189,6 +191,10 @@ impl SeatFeeds {
                         feed.current.send_replace(Some(s.clone()));
                         current = Some(s);
                     }
+                    Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
+                        self.end(concert, &feed);
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
                         self.pause(Duration::from_secs(1)).await;
@@ -211,11 +217,17 @@ impl SeatFeeds {
             if entries.is_empty() {
                 if last_change.elapsed() >= RECHECK {
                     last_change = Instant::now();
-                    // Redis may have restarted with versions this feed will never read.
-                    if let Ok(fresh) = self.availability.snapshot(concert).await
-                        && fresh.version != snapshot.version
-                    {
-                        current = Some(self.send_reset(&feed, &snapshot, fresh));
+                    // Redis may have restarted with versions this feed will never read, or
+                    // the concert may be gone.
+                    match self.availability.snapshot(concert).await {
+                        Ok(fresh) if fresh.version != snapshot.version => {
+                            current = Some(self.send_reset(&feed, &snapshot, fresh));
+                        }
+                        Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
+                            self.end(concert, &feed);
+                            return;
+                        }
+                        _ => {}
                     }
                 }
                 continue;
@@ -237,6 +249,10 @@ impl SeatFeeds {
                 }
                 None => match self.availability.snapshot(concert).await {
                     Ok(fresh) => self.send_reset(&feed, &snapshot, fresh),
+                    Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
+                        self.end(concert, &feed);
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
                         self.pause(Duration::from_secs(1)).await;
@@ -248,6 +264,16 @@ impl SeatFeeds {
             // Batching: whatever arrives meanwhile goes out together.
             self.pause(BATCH).await;
         }
+    }
+
+    /// Ends every stream of a deleted concert; the next stream finds it gone (404).
+    fn end(&self, concert: i64, feed: &Arc<Feed>) {
+        let mut feeds = self.feeds.lock().expect("lock");
+        if feeds.get(&concert).is_some_and(|f| Arc::ptr_eq(f, feed)) {
+            feeds.remove(&concert);
+        }
+        let _order = feed.order.lock().expect("lock");
+        let _ = feed.tx.send(FeedEvent::End);
     }
 
     /// Sends fresh states to every stream (and a layout event when the layout changed).

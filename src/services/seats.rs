@@ -43,17 +43,6 @@ impl Seats {
         Seats { db, holds, catalogs, availability }
     }
 
-    /// After an admin edit: a new catalogue version, and the seat states loaded again at once
-    /// so live seat maps learn of the new layout now rather than on the next hold.
-    async fn edited(&self, concert: i64) -> AppResult<()> {
-        self.holds.invalidate(concert).await?;
-        if let Err(e) = self.availability.load_if_missing(concert).await {
-            // The next read loads them.
-            tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
-        }
-        Ok(())
-    }
-
     /// Creates every seat of the batch, or none. All items name one concert; no seat repeats,
     /// within the request or against the concert's live seats. Answers in the order given.
     #[tracing::instrument(skip_all, fields(concert.id = concert_id, seats = drafts.len()))]
@@ -80,7 +69,7 @@ impl Seats {
             .map(|s| (s.seat.id, SeatView::from_state(s, false)))
             .collect();
         tx.commit().await?;
-        self.edited(concert_id).await?;
+        self.availability.edited(concert_id).await?;
         Ok(ids.iter().filter_map(|id| created.remove(id)).collect())
     }
 
@@ -117,7 +106,7 @@ impl Seats {
         let concert = lock_unreserved(&mut tx, id).await?;
         seats::update(&mut tx, id, &draft).await?;
         tx.commit().await?;
-        self.edited(concert).await?;
+        self.availability.edited(concert).await?;
         self.get(id).await
     }
 
@@ -128,7 +117,7 @@ impl Seats {
         let concert = lock_unreserved(&mut tx, id).await?;
         seats::soft_delete(&mut tx, id).await?;
         tx.commit().await?;
-        self.edited(concert).await?;
+        self.availability.edited(concert).await?;
         Ok(())
     }
 

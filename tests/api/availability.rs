@@ -437,7 +437,14 @@ async fn the_stream_sends_every_kind_of_change_and_hold_expiry_within_a_sweep() 
     mirror.apply(e);
     assert_eq!(mirror.by_seat()[&added], "AVAILABLE");
     assert_eq!(mirror.by_seat(), states(&app, concert).await);
-    mirror.stream.close();
+
+    // The concert is deleted: the stream ends, and a new one is refused.
+    let res = app.delete(&format!("/api/concert/{concert}"), Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let end = tokio::time::timeout(Duration::from_secs(5), mirror.stream.rx.recv()).await;
+    assert!(matches!(end, Ok(None)), "the stream ended: {end:?}");
+    let path = format!("/api/seat/concert/{concert}/availability/stream");
+    error_body(app.get(&path, None).await, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND").await;
 }
 
 /// A small deterministic random source (the test is the same on every run).
@@ -629,4 +636,53 @@ async fn followers_on_two_instances_end_where_the_endpoint_and_the_database_are(
         assert_eq!(mirror.by_seat(), endpoint, "follower {i} (the last one resumed)");
         assert_eq!(mirror.layouts, 0);
     }
+}
+
+#[tokio::test]
+async fn a_resume_outside_the_window_gets_a_snapshot() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(2).await;
+    let fan = app.signup().await;
+    app.hold(&fan.token, seats[0]).await;
+    let version = availability(&app, concert).await["version"].as_u64().unwrap();
+    for last in [Some(1), Some(version + 5)] {
+        let mut stream = Stream::open(&app, concert, last).await;
+        let e = stream.next().await;
+        assert_eq!(e.name, "snapshot", "Last-Event-ID {last:?}");
+        assert_eq!(e.data["version"].as_u64(), Some(version));
+        stream.close();
+    }
+    // At the current version: nothing to send until something changes.
+    let mut stream = Stream::open(&app, concert, Some(version)).await;
+    app.hold(&fan.token, seats[1]).await;
+    let e = stream.next().await;
+    assert_eq!(e.name, "delta");
+    assert_eq!(e.data["fromVersion"].as_u64(), Some(version));
+    assert_eq!(e.data["changes"], json!([[seats[1], "HELD"]]));
+}
+
+#[tokio::test]
+async fn streams_are_capped_per_client_address_and_per_instance() {
+    let app = spawn_app_with(&[("SEAT_STREAM_MAX_PER_CLIENT", "2")]).await;
+    let (_, concert, _) = app.concert_on_sale(1).await;
+    let path = format!("/api/seat/concert/{concert}/availability/stream");
+    let first = Stream::open(&app, concert, None).await;
+    let _second = Stream::open(&app, concert, None).await;
+    let res = app.get(&path, None).await;
+    assert_eq!(res.headers()["retry-after"], "10");
+    error_body(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    // A closed stream frees its place.
+    first.close();
+    wait_until("a place to free up", || async {
+        let res = app.get(&path, None).await;
+        res.status() == StatusCode::OK
+    })
+    .await;
+
+    let app = spawn_app_with(&[("SEAT_STREAM_MAX", "1")]).await;
+    let (_, concert, _) = app.concert_on_sale(1).await;
+    let _only = Stream::open(&app, concert, None).await;
+    let path = format!("/api/seat/concert/{concert}/availability/stream");
+    error_body(app.get(&path, None).await, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+        .await;
 }
