@@ -68,6 +68,7 @@ call("select_seat", 200, "POST", f"/api/seat/{seats[0]['id']}/select", token)
 call("select_seats", 200, "POST", "/api/seat/select", token,
      {"seatIds": [seats[1]["id"], seats[2]["id"]]}, {"idempotency-key": "ts-hold-1"})
 call("release_seat", 204, "DELETE", f"/api/seat/{seats[2]['id']}/select", token)
+call("get_seat_availability", 200, "GET", f"/api/seat/concert/{c['id']}/availability")
 pay = call("create_payment", 200, "POST", "/api/payment", token,
            {"seatIds": [seats[0]["id"], seats[1]["id"]], "paymentMethod": "CREDIT_CARD"})
 call("get_payment", 200, "GET", f"/api/payment/{pay['transactionId']}", token)
