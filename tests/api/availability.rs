@@ -375,8 +375,14 @@ async fn next_changes(mirror: &mut Mirror) -> Vec<(i64, String)> {
 
 #[tokio::test]
 async fn the_stream_sends_every_kind_of_change_and_hold_expiry_within_a_sweep() {
-    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1"), ("AVAILABILITY_SWEEP_MS", "300")]).await;
-    let (admin, concert, seats) = app.concert_on_sale(4).await;
+    let app = spawn_app_with(&[
+        ("HOLD_TTL_SECS", "1"),
+        ("AVAILABILITY_SWEEP_MS", "300"),
+        ("RESERVATION_TTL_SECS", "3"),
+        ("EXPIRY_SWEEP_INTERVAL_MS", "300"),
+    ])
+    .await;
+    let (admin, concert, seats) = app.concert_on_sale(5).await;
     let (alice, bob) = (app.signup().await, app.signup().await);
     let mut mirror = Mirror::follow(&app, concert).await;
     assert!(mirror.states.iter().all(|s| s == "AVAILABLE"));
@@ -423,6 +429,14 @@ async fn the_stream_sends_every_kind_of_change_and_hold_expiry_within_a_sweep() 
     }
     app.webhook(&event(&failed.transaction, "FAILED", failed.amount)).await;
     assert_eq!(next_changes(&mut mirror).await, [s(3, "AVAILABLE")], "payment failed");
+
+    // An unpaid checkout runs out.
+    app.start_checkout(&alice.token, &seats[4..5]).await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&s(4, "RESERVED")) {
+        seen.extend(next_changes(&mut mirror).await);
+    }
+    assert_eq!(next_changes(&mut mirror).await, [s(4, "AVAILABLE")], "reservation expiry");
 
     // An admin adds a seat: `layout`, then the states of the new layout.
     let added = app.create_seats_numbered(&admin, concert, 99).await;
