@@ -28,6 +28,9 @@ async fn checkout_page(
 ) -> AppResult<Html<String>> {
     let p = state.payments.simulator_payment(&transaction_id).await?;
     let tx = html_escape(&p.transaction_id);
+    // Where the shop shows the outcome: the app's checkout page (served by this binary).
+    let base = state.settings.public_base_url.as_deref().unwrap_or_default();
+    let back = html_escape(&format!("{base}/checkout/{}", p.transaction_id));
     Ok(Html(format!(
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>PG simulator</title>
 <style>body{{font-family:sans-serif;max-width:32rem;margin:3rem auto}}button{{font-size:1.1rem;margin-right:1rem}}</style></head>
@@ -36,11 +39,14 @@ async fn checkout_page(
 <p>Amount <b>{amount} {currency}</b> — status <b id="status">{status}</b></p>
 <button id="approve">Approve</button><button id="decline">Decline</button>
 <p id="result"></p>
+<p><a id="back" href="{back}">Return to the shop</a></p>
 <script>
 for (const action of ["approve", "decline"]) {{
   document.getElementById(action).onclick = async () => {{
     const res = await fetch(location.pathname + "/" + action, {{method: "POST"}});
     document.getElementById("result").textContent = res.status + " " + await res.text();
+    // As a provider does: back to the shop, which shows the outcome once the webhook lands.
+    if (res.ok) setTimeout(() => location.assign(document.getElementById("back").href), 500);
   }};
 }}
 </script></body></html>"#,

@@ -31,6 +31,8 @@ async fn select_checkout_approve_confirms_with_no_hand_made_webhook() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains(checkout["transactionId"].as_str().unwrap()) && html.contains("Approve"));
+    let back = format!(r#"href="/checkout/{}""#, checkout["transactionId"].as_str().unwrap());
+    assert!(html.contains(&back), "the page leads back to the shop's checkout page");
 
     let res = app.request(reqwest::Method::POST, &format!("{page_path}/approve"), None, None).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
