@@ -15,6 +15,8 @@ const INSET = (PITCH - SEAT_SIZE) / 2;
 const ROW_GUTTER = 2.5 * PITCH;
 /** Room for the section label above a block. */
 const LABEL_HEIGHT = 3 * PITCH;
+/** Right of and below a block's seats. */
+const BLOCK_PAD = PITCH / 2;
 /** Between blocks. */
 const BLOCK_GAP = 3 * PITCH;
 /** The grid of blocks aims at this width : height. */
@@ -123,8 +125,8 @@ export function buildGeometry(layout: SeatLayout): SeatGeometry {
   for (const block of blocks) {
     let widest = 0;
     for (const row of block.rows) widest = Math.max(widest, row.seats.length);
-    block.width = ROW_GUTTER + widest * PITCH;
-    block.height = LABEL_HEIGHT + block.rows.length * PITCH;
+    block.width = ROW_GUTTER + widest * PITCH + BLOCK_PAD;
+    block.height = LABEL_HEIGHT + block.rows.length * PITCH + BLOCK_PAD;
   }
 
   const { cols, colWidths, rowHeights } = arrangeBlocks(blocks);
@@ -155,7 +157,7 @@ export function buildGeometry(layout: SeatLayout): SeatGeometry {
     const by = rowY[gridRow] ?? 0;
     const seatsX = bx + ROW_GUTTER;
     const seatsY = by + LABEL_HEIGHT;
-    const seatsW = block.width - ROW_GUTTER;
+    const seatsW = block.width - ROW_GUTTER - BLOCK_PAD;
     sections.push({
       name: layout.section.values[block.valueIndex] ?? "",
       valueIndex: block.valueIndex,
