@@ -1,0 +1,15 @@
+import { Link } from "react-router";
+import { useT } from "../lib/i18n";
+
+export function NotFoundPage() {
+  const { t } = useT();
+  return (
+    <>
+      <h1>{t("notFound.title")}</h1>
+      <p>{t("notFound.body")}</p>
+      <p>
+        <Link to="/concerts">{t("notFound.home")}</Link>
+      </p>
+    </>
+  );
+}
