@@ -5,11 +5,11 @@ import { useAuth, type SignInState } from "../lib/auth";
 import { useT } from "../lib/i18n";
 
 export function RequireAuth({ children }: { children: ReactNode }) {
-  const { user } = useAuth();
+  const { user, endedReason } = useAuth();
   const location = useLocation();
   const { t } = useT();
   if (!user) {
-    const state: SignInState = { from: location.pathname + location.search, message: t("auth.required") };
+    const state: SignInState = { from: location.pathname + location.search, message: endedReason ?? t("auth.required") };
     return <Navigate to="/signin" replace state={state} />;
   }
   return <>{children}</>;

@@ -22,6 +22,8 @@ export interface AuthUser {
 
 interface AuthContextValue {
   user: AuthUser | null;
+  /** The server's reason when the last session ended on its own (a refused refresh). */
+  endedReason: string | null;
   signUp: (body: Schemas["SignupRequest"]) => Promise<void>;
   signIn: (body: Schemas["LoginRequest"]) => Promise<void>;
   signOut: () => Promise<void>;
@@ -41,6 +43,7 @@ function userOf(session: Session | null): AuthUser | null {
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<AuthUser | null>(() => userOf(currentSession()));
+  const [endedReason, setEndedReason] = useState<string | null>(null);
   const navigate = useNavigate();
   const queryClient = useQueryClient();
 
@@ -48,6 +51,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () =>
       onSessionChange((session, reason) => {
         setUser(userOf(session));
+        setEndedReason(session ? null : (reason?.message ?? null));
         if (!session) {
           queryClient.removeQueries({ queryKey: ["me"] });
           if (reason) {
@@ -81,7 +85,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     queryClient.removeQueries({ queryKey: ["me"] });
   }, [queryClient]);
 
-  const value = useMemo(() => ({ user, signUp, signIn, signOut }), [user, signUp, signIn, signOut]);
+  const value = useMemo(
+    () => ({ user, endedReason, signUp, signIn, signOut }),
+    [user, endedReason, signUp, signIn, signOut],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -6,12 +6,14 @@ import { Loading } from "../components/Loading";
 import { usePayment } from "../features/checkout/usePayment";
 import { formatDateTime, formatMoney } from "../lib/format";
 import { useT } from "../lib/i18n";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function CheckoutPage() {
   const { t, lang } = useT();
   const transactionId = useParams().transactionId ?? "";
   const payment = usePayment(transactionId);
   const p = payment.data;
+  usePageTitle(t("checkout.title"));
 
   return (
     <>

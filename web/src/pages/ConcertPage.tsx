@@ -11,6 +11,7 @@ import { useAuth } from "../lib/auth";
 import { formatDateTime, salePhase } from "../lib/format";
 import { useT } from "../lib/i18n";
 import { useNow } from "../lib/useNow";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function ConcertPage() {
   const { t, lang } = useT();
@@ -18,6 +19,7 @@ export function ConcertPage() {
   const navigate = useNavigate();
   const concertId = Number(useParams().concertId);
   const concert = useConcert(concertId);
+  usePageTitle(concert.data?.title ?? t("concerts.title"));
   const now = useNow();
   const seatsPath = `/concerts/${concertId}/seats`;
   const onAdmitted = useCallback(() => navigate(seatsPath), [navigate, seatsPath]);

@@ -10,6 +10,7 @@ import { useConcerts } from "../features/concerts/api";
 import { SaleCountdown, SaleWindow, StatusBadge } from "../features/concerts/SaleInfo";
 import { formatDateTime } from "../lib/format";
 import { useT } from "../lib/i18n";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function ConcertsPage() {
   const { t, lang } = useT();
@@ -20,6 +21,7 @@ export function ConcertsPage() {
   const [draftTitle, setDraftTitle] = useState(title);
   const [draftVenue, setDraftVenue] = useState(venue);
   const concerts = useConcerts({ title, venue, page });
+  usePageTitle(t("concerts.title"));
 
   function search(e: FormEvent) {
     e.preventDefault();

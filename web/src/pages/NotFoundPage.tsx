@@ -1,8 +1,10 @@
 import { Link } from "react-router";
 import { useT } from "../lib/i18n";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function NotFoundPage() {
   const { t } = useT();
+  usePageTitle(t("notFound.title"));
   return (
     <>
       <h1>{t("notFound.title")}</h1>

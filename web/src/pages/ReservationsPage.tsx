@@ -10,12 +10,14 @@ import { useCancelReservation, useMyReservations, type Reservation } from "../fe
 import { canCancel, formatDateTime, formatMoney } from "../lib/format";
 import { useT } from "../lib/i18n";
 import { useNow } from "../lib/useNow";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function ReservationsPage() {
   const { t } = useT();
   const [params, setParams] = useSearchParams();
   const page = Math.max(0, Number.parseInt(params.get("page") ?? "0", 10) || 0);
   const list = useMyReservations(page);
+  usePageTitle(t("reservations.title"));
 
   return (
     <>

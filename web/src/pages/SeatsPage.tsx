@@ -23,6 +23,7 @@ import { formatMoney } from "../lib/format";
 import { useT } from "../lib/i18n";
 import { useNow } from "../lib/useNow";
 import { SeatMap } from "./SeatMapSlot";
+import { usePageTitle } from "../lib/usePageTitle";
 
 type PaymentMethod = Schemas["PaymentMethod"];
 const METHODS: readonly PaymentMethod[] = ["CREDIT_CARD", "BANK_TRANSFER"];
@@ -32,6 +33,7 @@ export default function SeatsPage() {
   const concertId = Number(useParams().concertId);
   const concert = useConcert(concertId);
   const queue = useQueueStatus(concertId, concert.data?.queueEnabled === true);
+  usePageTitle(t("seats.title"));
 
   if (concert.isPending || (concert.data?.queueEnabled && queue.isPending)) return <Loading />;
   if (!concert.data) {

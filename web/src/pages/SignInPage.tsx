@@ -5,6 +5,7 @@ import { Field } from "../components/Field";
 import { useAuth, type SignInState } from "../lib/auth";
 import { fieldErrors } from "../lib/errors";
 import { useT } from "../lib/i18n";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function SignInPage() {
   const { t } = useT();
@@ -16,6 +17,7 @@ export function SignInPage() {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const fields = fieldErrors(error);
+  usePageTitle(t("auth.signin.title"));
 
   async function submit(e: FormEvent) {
     e.preventDefault();

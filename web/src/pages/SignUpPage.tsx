@@ -5,6 +5,7 @@ import { Field } from "../components/Field";
 import { useAuth, type SignInState } from "../lib/auth";
 import { fieldErrors } from "../lib/errors";
 import { useT } from "../lib/i18n";
+import { usePageTitle } from "../lib/usePageTitle";
 
 export function SignUpPage() {
   const { t } = useT();
@@ -17,6 +18,7 @@ export function SignUpPage() {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const fields = fieldErrors(error);
+  usePageTitle(t("auth.signup.title"));
 
   async function submit(e: FormEvent) {
     e.preventDefault();

@@ -43,12 +43,6 @@ export function WaitingRoom({ concertId, seatsPath, onAdmitted }: { concertId: n
               </dd>
             </div>
           </dl>
-          <div className="queue-progress" aria-hidden="true">
-            <div
-              className="queue-progress-bar"
-              style={{ width: `${place.totalQueue ? Math.max(4, 100 - (place.position / place.totalQueue) * 100) : 4}%` }}
-            />
-          </div>
           {room.reconnecting ? <Notice kind="warning">{t("queue.reconnecting")}</Notice> : <p className="muted">{t("queue.keepOpen")}</p>}
           <button type="button" className="button button-quiet" onClick={() => void room.leave()}>
             {t("queue.leave")}
