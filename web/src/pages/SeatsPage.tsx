@@ -219,7 +219,7 @@ function SeatSelection({ concertId, title }: { concertId: number; title: string 
                     <li key={h.id}>
                       <div>
                         <span className="picked-seat">{label}</span>
-                        <span className="muted"> · {t("seats.grade", { grade: h.grade })}</span>
+                        <span className="picked-grade muted">{t("seats.grade", { grade: h.grade })}</span>
                       </div>
                       <span className="picked-price">{formatMoney(h.price, lang)}</span>
                       <button

@@ -27,7 +27,7 @@ export function useQueueStatus(concertId: number, enabled: boolean) {
     queryKey: queueKey(concertId),
     queryFn: () => fetchQueueStatus(concertId),
     enabled,
-    staleTime: Infinity,
+    staleTime: 5_000,
   });
 }
 
