@@ -43,8 +43,8 @@ export function ConcertFormPage() {
   const concert = useConcert(id);
   if (id !== undefined && concert.isPending) return <Loading />;
   if (id !== undefined && concert.isError) return <ErrorNote error={concert.error} />;
-  // Keyed so that a refetched concert starts a fresh draft.
-  return <ConcertForm key={concert.data?.updatedAt ?? "new"} concert={concert.data} />;
+  // Keyed so that another concert starts a fresh draft (a refetch of this one does not).
+  return <ConcertForm key={concert.data?.id ?? "new"} concert={concert.data} />;
 }
 
 function ConcertForm({ concert }: { concert: Concert | undefined }) {
@@ -80,7 +80,10 @@ function ConcertForm({ concert }: { concert: Concert | undefined }) {
     onSuccess: async (result) => {
       await queryClient.invalidateQueries({ queryKey: [ADMIN_KEY] });
       if (!concert) navigate(adminPaths.seats(result.id));
-      else setSaved(true);
+      else {
+        setDraft(draftOf(result));
+        setSaved(true);
+      }
     },
   });
 
