@@ -11,8 +11,8 @@ export const ADMIN_KEY = "admin";
 
 export const keys = {
   me: [ADMIN_KEY, "me"] as const,
-  concerts: (page: number, size: number) => [ADMIN_KEY, "concerts", page, size] as const,
-  allConcerts: [ADMIN_KEY, "concerts"] as const,
+  concerts: (page: number, size: number, title: string) =>
+    [ADMIN_KEY, "concerts", page, size, title] as const,
   concert: (id: number) => [ADMIN_KEY, "concert", id] as const,
   seats: (concertId: number) => [ADMIN_KEY, "seats", concertId] as const,
   availability: (concertId: number) => [ADMIN_KEY, "availability", concertId] as const,
@@ -30,10 +30,15 @@ export function useMe(enabled: boolean) {
   });
 }
 
-export function useConcerts(page: number, size: number) {
+export function useConcerts(page: number, size: number, title = "") {
   return useQuery({
-    queryKey: keys.concerts(page, size),
-    queryFn: () => unwrap(api.GET("/api/concert", { params: { query: { page, size } } })),
+    queryKey: keys.concerts(page, size, title),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/concert", {
+          params: { query: { page, size, ...(title ? { title } : {}) } },
+        }),
+      ),
     placeholderData: keepPreviousData,
   });
 }

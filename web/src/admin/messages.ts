@@ -51,6 +51,8 @@ const ko = {
 
   "concerts.title": "공연",
   "concerts.new": "새 공연 등록",
+  "concerts.search": "공연명 검색",
+  "concerts.searchSubmit": "검색",
   "concerts.empty": "등록된 공연이 없습니다.",
   "concerts.total": "공연 {count}개",
   "concerts.caption": "공연 목록",
@@ -226,6 +228,8 @@ const en: Record<AdminMessageKey, string> = {
 
   "concerts.title": "Concerts",
   "concerts.new": "New concert",
+  "concerts.search": "Search by title",
+  "concerts.searchSubmit": "Search",
   "concerts.empty": "No concerts yet.",
   "concerts.total": "{count} concerts",
   "concerts.caption": "Concerts",

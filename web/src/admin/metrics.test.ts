@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { metricValue, queueGauges } from "./metrics";
+import { isMetricsText, metricValue, queueGauges } from "./metrics";
 
 const TEXT = `# HELP ticketing_queue_waiting Fans in a concert's line
 # TYPE ticketing_queue_waiting gauge
@@ -23,5 +23,13 @@ describe("queue gauges from the metrics text", () => {
   it("reads several labels and ignores comments", () => {
     expect(metricValue(TEXT, "http_server_requests_total", { method: "GET", status: "200" })).toBe(3);
     expect(metricValue(TEXT, "ticketing_queue_waiting", { concert: "3" })).toBeNull();
+  });
+});
+
+describe("metrics text", () => {
+  it("is told apart from an HTML page", () => {
+    expect(isMetricsText(TEXT)).toBe(true);
+    expect(isMetricsText("<!doctype html><html># HELP x</html>")).toBe(false);
+    expect(isMetricsText("")).toBe(false);
   });
 });

@@ -37,3 +37,8 @@ export function queueGauges(text: string, concertId: number): QueueGauges {
     active: metricValue(text, "ticketing_queue_active", labels),
   };
 }
+
+/** Whether an answer is Prometheus text at all (and not, say, an HTML page). */
+export function isMetricsText(text: string): boolean {
+  return /^# (HELP|TYPE) /m.test(text) && !/^\s*</.test(text);
+}

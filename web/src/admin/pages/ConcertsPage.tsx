@@ -15,8 +15,10 @@ export function ConcertsPage() {
   const { t } = useAdminT();
   const [params, setParams] = useSearchParams();
   const page = Math.max(0, Number(params.get("page")) || 0);
-  const concerts = useConcerts(page, PAGE_SIZE);
+  const title = params.get("title") ?? "";
+  const concerts = useConcerts(page, PAGE_SIZE, title);
   const headingId = useId();
+  const searchId = useId();
 
   return (
     <section aria-labelledby={headingId}>
@@ -26,6 +28,23 @@ export function ConcertsPage() {
           {t("concerts.new")}
         </Link>
       </div>
+      <form
+        className="admin-filters"
+        role="search"
+        onSubmit={(event) => {
+          event.preventDefault();
+          const value = String(new FormData(event.currentTarget).get("title") ?? "").trim();
+          setParams(value ? { title: value } : {});
+        }}
+      >
+        <div className="admin-field">
+          <label htmlFor={searchId}>{t("concerts.search")}</label>
+          <input id={searchId} name="title" type="search" defaultValue={title} key={title} />
+        </div>
+        <div className="admin-field">
+          <button type="submit">{t("concerts.searchSubmit")}</button>
+        </div>
+      </form>
       {concerts.isPending ? (
         <Loading />
       ) : concerts.isError ? (
@@ -63,7 +82,7 @@ export function ConcertsPage() {
             label={t("concerts.pager")}
             page={page}
             totalPages={concerts.data.totalPages}
-            onPage={(next) => setParams({ page: String(next) })}
+            onPage={(next) => setParams(title ? { title, page: String(next) } : { page: String(next) })}
           />
         </>
       )}

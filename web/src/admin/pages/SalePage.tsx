@@ -7,7 +7,7 @@ import { api, unwrap } from "../../lib/api/client";
 import { ADMIN_KEY, useAvailability, useConcert, useConcertReservations, type Concert, type Reservation } from "../api";
 import { countStates, SEAT_STATES, type StateCounts } from "../availability";
 import { useAdminT } from "../i18n";
-import { queueGauges } from "../metrics";
+import { isMetricsText, queueGauges } from "../metrics";
 import { adminPaths } from "../paths";
 import { addSample, soldPerMinute, type Sample } from "../salesRate";
 import { formatSeoul } from "../time";
@@ -202,7 +202,12 @@ function WaitingRoom({ concert }: { concert: Concert }) {
   const headingId = useId();
   const metrics = useQuery({
     queryKey: [ADMIN_KEY, "metrics"],
-    queryFn: () => unwrap(api.GET("/actuator/prometheus", { parseAs: "text" })),
+    queryFn: async () => {
+      const text = await unwrap(api.GET("/actuator/prometheus", { parseAs: "text" }));
+      // A dev server without a proxy for /actuator answers with the app's HTML.
+      if (!isMetricsText(text)) throw new Error("not the metrics text");
+      return text;
+    },
     enabled: concert.queueEnabled,
     refetchInterval: 2_000,
     retry: false,
