@@ -47,11 +47,18 @@ function AdminGuard() {
   const me = useMe(signedIn);
 
   useEffect(() => setApiLanguage(lang), [lang]);
-  // A different account (or none) must not see the previous one's data.
-  useEffect(
-    () => onSessionChange(() => queryClient.removeQueries({ queryKey: [ADMIN_KEY] })),
-    [queryClient],
-  );
+  // A different account (or none) must not see the previous one's data; a token refresh of
+  // the same account keeps it.
+  useEffect(() => {
+    let email = currentSession()?.email;
+    const stop = onSessionChange((next) => {
+      if (next?.email !== email) queryClient.removeQueries({ queryKey: [ADMIN_KEY] });
+      email = next?.email;
+    });
+    return () => {
+      stop();
+    };
+  }, [queryClient]);
 
   if (!signedIn) return <NotAllowed reason="signedOut" />;
   if (me.isPending) return <Loading />;

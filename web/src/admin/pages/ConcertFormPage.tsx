@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, unwrap, type Schemas } from "../../lib/api/client";
-import { ADMIN_KEY, useConcert, type Concert } from "../api";
+import { ADMIN_KEY, keys, useConcert, type Concert } from "../api";
 import { CODE_FIELD, errorCode, fieldErrors } from "../errors";
 import { useAdminT } from "../i18n";
 import { adminPaths } from "../paths";
@@ -89,9 +89,10 @@ function ConcertForm({ concert }: { concert: Concert | undefined }) {
 
   const remove = useMutation({
     mutationFn: (id: number) => unwrap(api.DELETE("/api/concert/{id}", { params: { path: { id } } })),
-    onSuccess: async () => {
-      await queryClient.invalidateQueries({ queryKey: [ADMIN_KEY] });
+    onSuccess: (_, id) => {
       navigate(adminPaths.concerts);
+      queryClient.removeQueries({ queryKey: keys.concert(id) });
+      void queryClient.invalidateQueries({ queryKey: [ADMIN_KEY] });
     },
   });
 
