@@ -45,9 +45,3 @@ export function useAdminT(): { lang: AdminLang; t: AdminT } {
   );
   return { lang, t };
 }
-
-/** Switches the language here and for the rest of the app listening to the same key. */
-export function setAdminLang(lang: AdminLang): void {
-  globalThis.localStorage?.setItem(STORAGE_KEY, lang);
-  window.dispatchEvent(new Event(LANG_EVENT));
-}

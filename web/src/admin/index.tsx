@@ -5,8 +5,8 @@ import { useEffect, useSyncExternalStore, type JSX } from "react";
 import { Link, NavLink, Outlet, Route, Routes, useLocation } from "react-router";
 import { ApiError, currentSession, onSessionChange, setApiLanguage } from "../lib/api/client";
 import { ADMIN_KEY, useMe } from "./api";
-import { setAdminLang, useAdminT } from "./i18n";
-import { adminPaths, signInHref } from "./paths";
+import { useAdminT } from "./i18n";
+import { adminPaths, SIGN_IN_PATH } from "./paths";
 import { ConcertFormPage } from "./pages/ConcertFormPage";
 import { ConcertsPage } from "./pages/ConcertsPage";
 import { ReservationsPage } from "./pages/ReservationsPage";
@@ -80,10 +80,14 @@ function NotAllowed({ reason }: { reason: "signedOut" | "notAdmin" }) {
       <h1>{t("denied.title")}</h1>
       <p>{reason === "signedOut" ? t("denied.signedOut") : t("denied.notAdmin")}</p>
       <p>
-        <a className="admin-button" href={signInHref(location.pathname + location.search)}>
+        <Link
+          className="admin-button"
+          to={SIGN_IN_PATH}
+          state={{ from: location.pathname + location.search }}
+        >
           {reason === "signedOut" ? t("denied.signIn") : t("denied.signInOther")}
-        </a>{" "}
-        <a href="/">{t("denied.home")}</a>
+        </Link>{" "}
+        <Link to="/">{t("denied.home")}</Link>
       </p>
     </div>
   );
@@ -107,14 +111,6 @@ function AdminLayout() {
             </li>
           </ul>
         </nav>
-        <button
-          type="button"
-          className="admin-link-button"
-          lang={lang === "ko" ? "en" : "ko"}
-          onClick={() => setAdminLang(lang === "ko" ? "en" : "ko")}
-        >
-          {t("layout.switchLang")}
-        </button>
       </header>
       <Outlet />
     </div>

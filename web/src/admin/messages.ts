@@ -23,7 +23,6 @@ const ko = {
   "layout.nav": "관리 메뉴",
   "layout.concerts": "공연",
   "layout.reservations": "예매 내역",
-  "layout.switchLang": "English",
 
   "denied.title": "접근할 수 없습니다",
   "denied.signedOut": "관리자 페이지는 관리자 계정으로 로그인해야 볼 수 있습니다.",
@@ -200,7 +199,6 @@ const en: Record<AdminMessageKey, string> = {
   "layout.nav": "Organiser menu",
   "layout.concerts": "Concerts",
   "layout.reservations": "Reservations",
-  "layout.switchLang": "한국어",
 
   "denied.title": "Not allowed",
   "denied.signedOut": "The organiser pages need an admin account. Please sign in.",

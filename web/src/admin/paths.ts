@@ -13,7 +13,5 @@ export const adminPaths = {
       : `${ADMIN_BASE}/reservations?concert=${concertId}`,
 };
 
-/** The shell's sign-in page, coming back here afterwards. */
-export function signInHref(back: string): string {
-  return `/login?next=${encodeURIComponent(back)}`;
-}
+/** The shell's sign-in page; it returns to `state.from` afterwards. */
+export const SIGN_IN_PATH = "/signin";
