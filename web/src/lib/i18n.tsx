@@ -79,6 +79,8 @@ export function LanguageProvider({ children }: { children: ReactNode }) {
       // the choice just won't survive a reload
     }
     setLangState(next);
+    // Pages that read the choice outside this provider (the admin pages) follow it too.
+    window.dispatchEvent(new Event("ticketing:lang"));
   }, []);
 
   const value = useMemo<LanguageContextValue>(
