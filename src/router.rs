@@ -123,6 +123,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(payments::get_payment))
         .routes(routes!(queue::join_queue))
         .routes(routes!(queue::get_queue_status))
+        .routes(routes!(queue::get_queue_stats))
         .routes(routes!(queue::leave_queue))
         .routes(routes!(queue::stream_queue))
         .routes(routes!(reservations::list_my_reservations))

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AppJson, AppPath, AuthUser, Language, verify};
+use super::extract::{AdminUser, AppJson, AppPath, AuthUser, Language, verify};
 use crate::{
     domain::{check::Check, queue::Joined, time::serialize_kst},
     error::{AppError, AppResult, ErrorBody, ErrorCode, Lang},
@@ -191,6 +191,46 @@ pub async fn get_queue_status(
 ) -> AppResult<AppJson<QueueStatusResponse>> {
     let place = state.waiting_room.place(concert_id, user.user_id).await?;
     Ok(AppJson(status_body(concert_id, user.user_id, place)))
+}
+
+/// A concert's waiting room in numbers, for organisers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatsResponse {
+    pub concert_id: i64,
+    /// Fans in line.
+    pub waiting: u64,
+    /// Fans admitted right now (may hold seats and check out).
+    pub admitted: u64,
+    /// Fans admitted since the line opened.
+    pub admitted_total: u64,
+    /// Admissions per second over the last 30 s, as this instance measured them (null until
+    /// measured).
+    pub admissions_per_second: Option<f64>,
+}
+
+/// The concert's line in numbers (admin): waiting, admitted now and so far, and the rate.
+#[utoipa::path(get, path = "/api/queue/{concertId}/stats", tag = TAG, params(QueuePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The line in numbers (zeros for a concert without a waiting room)", body = QueueStatsResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn get_queue_stats(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+) -> AppResult<AppJson<QueueStatsResponse>> {
+    let (stats, rate) = state.waiting_room.stats(concert_id).await?;
+    Ok(AppJson(QueueStatsResponse {
+        concert_id,
+        waiting: stats.waiting,
+        admitted: stats.active,
+        admitted_total: stats.admitted_total,
+        admissions_per_second: rate,
+    }))
 }
 
 /// Leave the line (or give up an admission).

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog::Catalogs;
 use crate::{
-    clients::queue::{AdmissionRules, Queue, Snapshot, Standing},
+    clients::queue::{AdmissionRules, Queue, QueueStats, Snapshot, Standing},
     domain::{
         concert::{self, NotOnSale},
         queue::Joined,
@@ -128,6 +128,13 @@ impl WaitingRoom {
             }),
             Standing::Absent => Err(ErrorCode::QUEUE_NOT_JOINED.into()),
         }
+    }
+
+    /// The concert's line in numbers, for organisers: waiting, admitted now, admitted so far,
+    /// and the admission rate measured here.
+    pub async fn stats(&self, concert: i64) -> AppResult<(QueueStats, Option<f64>)> {
+        self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
+        Ok((self.queue.stats(concert).await?, self.hub.rate(concert)))
     }
 
     /// Leaves the line, or gives up an admission.

@@ -86,7 +86,7 @@ async fn admission_follows_join_order_and_respects_the_cap() {
         ("QUEUE_MAX_ACTIVE", "6"),
     ])
     .await;
-    let (_, concert, _) = queued_concert(&app, 1).await;
+    let (admin, concert, _) = queued_concert(&app, 1).await;
     let fans = app.bulk_users(15).await;
     for (_, token) in &fans {
         join(&app, token, concert).await;
@@ -121,6 +121,22 @@ async fn admission_follows_join_order_and_respects_the_cap() {
         let status: Value = app.get(&status_path, Some(&fans[8].1)).await.json().await.unwrap();
         status["estimatedWaitTime"].is_u64()
     })
+    .await;
+
+    // Organisers see the line in numbers.
+    let stats_path = format!("/api/queue/{concert}/stats");
+    let stats: Value = app.get(&stats_path, Some(&admin)).await.json().await.unwrap();
+    assert_eq!(stats["concertId"], concert);
+    assert_eq!((stats["waiting"].as_u64(), stats["admitted"].as_u64()), (Some(7), Some(6)));
+    assert_eq!(stats["admittedTotal"].as_u64(), Some(8));
+    assert!(stats["admissionsPerSecond"].as_f64().is_some_and(|r| r > 0.0), "{stats}");
+    error_body(app.get(&stats_path, Some(&fans[8].1)).await, StatusCode::FORBIDDEN, "FORBIDDEN")
+        .await;
+    error_body(
+        app.get("/api/queue/987654321/stats", Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+        "CONCERT_NOT_FOUND",
+    )
     .await;
 }
 
