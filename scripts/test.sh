@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: starts (or installs) the local services and the tools the tests run, checks
-# formatting, lints and the offline query data, then runs every test against the services.
+# formatting, lints and the offline query data, then runs every test against the services, the
+# browser app's included (scripts/e2e.sh installs chromium when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/services.sh
@@ -24,3 +25,6 @@ step "scripts/fuzz.sh"
 # The TypeScript client generated from docs/openapi.json against real answers.
 step "scripts/ts-contract.sh"
 ./scripts/ts-contract.sh
+# The browser app in headless Chromium against the real app: Vitest, the build, Playwright.
+step "scripts/e2e.sh"
+./scripts/e2e.sh

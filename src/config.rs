@@ -3,8 +3,8 @@
 //! built and validated once at start-up.
 
 use std::{
-    ffi::OsStr, fmt, marker::PhantomData, net::SocketAddr, str::FromStr, sync::LazyLock,
-    time::Duration,
+    ffi::OsStr, fmt, marker::PhantomData, net::SocketAddr, path::PathBuf, str::FromStr,
+    sync::LazyLock, time::Duration,
 };
 
 use clap::{
@@ -243,6 +243,11 @@ pub struct SettingsArgs {
     #[arg(value_parser = setting::<Enabled>())]
     seed_demo_data: Enabled,
 
+    /// The browser app's built files (`npm run build` in web/), served at /; without an
+    /// index.html there, only the API is served
+    #[arg(long, env = "WEB_DIR", default_value = "web/dist", value_parser = setting::<PathBuf>())]
+    web_dir: PathBuf,
+
     /// Comma-separated origins allowed to call the API from a browser, or * [default: dev: *;
     /// prod: none]
     #[arg(long, env = "CORS_ORIGINS", value_parser = setting::<String>())]
@@ -314,6 +319,8 @@ pub struct Settings {
     /// Base of absolute URLs the service hands out (checkout pages); default: this listener.
     pub public_base_url: Option<String>,
     pub cors_origins: CorsOrigins,
+    /// The browser app's built files (relative to the working directory).
+    pub web_dir: PathBuf,
     /// Dev only: create demo concerts and seats when there are none.
     pub seed_demo_data: bool,
     pub login_max_failures: u32,
@@ -465,6 +472,7 @@ impl Settings {
             public_base_url: given(args.public_base_url)
                 .map(|u| u.trim_end_matches('/').to_owned()),
             cors_origins,
+            web_dir: args.web_dir,
             seed_demo_data: !prod && args.seed_demo_data.0,
             login_max_failures: args.login_max_failures,
             login_failure_window: args.login_failure_window_secs.0,
@@ -611,6 +619,7 @@ impl fmt::Debug for Settings {
             .field("reservation_ttl", &self.reservation_ttl)
             .field("max_seats_per_user", &self.max_seats_per_user)
             .field("cors_origins", &self.cors_origins)
+            .field("web_dir", &self.web_dir)
             .finish_non_exhaustive()
     }
 }
@@ -646,6 +655,7 @@ mod tests {
         assert_eq!(s.http_addr.port(), 8080);
         assert_eq!(s.hold_ttl, Duration::from_secs(600));
         assert_eq!(s.cors_origins, CorsOrigins::Any);
+        assert_eq!(s.web_dir, PathBuf::from("web/dist"));
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::{
     config::CorsOrigins,
     controllers::{
         availability, concerts, contract, health, idempotency, payments, queue, reservations,
-        seats, simulator, users,
+        seats, simulator, users, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -146,11 +146,14 @@ pub fn build(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = if state.simulator.is_some() { api.merge(simulator::routes()) } else { api };
 
-    api.route("/metrics", get(get_metrics))
+    let web_dir = state.settings.web_dir.clone();
+    let server = api
+        .route("/metrics", get(get_metrics))
         .route("/swagger-ui.html", get(|| async { Redirect::permanent("/swagger-ui/") }))
         .with_state(state)
-        .merge(SwaggerUi::new("/swagger-ui").url("/v3/api-docs", openapi))
-        .fallback(|| async { StatusCode::NOT_FOUND })
+        .merge(SwaggerUi::new("/swagger-ui").url("/v3/api-docs", openapi));
+    // The browser app, when built, answers every GET that no route takes; otherwise 404.
+    web_app::serve(server, &web_dir)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .layer(
             ServiceBuilder::new()

@@ -13,3 +13,4 @@ pub mod reservations;
 pub mod seats;
 pub mod simulator;
 pub mod users;
+pub mod web_app;

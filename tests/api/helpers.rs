@@ -83,6 +83,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("REDIS_URL".into(), redis_url()),
         ("REDIS_KEY_PREFIX".into(), redis_prefix.clone()),
         ("AMQP_PREFIX".into(), format!("test.{id}.")),
+        // No browser app unless a test brings one: a built `web/dist` in the checkout must not
+        // change what unknown paths answer.
+        (
+            "WEB_DIR".into(),
+            std::env::temp_dir().join("ticketing-test-no-web-app").display().to_string(),
+        ),
     ]);
     if let Ok(url) = std::env::var("TEST_AMQP_URL") {
         vars.insert("AMQP_URL".into(), url);

@@ -23,4 +23,5 @@ mod rules;
 mod seats;
 mod simulator;
 mod users;
+mod web;
 mod webhooks;

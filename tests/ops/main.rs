@@ -321,6 +321,20 @@ fn the_docker_build_is_the_readmes_local_build() {
     assert!(dockerfile.contains("USER ticketing"), "runs as non-root");
 }
 
+#[test]
+fn the_image_serves_the_browser_app_it_builds() {
+    let dockerfile = repo_file("Dockerfile");
+    assert!(dockerfile.contains("RUN npm ci"), "installs from the lockfile");
+    assert!(dockerfile.contains("RUN npm run build"), "builds web/dist");
+    let copy = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("COPY --from=web /web/dist "))
+        .expect("the runtime image gets the built app");
+    assert!(dockerfile.contains(&format!("WEB_DIR={copy}")), "WEB_DIR points at {copy}");
+    let ignored = repo_file(".dockerignore");
+    assert!(ignored.lines().any(|l| l == "web/node_modules"), "no node_modules in the context");
+}
+
 /// Every `name` of the exposition text with its value, by full series (`name{labels}`).
 fn series(scrape: &str) -> Vec<(String, f64)> {
     scrape
