@@ -164,6 +164,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/queue/{concertId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The concert's line in numbers (admin): waiting, admitted now and so far, and the rate. */
+        get: operations["get_queue_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/queue/{concertId}/status": {
         parameters: {
             query?: never;
@@ -1043,6 +1060,32 @@ export interface components {
              * @example 1
              */
             concertId: number;
+        };
+        /** @description A concert's waiting room in numbers, for organisers. */
+        QueueStatsResponse: {
+            /**
+             * Format: double
+             * @description Admissions per second over the last 30 s, as this instance measured them (null until
+             *     measured).
+             */
+            admissionsPerSecond?: number | null;
+            /**
+             * Format: int64
+             * @description Fans admitted right now (may hold seats and check out).
+             */
+            admitted: number;
+            /**
+             * Format: int64
+             * @description Fans admitted since the line opened.
+             */
+            admittedTotal: number;
+            /** Format: int64 */
+            concertId: number;
+            /**
+             * Format: int64
+             * @description Fans in line.
+             */
+            waiting: number;
         };
         /** @description One user's place: the body of `status` and of every stream event. */
         QueueStatusResponse: {
@@ -2074,6 +2117,74 @@ export interface operations {
                 };
             };
             /** @description `QUEUE_NOT_JOINED` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_queue_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                concertId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The line in numbers (zeros for a concert without a waiting room) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueStatsResponse"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
