@@ -7,7 +7,6 @@ import { api, unwrap } from "../../lib/api/client";
 import { ADMIN_KEY, useAvailability, useConcert, useConcertReservations, type Concert, type Reservation } from "../api";
 import { countStates, SEAT_STATES, type StateCounts } from "../availability";
 import { useAdminT } from "../i18n";
-import { isMetricsText, queueGauges } from "../metrics";
 import { adminPaths } from "../paths";
 import { addSample, soldPerMinute, type Sample } from "../salesRate";
 import { formatSeoul } from "../time";
@@ -193,47 +192,47 @@ function Revenue({ concertId }: { concertId: number }) {
   );
 }
 
-/**
- * The REST API tells a line's length only to a fan in it; the service's metrics carry it for
- * every concert, so this reads them (same origin as the API).
- */
+/** The line in numbers from the organisers' queue stats (`GET /api/queue/{concertId}/stats`). */
 function WaitingRoom({ concert }: { concert: Concert }) {
   const { t, lang } = useAdminT();
   const headingId = useId();
-  const metrics = useQuery({
-    queryKey: [ADMIN_KEY, "metrics"],
-    queryFn: async () => {
-      const text = await unwrap(api.GET("/actuator/prometheus", { parseAs: "text" }));
-      // A dev server without a proxy for /actuator answers with the app's HTML.
-      if (!isMetricsText(text)) throw new Error("not the metrics text");
-      return text;
-    },
+  const stats = useQuery({
+    queryKey: [ADMIN_KEY, "queue-stats", concert.id],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/queue/{concertId}/stats", { params: { path: { concertId: concert.id } } }),
+      ),
     enabled: concert.queueEnabled,
     refetchInterval: 2_000,
-    retry: false,
   });
-  const gauges = metrics.data ? queueGauges(metrics.data, concert.id) : null;
+  const rate = stats.data?.admissionsPerSecond;
 
   return (
     <section className="admin-panel" aria-labelledby={headingId}>
       <h2 id={headingId}>{t("queue.title")}</h2>
       {!concert.queueEnabled ? (
         <p>{t("queue.disabled")}</p>
-      ) : metrics.isPending ? (
+      ) : stats.isPending ? (
         <Loading />
-      ) : metrics.isError ? (
-        <p>{t("queue.unavailable")}</p>
+      ) : stats.isError ? (
+        <ErrorNote error={stats.error} />
       ) : (
         <>
           <div className="admin-stats">
-            <Stat
-              label={t("queue.waiting")}
-              value={gauges?.waiting == null ? t("queue.none") : formatNumber(gauges.waiting, lang)}
-            />
+            <Stat label={t("queue.waiting")} value={formatNumber(stats.data.waiting, lang)} />
             <Stat
               label={t("queue.active")}
-              value={gauges?.active == null ? t("queue.none") : formatNumber(gauges.active, lang)}
+              value={formatNumber(stats.data.admitted, lang)}
               hint={t("queue.activeHint")}
+            />
+            <Stat
+              label={t("queue.admittedTotal")}
+              value={formatNumber(stats.data.admittedTotal, lang)}
+            />
+            <Stat
+              label={t("queue.rate")}
+              value={rate == null ? t("queue.measuring") : formatNumber(Math.round(rate * 60), lang)}
+              hint={t("queue.rateHint")}
             />
           </div>
           <p className="admin-muted">{t("queue.source")}</p>
