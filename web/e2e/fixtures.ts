@@ -48,7 +48,8 @@ export async function adminToken(baseURL: string): Promise<string> {
 
 type Fixtures = {
   /** Console errors matching one of these do not fail the test, e.g. `[/status of 409/]` for
-   * a conflict the test provokes on purpose (Chromium logs every failed request). */
+   * a conflict the test provokes on purpose (Chromium logs every failed request). Each is
+   * matched against the message followed by ` (<the address it came from>)`. */
   allowedConsoleErrors: RegExp[];
   /** The typed API client at the app under test. */
   api: Client<paths>;
@@ -66,10 +67,11 @@ export const test = base.extend<Fixtures>({
     const problems: string[] = [];
     context.on("console", (message) => {
       if (message.type() !== "error") return;
-      const text = message.text();
-      if (allowedConsoleErrors.some((allowed) => allowed.test(text))) return;
       const where = message.location().url;
-      problems.push(`console error: ${text}${where ? ` (${where})` : ""}`);
+      // Matched with the address, since Chromium's "status of 404" line does not name it.
+      const text = `${message.text()}${where ? ` (${where})` : ""}`;
+      if (allowedConsoleErrors.some((allowed) => allowed.test(text))) return;
+      problems.push(`console error: ${text}`);
     });
     context.on("weberror", (webError) => {
       problems.push(`page error: ${webError.error().stack ?? webError.error().message}`);
@@ -108,5 +110,7 @@ export async function expectNoSeriousA11yViolations(page: Page): Promise<void> {
 /** Saves a full-page screenshot as docs/screenshots/<name>.png (committed with the docs). */
 export async function saveScreenshot(page: Page, name: string): Promise<void> {
   const dir = path.join(test.info().project.testDir, "..", "..", "docs", "screenshots");
+  // From the top: a sticky header of a scrolled page would otherwise sit in the middle.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
