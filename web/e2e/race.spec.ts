@@ -96,7 +96,7 @@ test.describe("at the same instant", () => {
     const loser = pages[1 - winner]!;
     // Refused by its own map ("already taken") or by the server (its message, in an alert).
     await expect(
-      loser.getByText("이미 선택된 좌석입니다").or(loser.getByRole("complementary").getByRole("alert")),
+      maps[1 - winner]!.message.filter({ hasText: "이미 선택된 좌석입니다" }).or(loser.getByRole("complementary").getByRole("alert")),
     ).toBeVisible();
     await expect(maps[1 - winner]!.announcement).toHaveText(
       /^(이미 선택된 좌석입니다|A구역 1열 1번, VIP, 100,000원, 다른 사람이 선택 중)$/,
