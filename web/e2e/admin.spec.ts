@@ -5,6 +5,9 @@ import { DEV_ADMIN, expect, expectNoSeriousA11yViolations, saveScreenshot, test 
 import { buySeat, seatIdAt, seatMap, signInAs, uniqueTitle, waitForReservation } from "./helpers";
 
 test.use({ viewport: { width: 1280, height: 800 } });
+// A long walk over many pages (each checked by axe) against a debug build: about 20 s on an idle
+// machine, so the default 30 s is too close when the machine is busy.
+test.slow();
 
 /** The `datetime-local` value of a moment `ms` from now, in Seoul time. */
 const seoulInput = (ms: number) => new Date(Date.now() + ms + 9 * 3_600_000).toISOString().slice(0, 16);

@@ -11,6 +11,9 @@ test.use({
   // (the app reads it as "not in line"); Chromium logs every 4xx.
   allowedConsoleErrors: [/status of 404 .*\/api\/queue\/\d+\/status/],
 });
+// A long walk over many pages (each checked by axe) against a debug build: about 20 s on an idle
+// machine, so the default 30 s is too close when the machine is busy.
+test.slow();
 
 test("a fan signs up, waits in line, is admitted, picks a seat, pays on the simulator and finds the booking", async ({
   page,
