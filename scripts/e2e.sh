@@ -39,9 +39,13 @@ log "unit tests (vitest)"
 (cd web && npm run --silent test:unit -- --passWithNoTests)
 web_build
 
+# A hold of 10 s lets a test watch one run out (hold-expiry.spec.ts) and is still ample for a
+# flow that checks out right away; one admitted fan per concert lets a test keep a fan waiting
+# in line (purchase.spec.ts) by admitting someone else first.
 APP_ENV="WEB_DIR=$PWD/web/dist SEED_DEMO_DATA=true PAYMENT_SIMULATOR=on
-  HOLD_TTL_SECS=${HOLD_TTL_SECS:-60} RESERVATION_TTL_SECS=${RESERVATION_TTL_SECS:-120}
-  QUEUE_TICK_MS=${QUEUE_TICK_MS:-200} EXPIRY_SWEEP_INTERVAL_MS=${EXPIRY_SWEEP_INTERVAL_MS:-200}
+  HOLD_TTL_SECS=${HOLD_TTL_SECS:-10} RESERVATION_TTL_SECS=${RESERVATION_TTL_SECS:-120}
+  QUEUE_TICK_MS=${QUEUE_TICK_MS:-200} QUEUE_MAX_ACTIVE=${QUEUE_MAX_ACTIVE:-1}
+  EXPIRY_SWEEP_INTERVAL_MS=${EXPIRY_SWEEP_INTERVAL_MS:-200}
   AVAILABILITY_SWEEP_MS=${AVAILABILITY_SWEEP_MS:-200}"
 # shellcheck source=lib/app.sh
 . scripts/lib/app.sh

@@ -4,7 +4,7 @@
 import path from "node:path";
 
 import AxeBuilder from "@axe-core/playwright";
-import { test as base, expect, type Page } from "@playwright/test";
+import { test as base, expect, type BrowserContext, type Page } from "@playwright/test";
 import createClient, { type Client } from "openapi-fetch";
 
 import type { components, paths } from "../src/lib/api/schema";
@@ -48,7 +48,8 @@ export async function adminToken(baseURL: string): Promise<string> {
 
 type Fixtures = {
   /** Console errors matching one of these do not fail the test, e.g. `[/status of 409/]` for
-   * a conflict the test provokes on purpose (Chromium logs every failed request). */
+   * a conflict the test provokes on purpose (Chromium logs every failed request). Each is
+   * matched against the message followed by ` (<the address it came from>)`. */
   allowedConsoleErrors: RegExp[];
   /** The typed API client at the app under test. */
   api: Client<paths>;
@@ -56,6 +57,9 @@ type Fixtures = {
   fan: Fan;
   /** An access token of the development admin. */
   adminToken: string;
+  /** Opens another browser context (another person's browser, with the test's options),
+   * watched for errors like the first and closed at the end. */
+  newContext: () => Promise<BrowserContext>;
 };
 
 export const test = base.extend<Fixtures>({
@@ -63,19 +67,20 @@ export const test = base.extend<Fixtures>({
 
   // Every page of the test's context is watched, including pop-ups and new tabs.
   context: async ({ context, allowedConsoleErrors }, use) => {
-    const problems: string[] = [];
-    context.on("console", (message) => {
-      if (message.type() !== "error") return;
-      const text = message.text();
-      if (allowedConsoleErrors.some((allowed) => allowed.test(text))) return;
-      const where = message.location().url;
-      problems.push(`console error: ${text}${where ? ` (${where})` : ""}`);
-    });
-    context.on("weberror", (webError) => {
-      problems.push(`page error: ${webError.error().stack ?? webError.error().message}`);
-    });
+    const problems = watch(context, allowedConsoleErrors);
     await use(context);
     expect(problems, "the browser reported errors").toEqual([]);
+  },
+
+  newContext: async ({ browser, allowedConsoleErrors }, use) => {
+    const opened: { context: BrowserContext; problems: string[] }[] = [];
+    await use(async () => {
+      const context = await browser.newContext();
+      opened.push({ context, problems: watch(context, allowedConsoleErrors) });
+      return context;
+    });
+    await Promise.all(opened.map(({ context }) => context.close()));
+    expect(opened.flatMap((o) => o.problems), "another browser reported errors").toEqual([]);
   },
 
   api: async ({ baseURL }, use) => {
@@ -90,6 +95,23 @@ export const test = base.extend<Fixtures>({
     await use(await adminToken(required(baseURL)));
   },
 });
+
+/** Collects the console errors (but the allowed ones) and page errors of a context. */
+function watch(context: BrowserContext, allowedConsoleErrors: RegExp[]): string[] {
+  const problems: string[] = [];
+  context.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const where = message.location().url;
+    // Matched with the address, since Chromium's "status of 404" line does not name it.
+    const text = `${message.text()}${where ? ` (${where})` : ""}`;
+    if (allowedConsoleErrors.some((allowed) => allowed.test(text))) return;
+    problems.push(`console error: ${text}`);
+  });
+  context.on("weberror", (webError) => {
+    problems.push(`page error: ${webError.error().stack ?? webError.error().message}`);
+  });
+  return problems;
+}
 
 function required(baseURL: string | undefined): string {
   if (!baseURL) throw new Error("no baseURL: set BASE_URL (scripts/e2e.sh does)");
@@ -108,5 +130,7 @@ export async function expectNoSeriousA11yViolations(page: Page): Promise<void> {
 /** Saves a full-page screenshot as docs/screenshots/<name>.png (committed with the docs). */
 export async function saveScreenshot(page: Page, name: string): Promise<void> {
   const dir = path.join(test.info().project.testDir, "..", "..", "docs", "screenshots");
+  // From the top: a sticky header of a scrolled page would otherwise sit in the middle.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
