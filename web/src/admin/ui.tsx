@@ -1,6 +1,7 @@
 // Small pieces shared by the admin pages.
 import { useId, type ReactNode } from "react";
 import { ApiError } from "../lib/api/client";
+import { formatMoney as formatWon } from "../lib/format";
 import { useAdminT, type AdminLang } from "./i18n";
 
 /** The server's message for an API error, or a generic one (network, unexpected). */
@@ -121,13 +122,10 @@ function locale(lang: AdminLang): string {
   return lang === "ko" ? "ko-KR" : "en-US";
 }
 
+/** Money as the fan pages write it: `150,000원` in Korean, `₩150,000` in English. */
 export function formatMoney(amount: number | null | undefined, lang: AdminLang): string {
   if (amount === null || amount === undefined) return "—";
-  return new Intl.NumberFormat(locale(lang), {
-    style: "currency",
-    currency: "KRW",
-    maximumFractionDigits: 2,
-  }).format(amount);
+  return formatWon(amount, lang);
 }
 
 export function formatNumber(value: number, lang: AdminLang, digits = 0): string {
