@@ -69,6 +69,12 @@ pub struct Report {
     pub consistent: usize,
     /// The holds' own latency.
     pub hold_latency: Latencies,
+    /// CPU seconds used during the hold phase by the server (with `server_pid`) and this process.
+    pub server_cpu: Option<f64>,
+    pub client_cpu: f64,
+    pub hold_phase: Duration,
+    /// Events (deltas and snapshots) a watcher received after its first snapshot, on average.
+    pub events_per_watcher: f64,
     /// (second, holds, p50 ms, p99 ms) of the seen-by-all delay by second of the hold phase.
     pub timeline: Vec<(u64, u64, f64, f64)>,
 }
@@ -77,6 +83,7 @@ pub struct Report {
 struct Seen {
     at: Vec<Option<Instant>>,
     consistent: bool,
+    events: usize,
 }
 
 /// The end of the run: the availability every watcher must reach.
@@ -155,6 +162,8 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let mut answered = Vec::with_capacity(config.holds);
     let mut hold_latency = Latencies::default();
     let hold_phase = Instant::now();
+    let server_cpu_before = config.server_pid.map(cpu_seconds).transpose()?;
+    let client_cpu_before = cpu_seconds(std::process::id())?;
     for (k, seat) in targets.iter().enumerate() {
         if k >= 3 {
             wait_seen(&seen_count[k - 3], live, Duration::from_secs(5)).await;
@@ -174,6 +183,13 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         wait_seen(&seen_count[k], live, Duration::from_secs(10)).await;
         release(&client, base, &fan, targets[k]).await?;
     }
+
+    let hold_phase_took = hold_phase.elapsed();
+    let server_cpu = match (config.server_pid, server_cpu_before) {
+        (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
+        _ => None,
+    };
+    let client_cpu = cpu_seconds(std::process::id())? - client_cpu_before;
 
     // Every watcher must end on the endpoint's states.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -203,8 +219,13 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         early: 0,
         consistent: 0,
         hold_latency,
+        server_cpu,
+        client_cpu,
+        hold_phase: hold_phase_took,
+        events_per_watcher: 0.0,
         timeline: Vec::new(),
     };
+    let mut events = 0;
     let mut last_seen: Vec<Option<Instant>> = vec![None; config.holds];
     let mut all_seen = vec![true; config.holds];
     let mut failures = Vec::new();
@@ -212,6 +233,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         match task? {
             Ok(seen) => {
                 report.consistent += seen.consistent as usize;
+                events += seen.events;
                 for (k, at) in seen.at.into_iter().enumerate() {
                     let Some(at) = at else {
                         report.missed += 1;
@@ -234,6 +256,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     for f in failures {
         eprintln!("watcher failed: {f}");
     }
+    report.events_per_watcher = events as f64 / (config.watchers - report.failed).max(1) as f64;
     let mut by_second: HashMap<u64, Latencies> = HashMap::new();
     for (k, last) in last_seen.iter().enumerate() {
         if let (Some(last), true) = (last, all_seen[k]) {
@@ -265,12 +288,13 @@ async fn watch_until_end(
 ) -> anyhow::Result<Seen> {
     let mut at = vec![None; seen_count.len()];
     let mut target = None;
+    let mut events = 0;
     loop {
         if let Some(End { version, states }) = &target
             && mirror.version >= *version
         {
             let consistent = mirror.version == *version && mirror.states == **states;
-            return Ok(Seen { at, consistent });
+            return Ok(Seen { at, consistent, events });
         }
         let event = tokio::select! {
             event = stream.next_event() => event?.context("the stream ended")?,
@@ -284,6 +308,7 @@ async fn watch_until_end(
             }
         };
         mirror.apply(&event)?;
+        events += 1;
         let now = Instant::now();
         let mut mark = |seat: i64| {
             if let Some(&k) = target_of.get(&seat)
@@ -312,6 +337,17 @@ async fn watch_until_end(
 
 fn finished(tasks: &[tokio::task::JoinHandle<anyhow::Result<Seen>>]) -> usize {
     tasks.iter().filter(|t| t.is_finished()).count()
+}
+
+/// CPU time (user + system) a process has used, in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): state is the first, utime the 12th.
+    let rest = stat.rsplit_once(')').context("/proc/PID/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Ok(ticks as f64 / 100.0)
 }
 
 async fn wait_seen(count: &AtomicUsize, watchers: usize, timeout: Duration) {
@@ -365,6 +401,15 @@ pub fn print(
         config.interval.as_millis(),
         r.hold_latency.summary()
     );
+    let cpu =
+        |c: f64| format!("{c:.1} s ({:.0} % of a core)", 100.0 * c / r.hold_phase.as_secs_f64());
+    println!(
+        "hold phase {:.1}s, {:.1} events per watcher; CPU: server {}, bench {}",
+        r.hold_phase.as_secs_f64(),
+        r.events_per_watcher,
+        r.server_cpu.map(cpu).unwrap_or_else(|| "?".into()),
+        cpu(r.client_cpu)
+    );
     println!("hold answered → seen by all {open} watchers: {}", r.seen_by_all.summary());
     println!("hold answered → seen, per watcher: {}", r.per_watcher.summary());
     println!(
@@ -380,6 +425,8 @@ pub fn print(
         "seen_by_all": report::latencies_json(&mut r.seen_by_all),
         "per_watcher": report::latencies_json(&mut r.per_watcher),
         "missed": r.missed, "early": r.early, "consistent": r.consistent,
+        "hold_phase_s": r.hold_phase.as_secs_f64(), "events_per_watcher": r.events_per_watcher,
+        "server_cpu_s": r.server_cpu, "bench_cpu_s": r.client_cpu,
         "timeline": report::timeline_json(&r.timeline),
     });
     let title = format!("Seat stream: {open} watchers, hold answered to seen by all");
