@@ -541,7 +541,22 @@ pub async fn wait_for_admission(
     connected: &AtomicUsize,
 ) -> anyhow::Result<bool> {
     let addr = base.strip_prefix("http://").context("http:// base URL")?;
-    let mut stream = QueueStream::open(addr, concert, token).await?;
+    // Like `EventSource`, reconnect a few times; a fan that cannot connect still counts for
+    // the gate, or the sale never opens.
+    let mut attempt = 0;
+    let mut stream = loop {
+        match QueueStream::open(addr, concert, token).await {
+            Ok(stream) => break stream,
+            Err(e) if attempt >= 4 => {
+                connected.fetch_add(1, Ordering::Relaxed);
+                return Err(e.context("opening the waiting-room stream"));
+            }
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
     connected.fetch_add(1, Ordering::Relaxed);
     while let Some((event, _)) =
         tokio::time::timeout(Duration::from_secs(600), stream.next_event()).await??
