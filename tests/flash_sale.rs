@@ -23,6 +23,8 @@ async fn a_flash_sale_over_two_instances_sells_out_with_a_clean_audit() {
         ("QUEUE_ADMIT_PER_TICK", "20"),
         ("QUEUE_MAX_ACTIVE", "40"),
         ("EMAIL_RETRY_BASE_MS", "200"),
+        // Every fan follows the availability stream from this one address.
+        ("SEAT_STREAM_MAX_PER_CLIENT", "1000"),
     ])
     .await;
     let second = app.another_instance().await;
@@ -38,6 +40,7 @@ async fn a_flash_sale_over_two_instances_sells_out_with_a_clean_audit() {
         signup_parallelism: 8,
         settle_timeout: Duration::from_secs(60),
         progress: false,
+        map: flash_sale::MapMode::Stream,
     };
     let report = flash_sale::run(&config, &sink).await.expect("the flash sale ran");
     for (check, ok, detail) in &report.audit {

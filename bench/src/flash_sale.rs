@@ -19,6 +19,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::Semaphore;
 
 use crate::{
+    live::{AvailabilityStream, Layout, Mirror},
     queue_stream::QueueStream,
     report::{Latencies, chrono_now, iso},
     smtp::SmtpSink,
@@ -45,6 +46,18 @@ pub struct Config {
     pub settle_timeout: Duration,
     /// Draws a progress line on stderr.
     pub progress: bool,
+    /// How fans learn which seats are free.
+    pub map: MapMode,
+}
+
+/// How a fan learns which seats are free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MapMode {
+    /// The layout once, then its own availability stream; seats it sees AVAILABLE.
+    #[default]
+    Stream,
+    /// The whole seat map (gzip), again after every conflict (the way before the live map).
+    Refetch,
 }
 
 /// One step's latencies, by name.
@@ -61,6 +74,8 @@ pub struct Report {
     pub confirmed_reservations: i64,
     pub sold_seats: i64,
     pub steps: Steps,
+    /// Holds refused with 409 (a seat taken meanwhile).
+    pub conflicts: usize,
     /// Confirmations per second, by second since the sale opened.
     pub timeline: Vec<(u64, u64, f64, f64)>,
     pub audit: Vec<(String, bool, String)>,
@@ -76,6 +91,7 @@ impl Report {
 struct Shared {
     steps: Mutex<Steps>,
     done: AtomicUsize,
+    conflicts: AtomicUsize,
     /// (second since start, hold latency ms) samples and confirmation seconds, for the chart.
     holds: Mutex<Vec<(u64, f64)>>,
     confirms: Mutex<Vec<u64>>,
@@ -138,6 +154,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         let (joined, sale_start) = (joined.clone(), sale_start.clone());
         let base = config.base_urls[i % config.base_urls.len()].clone();
         let fate = fate(i, config.decline_ratio, config.abandon_ratio);
+        let map = config.map;
         tasks.push(tokio::spawn(async move {
             let result = async {
                 // A fan that fails before joining still counts for the gate, or the sale never opens.
@@ -180,7 +197,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
                 if !admitted {
                     return Ok(());
                 }
-                fan(&client, &base, concert_id, &token, fate, &shared, start).await
+                fan(&client, &base, concert_id, &token, fate, map, &shared, start).await
             }
             .await;
             shared.done.fetch_add(1, Ordering::Relaxed);
@@ -257,6 +274,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         confirmed_reservations,
         sold_seats,
         steps,
+        conflicts: shared.conflicts.load(Ordering::Relaxed),
         timeline,
         audit,
     })
@@ -282,76 +300,24 @@ fn fate(i: usize, decline: f64, abandon: f64) -> Fate {
 }
 
 /// One fan's whole visit.
+#[allow(clippy::too_many_arguments)]
 async fn fan(
     client: &reqwest::Client,
     base: &str,
     concert: i64,
     token: &str,
     fate: Fate,
+    map: MapMode,
     shared: &Shared,
     sale_start: Instant,
 ) -> anyhow::Result<()> {
     let mut rng =
         (token.len() as u64) ^ (sale_start.elapsed().as_nanos() as u64) ^ 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
+    let fan = Fan { client, base, concert, token, shared, sale_start };
+    let held = match map {
+        MapMode::Refetch => fan.hold_by_refetch(&mut rng).await?,
+        MapMode::Stream => fan.hold_by_stream(&mut rng).await?,
     };
-    let want = (next() % 4 + 1) as usize;
-    let mut held = None;
-    let give_up = Instant::now() + Duration::from_secs(90);
-    let mut conflicts = 0;
-    while conflicts < 12 && Instant::now() < give_up {
-        let t = Instant::now();
-        let map: Vec<Value> = client
-            .get(format!("{base}/api/seat/concert/{concert}/seat-map"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        shared.record("seat_map", t.elapsed());
-        let free: Vec<i64> = map
-            .iter()
-            .filter(|s| s["status"] == "AVAILABLE")
-            .filter_map(|s| s["id"].as_i64())
-            .collect();
-        if free.is_empty() {
-            // Sold out for good, or seats in others' hands may still come back: wait for them.
-            if map.iter().all(|s| s["status"] == "SOLD") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            continue;
-        }
-        let start = (next() as usize) % free.len();
-        let pick: Vec<i64> =
-            free.iter().cycle().skip(start).take(want.min(free.len())).copied().collect();
-        let t = Instant::now();
-        let res = client
-            .post(format!("{base}/api/seat/select"))
-            .bearer_auth(token)
-            .json(&json!({"seatIds": pick}))
-            .send()
-            .await?;
-        let elapsed = t.elapsed();
-        shared.record("hold", elapsed);
-        shared
-            .holds
-            .lock()
-            .unwrap()
-            .push((sale_start.elapsed().as_secs(), elapsed.as_secs_f64() * 1000.0));
-        match res.status().as_u16() {
-            200 => {
-                held = Some(pick);
-                break;
-            }
-            409 => conflicts += 1,
-            status => bail!("hold answered {status}: {}", res.text().await.unwrap_or_default()),
-        }
-    }
     let Some(seats) = held else {
         let _ =
             client.delete(format!("{base}/api/queue/{concert}")).bearer_auth(token).send().await;
@@ -406,6 +372,166 @@ async fn fan(
     }
 }
 
+/// A fan after admission, choosing seats.
+struct Fan<'a> {
+    client: &'a reqwest::Client,
+    base: &'a str,
+    concert: i64,
+    token: &'a str,
+    shared: &'a Shared,
+    sale_start: Instant,
+}
+
+/// A small xorshift step.
+fn next(rng: &mut u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    *rng
+}
+
+/// A fan gives up after this many conflicts, or this long.
+const MAX_CONFLICTS: usize = 12;
+const GIVE_UP: Duration = Duration::from_secs(90);
+
+impl Fan<'_> {
+    /// Tries to hold `pick`: `Some(true)` held, `Some(false)` a conflict.
+    async fn hold(&self, pick: &[i64]) -> anyhow::Result<bool> {
+        let t = Instant::now();
+        let res = self
+            .client
+            .post(format!("{}/api/seat/select", self.base))
+            .bearer_auth(self.token)
+            .json(&json!({"seatIds": pick}))
+            .send()
+            .await?;
+        let elapsed = t.elapsed();
+        self.shared.record("hold", elapsed);
+        self.shared
+            .holds
+            .lock()
+            .unwrap()
+            .push((self.sale_start.elapsed().as_secs(), elapsed.as_secs_f64() * 1000.0));
+        match res.status().as_u16() {
+            200 => Ok(true),
+            409 => {
+                self.shared.conflicts.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            status => bail!("hold answered {status}: {}", res.text().await.unwrap_or_default()),
+        }
+    }
+
+    /// Fetches the whole seat map, and again after every conflict; holds 1–4 free seats.
+    async fn hold_by_refetch(&self, rng: &mut u64) -> anyhow::Result<Option<Vec<i64>>> {
+        let want = (next(rng) % 4 + 1) as usize;
+        let give_up = Instant::now() + GIVE_UP;
+        let mut conflicts = 0;
+        while conflicts < MAX_CONFLICTS && Instant::now() < give_up {
+            let t = Instant::now();
+            let map: Vec<Value> = self
+                .client
+                .get(format!("{}/api/seat/concert/{}/seat-map", self.base, self.concert))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            self.shared.record("seat_map", t.elapsed());
+            let free: Vec<i64> = map
+                .iter()
+                .filter(|s| s["status"] == "AVAILABLE")
+                .filter_map(|s| s["id"].as_i64())
+                .collect();
+            if free.is_empty() {
+                // Sold out for good, or seats in others' hands may still come back: wait for them.
+                if map.iter().all(|s| s["status"] == "SOLD") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                continue;
+            }
+            let start = (next(rng) as usize) % free.len();
+            let pick: Vec<i64> =
+                free.iter().cycle().skip(start).take(want.min(free.len())).copied().collect();
+            if self.hold(&pick).await? {
+                return Ok(Some(pick));
+            }
+            conflicts += 1;
+        }
+        Ok(None)
+    }
+
+    /// Fetches the layout once and follows the availability stream; holds 1–4 seats its copy
+    /// shows AVAILABLE. After a conflict the seats it tried stay out of its picks for a second
+    /// (the stream tells which were taken within a batch or two).
+    async fn hold_by_stream(&self, rng: &mut u64) -> anyhow::Result<Option<Vec<i64>>> {
+        let want = (next(rng) % 4 + 1) as usize;
+        let t = Instant::now();
+        let layout = Arc::new(Layout::fetch(self.client, self.base, self.concert).await?);
+        self.shared.record("layout", t.elapsed());
+        let t = Instant::now();
+        let addr = self.base.strip_prefix("http://").context("http:// base URL")?;
+        let mut stream = AvailabilityStream::open(addr, self.concert, None).await?;
+        let first = stream.next_event().await?.context("no snapshot")?;
+        let mut mirror = Mirror::new(layout);
+        mirror.apply(&first)?;
+        self.shared.record("availability", t.elapsed());
+        // Events arrive on their own task; the fan applies what has come before each pick.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            while let Some(event) = stream.next_event().await.transpose() {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let _reader = AbortOnDrop(reader);
+        let give_up = Instant::now() + GIVE_UP;
+        let mut refused: HashMap<i64, Instant> = HashMap::new();
+        let mut conflicts = 0;
+        while conflicts < MAX_CONFLICTS && Instant::now() < give_up {
+            while let Ok(event) = rx.try_recv() {
+                mirror.apply(&event?)?;
+            }
+            refused.retain(|_, at| at.elapsed() < Duration::from_secs(1));
+            let free: Vec<i64> = mirror.seats_in(0).filter(|s| !refused.contains_key(s)).collect();
+            if free.is_empty() {
+                let [available, held, reserved, _] = mirror.counts();
+                if available + held + reserved == 0 {
+                    break;
+                }
+                // Wait for the next change (or for the refused seats to come back).
+                match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+                    Ok(Some(event)) => mirror.apply(&event?)?,
+                    Ok(None) => bail!("the availability stream ended"),
+                    Err(_) => {}
+                }
+                continue;
+            }
+            let start = (next(rng) as usize) % free.len();
+            let pick: Vec<i64> =
+                free.iter().cycle().skip(start).take(want.min(free.len())).copied().collect();
+            if self.hold(&pick).await? {
+                return Ok(Some(pick));
+            }
+            let now = Instant::now();
+            refused.extend(pick.iter().map(|s| (*s, now)));
+            conflicts += 1;
+        }
+        Ok(None)
+    }
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Follows the waiting-room stream until `queue-complete` (true) or `queue-left` (false);
 /// counts `connected` once the stream is open.
 pub async fn wait_for_admission(
@@ -415,7 +541,22 @@ pub async fn wait_for_admission(
     connected: &AtomicUsize,
 ) -> anyhow::Result<bool> {
     let addr = base.strip_prefix("http://").context("http:// base URL")?;
-    let mut stream = QueueStream::open(addr, concert, token).await?;
+    // Like `EventSource`, reconnect a few times; a fan that cannot connect still counts for
+    // the gate, or the sale never opens.
+    let mut attempt = 0;
+    let mut stream = loop {
+        match QueueStream::open(addr, concert, token).await {
+            Ok(stream) => break stream,
+            Err(e) if attempt >= 4 => {
+                connected.fetch_add(1, Ordering::Relaxed);
+                return Err(e.context("opening the waiting-room stream"));
+            }
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
     connected.fetch_add(1, Ordering::Relaxed);
     while let Some((event, _)) =
         tokio::time::timeout(Duration::from_secs(600), stream.next_event()).await??

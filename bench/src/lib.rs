@@ -1,11 +1,14 @@
 //! `ticketing-bench`: load scenarios against running ticketing services, through their public
 //! HTTP API only (the flash sale's audit alone reads the database).
 
+pub mod availability;
 pub mod flash_sale;
 pub mod holds;
+pub mod live;
 pub mod queue_stream;
 pub mod report;
 pub mod seat_map;
+pub mod seat_stream;
 pub mod smtp;
 pub mod sse;
 

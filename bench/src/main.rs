@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use ticketing_bench::{Options, flash_sale, holds, report, seat_map, smtp::SmtpSink, sse};
+use ticketing_bench::{
+    Options, availability, flash_sale, holds, report, seat_map, seat_stream, smtp::SmtpSink, sse,
+};
 
 /// The command line: one subcommand per scenario.
 #[derive(Parser)]
@@ -37,6 +39,62 @@ enum Scenario {
         /// How long readers read, per encoding
         #[arg(long, value_name = "S", default_value_t = 10)]
         seconds: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Availability reads: latency and bytes, next to the seat map and redis-benchmark GET
+    ///
+    /// Creates a concert with --seats seats (in batches of 5,000); --fans fans hold 4 seats
+    /// each (every other one also checks out); then --readers clients fetch its availability
+    /// for --seconds per mode: plain, gzip, and plain while one more fan holds and releases a
+    /// seat back to back. Baselines in the same run (unless --no-baselines): the seat map
+    /// (plain) at the same concurrency, and redis-benchmark GET of a value as big as the
+    /// availability.
+    #[command(verbatim_doc_comment)]
+    Availability {
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 50_000)]
+        seats: usize,
+        /// Concurrent readers
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        readers: usize,
+        /// How long readers read, per mode
+        #[arg(long, value_name = "S", default_value_t = 10)]
+        seconds: u64,
+        /// Fans holding 4 seats each before the reads
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        fans: usize,
+        /// Skip the seat-map and redis-benchmark baselines
+        #[arg(long)]
+        no_baselines: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Availability streams: memory per stream, and hold → seen by every watcher
+    ///
+    /// Opens --watchers availability streams of one concert of --seats seats (256 connecting at
+    /// once), reads the server's memory (--server-pid) before and after, then one fan holds
+    /// --holds seats one at a time every --interval-ms; reports, per hold, the delay from its
+    /// HTTP answer until every watcher has seen the seat HELD in a delta, and per watcher.
+    /// Every watcher's copy must end equal to the availability endpoint. Run the service with
+    /// SEAT_STREAM_MAX_PER_CLIENT above --watchers (they all come from this address).
+    #[command(verbatim_doc_comment)]
+    SeatStream {
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 50_000)]
+        seats: usize,
+        /// Open streams
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        watchers: usize,
+        /// Seats held one after another
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        holds: usize,
+        /// Time between two holds, in ms
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        interval_ms: u64,
+        /// The service's process id, to read its memory
+        #[arg(long, value_name = "PID")]
+        server_pid: Option<u32>,
         #[command(flatten)]
         common: Common,
     },
@@ -103,6 +161,11 @@ enum Scenario {
         /// Share of fans who never pay
         #[arg(long, value_name = "R", default_value_t = 0.1)]
         abandon: f64,
+        /// How fans see free seats: `stream` (the layout once, then the availability stream;
+        /// run the services with SEAT_STREAM_MAX_PER_CLIENT high enough) or `refetch` (the
+        /// whole seat map, again after each conflict)
+        #[arg(long, value_name = "MODE", default_value = "stream", value_parser = ["stream", "refetch"])]
+        map: String,
         #[command(flatten)]
         common: Common,
     },
@@ -163,6 +226,42 @@ async fn main() -> anyhow::Result<()> {
             let duration = Duration::from_secs(seconds);
             seat_map::run(&Options { seats, readers, duration, ..common.options() }).await
         }
+        Scenario::Availability { common, seats, readers, seconds, fans, no_baselines } => {
+            let options = common.options();
+            let config = availability::Config {
+                base_url: options.base_url,
+                admin_email: options.admin_email,
+                admin_password: options.admin_password,
+                seats,
+                readers,
+                duration: Duration::from_secs(seconds),
+                fans,
+                baselines: !no_baselines,
+                progress: true,
+            };
+            let mut r = availability::run(&config).await?;
+            availability::print(&config, &mut r, options.json.as_deref(), options.svg.as_deref())
+        }
+        Scenario::SeatStream { common, seats, watchers, holds, interval_ms, server_pid } => {
+            let options = common.options();
+            let config = seat_stream::Config {
+                base_url: options.base_url,
+                admin_email: options.admin_email,
+                admin_password: options.admin_password,
+                seats,
+                watchers,
+                holds,
+                interval: Duration::from_millis(interval_ms),
+                server_pid,
+                progress: true,
+            };
+            let mut r = seat_stream::run(&config).await?;
+            seat_stream::print(&config, &mut r, options.json.as_deref(), options.svg.as_deref())?;
+            if r.failed > 0 || r.missed > 0 || r.consistent < r.watchers {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Scenario::Holds { common, seats, clients, seconds } => {
             let duration = Duration::from_secs(seconds);
             holds::run(&Options { seats, clients, duration, ..common.options() }).await
@@ -170,22 +269,39 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Sse { common, streams, server_pid } => {
             sse::run(&Options { streams, server_pid, ..common.options() }).await
         }
-        Scenario::FlashSale { common, seats, fans, database_url, smtp_port, decline, abandon } => {
-            run_flash_sale(Options {
-                seats,
-                fans,
-                database_url,
-                smtp_port,
-                decline_ratio: decline,
-                abandon_ratio: abandon,
-                ..common.options()
-            })
+        Scenario::FlashSale {
+            common,
+            seats,
+            fans,
+            database_url,
+            smtp_port,
+            decline,
+            abandon,
+            map,
+        } => {
+            let map = if map == "refetch" {
+                flash_sale::MapMode::Refetch
+            } else {
+                flash_sale::MapMode::Stream
+            };
+            run_flash_sale(
+                map,
+                Options {
+                    seats,
+                    fans,
+                    database_url,
+                    smtp_port,
+                    decline_ratio: decline,
+                    abandon_ratio: abandon,
+                    ..common.options()
+                },
+            )
             .await
         }
     }
 }
 
-async fn run_flash_sale(options: Options) -> anyhow::Result<()> {
+async fn run_flash_sale(map: flash_sale::MapMode, options: Options) -> anyhow::Result<()> {
     let sink = SmtpSink::start_on(options.smtp_port).await.context("starting the mail sink")?;
     let config = flash_sale::Config {
         base_urls: options.base_urls.clone(),
@@ -199,12 +315,13 @@ async fn run_flash_sale(options: Options) -> anyhow::Result<()> {
         signup_parallelism: 16,
         settle_timeout: Duration::from_secs(120),
         progress: true,
+        map,
     };
     let started = std::time::Instant::now();
     let mut r = flash_sale::run(&config, &sink).await?;
     println!(
-        "flash sale: {} fans, {} seats, {} instance(s); {} reservations confirmed, {} seats sold",
-        r.fans, r.seats, r.instances, r.confirmed_reservations, r.sold_seats
+        "flash sale ({map:?}): {} fans, {} seats, {} instance(s); {} reservations confirmed, {} seats sold; {} holds refused (409)",
+        r.fans, r.seats, r.instances, r.confirmed_reservations, r.sold_seats, r.conflicts
     );
     match r.sold_out_after {
         Some(d) => println!(
@@ -239,7 +356,8 @@ async fn run_flash_sale(options: Options) -> anyhow::Result<()> {
             })
             .collect();
         let json = serde_json::json!({
-            "fans": r.fans, "seats": r.seats, "instances": r.instances,
+            "fans": r.fans, "seats": r.seats, "instances": r.instances, "map": format!("{map:?}"),
+            "conflicts": r.conflicts,
             "sold_out_after_s": r.sold_out_after.map(|d| d.as_secs_f64()),
             "confirmed_reservations": r.confirmed_reservations, "sold_seats": r.sold_seats,
             "steps": steps,
@@ -276,6 +394,9 @@ mod tests {
             "seat-map --seats 50000 --readers 8 --seconds 10",
             "holds --seats 10000 --clients 64 --seconds 10",
             "sse --streams 10000 --server-pid 4242",
+            "availability --seats 50000 --readers 64 --seconds 10",
+            "seat-stream --seats 50000 --watchers 10000 --holds 100 --interval-ms 200 --server-pid 4242",
+            "flash-sale --fans 5000 --seats 2000 --map refetch",
         ] {
             let argv = std::iter::once("ticketing-bench").chain(line.split_whitespace());
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line}: {e}"));

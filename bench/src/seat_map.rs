@@ -155,7 +155,16 @@ pub async fn create_concert(
     token: &str,
     seats: usize,
 ) -> anyhow::Result<(i64, Vec<i64>)> {
-    let base = &options.base_url;
+    create_concert_at(client, &options.base_url, token, seats).await
+}
+
+/// [`create_concert`] at `base`.
+pub async fn create_concert_at(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    seats: usize,
+) -> anyhow::Result<(i64, Vec<i64>)> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let concert: Value = client
         .post(format!("{base}/api/concert"))

@@ -193,7 +193,8 @@ async fn follow(
     bail!("stream ended before queue-complete")
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+/// The resident memory of a process, in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
