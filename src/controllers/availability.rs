@@ -1,16 +1,18 @@
 //! The live seat map: availability (every seat's state, small) and its stream of changes.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
+    body::Body,
     extract::State,
-    http::HeaderMap,
-    response::{
-        Response,
-        sse::{Event, KeepAlive, Sse},
+    http::{
+        HeaderMap,
+        header::{CACHE_CONTROL, CONTENT_TYPE},
     },
+    response::{IntoResponse, Response},
 };
-use futures::{Stream, StreamExt};
+use bytes::Bytes;
+use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
@@ -21,7 +23,7 @@ use super::{
 use crate::{
     domain::availability::SeatAvailability,
     error::{AppResult, ErrorBody},
-    services::{availability::Snapshot, seat_stream::FeedEvent},
+    services::seat_stream::FeedEvent,
     state::AppState,
 };
 
@@ -71,7 +73,7 @@ pub async fn stream_seat_availability(
     AppPath(ConcertSeatsPath { concert_id }): AppPath<ConcertSeatsPath>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
-) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> AppResult<Response> {
     // A concert that does not exist gets its 404 before any stream opens.
     state.availability.snapshot(concert_id).await?;
     let last_event_id = headers
@@ -81,43 +83,38 @@ pub async fn stream_seat_availability(
     let watcher = state.seat_feeds.watch(concert_id, client)?;
     let (first, rx) = watcher.start(last_event_id).await?;
     let shutdown = state.seat_feeds.shutdown();
-    let first = futures::stream::iter(first.into_iter().flat_map(events));
+    // Frames are rendered once per change and shared: a stream only writes them out.
+    let first = futures::stream::iter(first.into_iter().flat_map(frames));
     let rest = futures::stream::unfold((watcher, rx), |(watcher, mut rx)| async move {
-        let next = match rx.recv().await {
-            Ok(FeedEvent::End) => return None,
-            Ok(event) => event,
-            // Too slow for the deltas: start again from the current states.
-            Err(RecvError::Lagged(_)) => FeedEvent::Snapshot(watcher.current()?),
-            Err(RecvError::Closed) => return None,
+        let next = tokio::select! {
+            event = rx.recv() => match event {
+                Ok(FeedEvent::End) | Err(RecvError::Closed) => return None,
+                Ok(event) => frames(event),
+                // Too slow for the deltas: start again from the current states.
+                Err(RecvError::Lagged(_)) => frames(FeedEvent::Snapshot(watcher.current()?)),
+            },
+            () = tokio::time::sleep(HEARTBEAT) => vec![Bytes::from_static(b": heartbeat\n\n")],
         };
-        Some((futures::stream::iter(events(next)), (watcher, rx)))
+        Some((futures::stream::iter(next), (watcher, rx)))
     })
     .flatten();
-    let stream = first.chain(rest).take_until(shutdown.cancelled_owned()).map(Ok);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+    let stream = first.chain(rest).take_until(shutdown.cancelled_owned()).map(Ok::<_, Infallible>);
+    let headers = [(CONTENT_TYPE, "text/event-stream"), (CACHE_CONTROL, "no-cache")];
+    Ok((headers, Body::from_stream(stream)).into_response())
 }
 
-fn snapshot_event(s: &Arc<Snapshot>) -> Event {
-    let json = s.json();
-    Event::default()
-        .event("snapshot")
-        .id(s.version.to_string())
-        .data(String::from_utf8_lossy(&json.body))
-}
+/// A comment line after this long without an event keeps proxies from closing the stream.
+const HEARTBEAT: Duration = Duration::from_secs(15);
 
-fn events(event: FeedEvent) -> Vec<Event> {
+/// The SSE frames of an event.
+fn frames(event: FeedEvent) -> Vec<Bytes> {
     match event {
-        FeedEvent::Snapshot(s) => vec![snapshot_event(&s)],
-        FeedEvent::Layout(s) => vec![
-            Event::default()
-                .event("layout")
-                .data(serde_json::json!({"layoutVersion": s.layout}).to_string()),
-            snapshot_event(&s),
-        ],
-        FeedEvent::Delta { to, json } => {
-            vec![Event::default().event("delta").id(to.to_string()).data(&*json)]
+        FeedEvent::Snapshot(s) => vec![s.frame()],
+        FeedEvent::Layout(s) => {
+            let data = serde_json::json!({"layoutVersion": s.layout});
+            vec![format!("event: layout\ndata: {data}\n\n").into(), s.frame()]
         }
+        FeedEvent::Delta(frame) => vec![frame],
         FeedEvent::End => Vec::new(),
     }
 }

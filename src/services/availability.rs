@@ -35,6 +35,7 @@ pub struct Snapshot {
     /// 2 bits a seat (`domain::availability`).
     pub states: Vec<u8>,
     json: OnceLock<Arc<Rendered>>,
+    frame: OnceLock<bytes::Bytes>,
     map: OnceLock<Arc<Rendered>>,
 }
 
@@ -48,6 +49,7 @@ impl Snapshot {
             count,
             states,
             json: OnceLock::new(),
+            frame: OnceLock::new(),
             map: OnceLock::new(),
         }
     }
@@ -80,6 +82,23 @@ impl Snapshot {
                     etag: format!("\"a{}-{}\"", self.version, self.layout),
                     body: serde_json::to_vec(&body).unwrap_or_default().into(),
                 })
+            })
+            .clone()
+    }
+
+    /// The availability as one SSE frame (`event: snapshot`, `id` the version), rendered once
+    /// and shared by every stream that starts from it.
+    pub fn frame(&self) -> bytes::Bytes {
+        self.frame
+            .get_or_init(|| {
+                let json = self.json();
+                let mut frame = Vec::with_capacity(json.body.len() + 48);
+                frame.extend_from_slice(
+                    format!("event: snapshot\nid: {}\ndata: ", self.version).as_bytes(),
+                );
+                frame.extend_from_slice(&json.body);
+                frame.extend_from_slice(b"\n\n");
+                frame.into()
             })
             .clone()
     }

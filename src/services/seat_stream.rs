@@ -45,8 +45,9 @@ pub enum FeedEvent {
     Snapshot(Arc<Snapshot>),
     /// The layout changed (an admin edit): fetch it again; then these states.
     Layout(Arc<Snapshot>),
-    /// Changes from one version to a later one, as JSON.
-    Delta { to: u64, json: Arc<str> },
+    /// Changes from one version to a later one: the whole SSE frame, rendered once and shared
+    /// by every stream.
+    Delta(bytes::Bytes),
     /// The concert was deleted: streams end.
     End,
 }
@@ -241,10 +242,10 @@ impl SeatFeeds {
                         to_version: advanced.version,
                         changes,
                     };
-                    let json: Arc<str> = serde_json::to_string(&delta).unwrap_or_default().into();
+                    let frame = delta_frame(&delta);
                     let _order = feed.order.lock().expect("lock");
                     feed.current.send_replace(Some(advanced.clone()));
-                    let _ = feed.tx.send(FeedEvent::Delta { to: advanced.version, json });
+                    let _ = feed.tx.send(FeedEvent::Delta(frame));
                     advanced
                 }
                 None => match self.availability.snapshot(concert).await {
@@ -294,6 +295,12 @@ impl SeatFeeds {
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// The SSE frame of a delta: `event: delta`, its `id` (the version it reaches) and its JSON.
+fn delta_frame(delta: &AvailabilityDelta) -> bytes::Bytes {
+    let json = serde_json::to_string(delta).unwrap_or_default();
+    format!("event: delta\nid: {}\ndata: {json}\n\n", delta.to_version).into()
 }
 
 /// Applies stream entries that follow `from` one version after another; `None` when they do
@@ -366,8 +373,7 @@ impl Watcher {
             return Ok((vec![FeedEvent::Snapshot(snapshot)], rx));
         }
         let delta = AvailabilityDelta { from_version: last, to_version: snapshot.version, changes };
-        let json = serde_json::to_string(&delta).unwrap_or_default().into();
-        Ok((vec![FeedEvent::Delta { to: snapshot.version, json }], rx))
+        Ok((vec![FeedEvent::Delta(delta_frame(&delta))], rx))
     }
 
     /// The states this instance's feed has reached (after a client fell behind).
