@@ -10,7 +10,7 @@ else
   cargo build --locked --quiet --bin ticketing
 fi
 APP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-APP_DB="ticketing_$(basename "$0" .sh)_$$"
+APP_DB="ticketing_$(basename "$0" .sh | tr -c 'a-z0-9_\n' _)_$$"
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 APP_LOG=$(mktemp)
 # shellcheck disable=SC2086
