@@ -21,7 +21,7 @@ const PAINT_RUNS = Number(process.env.PERF_PAINT_RUNS ?? 5);
 const PAN_MS = 3_000;
 const CHANGES_PER_S = Number(process.env.PERF_CHANGES_PER_S ?? 1_000);
 const CHANGES_MS = 5_000;
-const FANS = Number(process.env.PERF_FANS ?? 48);
+const FANS = Number(process.env.PERF_FANS ?? 96);
 /** The key the app keeps its session under (web/src/lib/api/client.ts). */
 const STORAGE_KEY = "ticketing.session";
 /** The fill of seats whose states have not arrived (web/src/seatmap/render.ts). */
@@ -438,6 +438,7 @@ test("seat map, 50,000 seats", async ({ browser, baseURL }) => {
     let ok = 0;
     let conflicts = 0;
     let errors = 0;
+    const errorStatuses: Record<number, number> = {};
     const latencies: number[] = [];
     const t0 = performance.now();
     const slot = async () => {
@@ -452,7 +453,10 @@ test("seat map, 50,000 seats", async ({ browser, baseURL }) => {
       latencies.push(performance.now() - s);
       if (res.ok) ok++;
       else if (res.status === 409) conflicts++;
-      else errors++;
+      else {
+        errors++;
+        errorStatuses[res.status] = (errorStatuses[res.status] ?? 0) + 1;
+      }
       return res.ok;
     };
     const worker = async (session: Session) => {
@@ -550,6 +554,7 @@ test("seat map, 50,000 seats", async ({ browser, baseURL }) => {
       changesPerS: Math.round(ok / elapsed),
       conflicts,
       errors,
+      errorStatuses,
       requestP50: r1(percentile(l, 50)),
       requestP99: r1(percentile(l, 99)),
       versionSteps: after.version - before.version,
@@ -561,7 +566,7 @@ test("seat map, 50,000 seats", async ({ browser, baseURL }) => {
     };
     results.changes = out;
     console.log(
-      `changes: ${ok} in ${r1(elapsed)} s = ${out.changesPerS}/s (target ${CHANGES_PER_S}/s; ${conflicts} conflicts, ${errors} errors; ` +
+      `changes: ${ok} in ${r1(elapsed)} s = ${out.changesPerS}/s (target ${CHANGES_PER_S}/s; ${conflicts} conflicts, ${errors} errors ${JSON.stringify(errorStatuses)}; ` +
         `request p50 ${out.requestP50} ms, p99 ${out.requestP99} ms); version +${out.versionSteps}; stream: ${stream.deltas} deltas, ${stream.changes} changes`,
     );
     console.log(`changes, frames: ${fmtFrames(stats)}`);
