@@ -18,6 +18,10 @@ export default defineConfig({
     headless: true,
     locale: "ko-KR",
     timezoneId: "Asia/Seoul",
-    launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" },
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      // Extra switches for experiments, e.g. PERF_CHROMIUM_ARGS=--disable-accelerated-2d-canvas.
+      args: (process.env.PERF_CHROMIUM_ARGS ?? "").split(" ").filter(Boolean),
+    },
   },
 });
