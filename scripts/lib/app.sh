@@ -1,18 +1,23 @@
-# Starts the debug binary on a free port with its own database, Redis prefix and AMQP prefix
+# Starts the service (the debug binary; APP_PROFILE=release for the release one) on a free port with its own database, Redis prefix and AMQP prefix
 # (dropped again on exit): sourced by scripts that need the real app. Sets BASE, and ADMIN_TOKEN.
 # Extra settings: APP_ENV (e.g. "SEED_DEMO_DATA=true"). URLs it hands out (the simulator's
 # checkout pages) name the address it listens on, so a browser stays on one origin.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
-cargo build --locked --quiet --bin ticketing
+APP_PROFILE=${APP_PROFILE:-debug}
+if [ "$APP_PROFILE" = release ]; then
+  cargo build --locked --quiet --release --bin ticketing
+else
+  cargo build --locked --quiet --bin ticketing
+fi
 APP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-APP_DB="ticketing_$(basename "$0" .sh)_$$"
+APP_DB="ticketing_$(basename "$0" .sh | tr -c 'a-z0-9_\n' _)_$$"
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 APP_LOG=$(mktemp)
 # shellcheck disable=SC2086
 env HTTP_ADDR="127.0.0.1:$APP_PORT" DATABASE_URL="$PGURL/$APP_DB" REDIS_KEY_PREFIX="app:$$:" \
   AMQP_PREFIX="app.$$." LOGIN_MAX_ATTEMPTS_PER_IP=1000000 PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" \
   ${APP_ENV:-} \
-  "$CARGO_TARGET_DIR/debug/ticketing" >"$APP_LOG" 2>&1 &
+  "$CARGO_TARGET_DIR/$APP_PROFILE/ticketing" >"$APP_LOG" 2>&1 &
 APP_PID=$!
 stop_app() {
   kill "$APP_PID" 2>/dev/null || true
