@@ -196,8 +196,14 @@ impl Availability {
             }
             return Ok(match grade {
                 None => snapshot.map(&catalog),
+                // The grade in hex: any text is a valid header value then.
                 Some(grade) => Arc::new(Rendered {
-                    etag: format!("\"m{}-{}-{grade}\"", snapshot.version, snapshot.layout),
+                    etag: format!(
+                        "\"m{}-{}-{}\"",
+                        snapshot.version,
+                        snapshot.layout,
+                        hex::encode(grade)
+                    ),
                     body: snapshot.render_map(&catalog, Some(grade)).into(),
                 }),
             });

@@ -122,6 +122,12 @@ async fn seats_by_grade() {
         .await
         .unwrap();
     assert_eq!(none, json!([]));
+    // Any grade text, control characters included (they are no header value), gets an answer.
+    let res =
+        app.get(&format!("/api/seat/concert/{concert}/seats?grade=9%1D%0C+%09%0D%0A"), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["etag"].to_str().is_ok_and(|e| e.starts_with("\"m")));
+    assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
 }
 
 #[tokio::test]
