@@ -89,6 +89,18 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Largest webhook body: a provider's event is a few hundred bytes, and every byte is hashed
+/// before the signature can be refused.
+const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
+
+/// A tighter body limit for one route (413 past it).
+fn body_limit(
+    limit: usize,
+    (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, method_router.layer(RequestBodyLimitLayer::new(limit)))
+}
+
 /// Puts a route behind `Idempotency-Key` handling.
 fn idempotent(
     state: &AppState,
@@ -119,7 +131,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seats::select_seat, seats::release_seat))
         .routes(idempotent(state, routes!(seats::select_seats)))
         .routes(idempotent(state, routes!(payments::create_payment)))
-        .routes(routes!(payments::receive_webhook))
+        .routes(body_limit(WEBHOOK_BODY_LIMIT, routes!(payments::receive_webhook)))
         .routes(routes!(payments::get_payment))
         .routes(routes!(queue::join_queue))
         .routes(routes!(queue::get_queue_status))

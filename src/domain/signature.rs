@@ -32,7 +32,12 @@ fn mac(secret: &[u8], t: i64, body: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Checks the header against every secret, in constant time per comparison.
+/// At most this many `v1=` candidates are looked at; a header with more is malformed (a
+/// provider signs with each of its few current secrets, never with thousands).
+pub const MAX_CANDIDATES: usize = 8;
+
+/// Checks the header against every secret. The body is hashed once per secret, whatever the
+/// header holds; each candidate then costs one constant-time comparison (the MAC's last step).
 pub fn verify(
     header: Option<&str>,
     body: &[u8],
@@ -46,6 +51,9 @@ pub fn verify(
         match part.trim().split_once('=') {
             Some(("t", v)) => t = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             Some(("v1", v)) => {
+                if candidates.len() == MAX_CANDIDATES {
+                    return Err(SignatureError::Malformed);
+                }
                 candidates.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?)
             }
             Some(_) => {} // other schemes are ignored, as providers add them over time
@@ -56,18 +64,17 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - t).abs() > TOLERANCE_SECS {
+    // `abs_diff` cannot overflow, whatever `t` is.
+    if now.abs_diff(t) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     for secret in secrets {
-        for candidate in &candidates {
-            let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-            mac.update(t.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            if mac.verify_slice(candidate).is_ok() {
-                return Ok(());
-            }
+        let mut keyed = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+        keyed.update(t.to_string().as_bytes());
+        keyed.update(b".");
+        keyed.update(body);
+        if candidates.iter().any(|candidate| keyed.clone().verify_slice(candidate).is_ok()) {
+            return Ok(());
         }
     }
     Err(SignatureError::Mismatch)
@@ -116,5 +123,24 @@ mod tests {
             Err(SignatureError::Malformed)
         );
         assert_eq!(verify(Some("garbage"), BODY, &[b"s"], 1000), Err(SignatureError::Malformed));
+        // The farthest timestamps are stale, not an overflow.
+        for t in [i64::MIN, i64::MAX] {
+            let header = format!("t={t},v1=00");
+            assert_eq!(verify(Some(&header), BODY, &[b"s"], 1000), Err(SignatureError::Stale));
+        }
+    }
+
+    #[test]
+    fn a_few_candidates_are_looked_at_and_a_flood_is_malformed() {
+        let good = sign(b"s", 100, BODY);
+        let wrong = format!(",v1={}", "ab".repeat(32));
+        // The right one among as many as allowed passes.
+        let header = format!("{good}{}", wrong.repeat(MAX_CANDIDATES - 1));
+        assert_eq!(verify(Some(&header), BODY, &[b"s"], 100), Ok(()));
+        // One more is refused before any MAC is computed (3,000 once took 4 s of CPU).
+        let header = format!("{good}{}", wrong.repeat(MAX_CANDIDATES));
+        assert_eq!(verify(Some(&header), BODY, &[b"s"], 100), Err(SignatureError::Malformed));
+        let flood = format!("t=100{}", wrong.repeat(3_000));
+        assert_eq!(verify(Some(&flood), BODY, &[b"s"], 100), Err(SignatureError::Malformed));
     }
 }

@@ -367,3 +367,34 @@ async fn payment_status_is_for_its_owner_and_admins() {
     assert_eq!(app.get(&path, Some(&admin)).await.status(), StatusCode::OK);
     error_body(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
+
+#[tokio::test]
+async fn a_hostile_webhook_is_refused_before_it_costs_anything() {
+    let app = spawn_app().await;
+    let send = |body: String, signature: String| {
+        app.client
+            .post(app.url("/api/payment/webhook"))
+            .header("content-type", "application/json")
+            .header("x-payment-signature", signature)
+            .body(body)
+            .send()
+    };
+    let now = chrono::Utc::now().timestamp();
+    // Thousands of candidates: refused as malformed, before one MAC of the body is computed.
+    let flood = format!("t={now}{}", format!(",v1={}", "ab".repeat(32)).repeat(3_000));
+    let res = send(event("tx_unknown", "SUCCESS", 1).to_string(), flood).await.unwrap();
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE").await;
+    // A body far beyond any event: 413, without reading it all.
+    let huge = format!(r#"{{"eventId": "{}"}}"#, "x".repeat(1_900_000));
+    let res = send(huge, format!("t={now},v1=00")).await.unwrap();
+    error_body(res, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
+    // A timestamp at the end of i64 is stale, not an overflow.
+    let res = send("{}".into(), format!("t={},v1=00", i64::MIN)).await.unwrap();
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE").await;
+    // A genuine event still goes through.
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    let started = app.start_checkout(&fan.token, &seats).await;
+    let res = app.webhook(&event(&started.transaction, "SUCCESS", started.amount)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
