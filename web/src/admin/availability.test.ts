@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { base64Bytes, countStates, stateCode } from "./availability";
+import { base64ToBytes as base64Bytes, packedStateAt as stateCode } from "../seatmap/availability";
+import { countStates } from "./availability";
 
 /** Packs codes the way the server does, for the tests. */
 function pack(codes: number[]): string {

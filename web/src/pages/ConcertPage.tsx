@@ -5,16 +5,16 @@ import { Link, useNavigate, useParams } from "react-router";
 import { ErrorAlert, Notice } from "../components/ErrorAlert";
 import { Loading } from "../components/Loading";
 import { useConcert } from "../features/concerts/api";
-import { SaleCountdown, SaleWindow, StatusBadge } from "../features/concerts/SaleInfo";
+import { ConcertFacts, SaleCountdown, StatusBadge } from "../features/concerts/SaleInfo";
 import { WaitingRoom } from "../features/waiting-room/WaitingRoom";
 import { useAuth } from "../lib/auth";
-import { formatDateTime, salePhase } from "../lib/format";
+import { salePhase } from "../lib/format";
 import { useT } from "../lib/i18n";
 import { useNow } from "../lib/useNow";
 import { usePageTitle } from "../lib/usePageTitle";
 
 export function ConcertPage() {
-  const { t, lang } = useT();
+  const { t } = useT();
   const { user } = useAuth();
   const navigate = useNavigate();
   const concertId = Number(useParams().concertId);
@@ -70,22 +70,7 @@ export function ConcertPage() {
         {c.queueEnabled && <span className="badge badge-queue">{t("concerts.queue")}</span>}
       </div>
       <h1>{c.title}</h1>
-      <dl className="facts facts-large">
-        <div>
-          <dt>{t("concerts.date")}</dt>
-          <dd>{formatDateTime(c.concertDate, lang, true)}</dd>
-        </div>
-        <div>
-          <dt>{t("concerts.venue")}</dt>
-          <dd>{c.venue}</dd>
-        </div>
-        <div>
-          <dt>{t("concerts.saleWindow")}</dt>
-          <dd>
-            <SaleWindow concert={c} />
-          </dd>
-        </div>
-      </dl>
+      <ConcertFacts concert={c} large />
       <SaleCountdown concert={c} />
       <div className="concert-action">{action}</div>
     </article>

@@ -7,13 +7,12 @@ import { Field } from "../components/Field";
 import { Loading } from "../components/Loading";
 import { Pagination } from "../components/Pagination";
 import { useConcerts } from "../features/concerts/api";
-import { SaleCountdown, SaleWindow, StatusBadge } from "../features/concerts/SaleInfo";
-import { formatDateTime } from "../lib/format";
+import { ConcertFacts, SaleCountdown, StatusBadge } from "../features/concerts/SaleInfo";
 import { useT } from "../lib/i18n";
 import { usePageTitle } from "../lib/usePageTitle";
 
 export function ConcertsPage() {
-  const { t, lang } = useT();
+  const { t } = useT();
   const [params, setParams] = useSearchParams();
   const title = params.get("title") ?? "";
   const venue = params.get("venue") ?? "";
@@ -83,22 +82,7 @@ export function ConcertsPage() {
                   <h2>
                     <Link to={`/concerts/${c.id}`}>{c.title}</Link>
                   </h2>
-                  <dl className="facts">
-                    <div>
-                      <dt>{t("concerts.date")}</dt>
-                      <dd>{formatDateTime(c.concertDate, lang, true)}</dd>
-                    </div>
-                    <div>
-                      <dt>{t("concerts.venue")}</dt>
-                      <dd>{c.venue}</dd>
-                    </div>
-                    <div>
-                      <dt>{t("concerts.saleWindow")}</dt>
-                      <dd>
-                        <SaleWindow concert={c} />
-                      </dd>
-                    </div>
-                  </dl>
+                  <ConcertFacts concert={c} />
                   <SaleCountdown concert={c} />
                 </li>
               ))}

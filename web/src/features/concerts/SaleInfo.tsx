@@ -46,3 +46,32 @@ export function SaleWindow({ concert }: { concert: Concert }) {
     </>
   );
 }
+
+/** A concert's date, venue and sale window, as the list and the concert page show them. */
+export function ConcertFacts({
+  concert,
+  large = false,
+}: {
+  concert: Concert & Pick<Schemas["ConcertResponse"], "concertDate" | "venue">;
+  large?: boolean;
+}) {
+  const { t, lang } = useT();
+  return (
+    <dl className={large ? "facts facts-large" : "facts"}>
+      <div>
+        <dt>{t("concerts.date")}</dt>
+        <dd>{formatDateTime(concert.concertDate, lang, true)}</dd>
+      </div>
+      <div>
+        <dt>{t("concerts.venue")}</dt>
+        <dd>{concert.venue}</dd>
+      </div>
+      <div>
+        <dt>{t("concerts.saleWindow")}</dt>
+        <dd>
+          <SaleWindow concert={concert} />
+        </dd>
+      </div>
+    </dl>
+  );
+}
