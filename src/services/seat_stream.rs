@@ -52,6 +52,15 @@ pub enum FeedEvent {
     End,
 }
 
+/// What a feed's read of the current states found.
+enum Read {
+    States(Arc<Snapshot>),
+    /// The concert was deleted.
+    Gone,
+    /// Redis failed (logged); try again.
+    Failed,
+}
+
 /// The caps on open streams.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamLimits {
@@ -186,20 +195,14 @@ impl SeatFeeds {
                 idle_since = None;
             }
             let Some(snapshot) = current.clone() else {
-                match self.availability.snapshot(concert).await {
-                    Ok(s) => {
+                match self.read(concert).await {
+                    Read::States(s) => {
                         let _order = feed.order.lock().expect("lock");
                         feed.current.send_replace(Some(s.clone()));
                         current = Some(s);
                     }
-                    Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
-                        self.end(concert, &feed);
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
-                        self.pause(Duration::from_secs(1)).await;
-                    }
+                    Read::Gone => return self.end(concert, &feed),
+                    Read::Failed => {}
                 }
                 continue;
             };
@@ -210,8 +213,7 @@ impl SeatFeeds {
             let entries = match read {
                 Ok(entries) => entries,
                 Err(e) => {
-                    tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
-                    self.pause(Duration::from_secs(1)).await;
+                    self.failed(concert, e).await;
                     continue;
                 }
             };
@@ -220,15 +222,12 @@ impl SeatFeeds {
                     last_change = Instant::now();
                     // Redis may have restarted with versions this feed will never read, or
                     // the concert may be gone.
-                    match self.availability.snapshot(concert).await {
-                        Ok(fresh) if fresh.version != snapshot.version => {
+                    match self.read(concert).await {
+                        Read::States(fresh) if fresh.version != snapshot.version => {
                             current = Some(self.send_reset(&feed, &snapshot, fresh));
                         }
-                        Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
-                            self.end(concert, &feed);
-                            return;
-                        }
-                        _ => {}
+                        Read::Gone => return self.end(concert, &feed),
+                        Read::States(_) | Read::Failed => {}
                     }
                 }
                 continue;
@@ -248,23 +247,33 @@ impl SeatFeeds {
                     let _ = feed.tx.send(FeedEvent::Delta(frame));
                     advanced
                 }
-                None => match self.availability.snapshot(concert).await {
-                    Ok(fresh) => self.send_reset(&feed, &snapshot, fresh),
-                    Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => {
-                        self.end(concert, &feed);
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
-                        self.pause(Duration::from_secs(1)).await;
-                        continue;
-                    }
+                None => match self.read(concert).await {
+                    Read::States(fresh) => self.send_reset(&feed, &snapshot, fresh),
+                    Read::Gone => return self.end(concert, &feed),
+                    Read::Failed => continue,
                 },
             };
             current = Some(next);
             // Batching: whatever arrives meanwhile goes out together.
             self.pause(BATCH).await;
         }
+    }
+
+    /// The concert's current states from Redis; a failure is logged and waited out.
+    async fn read(&self, concert: i64) -> Read {
+        match self.availability.snapshot(concert).await {
+            Ok(states) => Read::States(states),
+            Err(e) if e.code() == ErrorCode::CONCERT_NOT_FOUND => Read::Gone,
+            Err(e) => {
+                self.failed(concert, e).await;
+                Read::Failed
+            }
+        }
+    }
+
+    async fn failed(&self, concert: i64, e: AppError) {
+        tracing::warn!(error = %e, concert.id = concert, "seat feed read failed");
+        self.pause(Duration::from_secs(1)).await;
     }
 
     /// Ends every stream of a deleted concert; the next stream finds it gone (404).
