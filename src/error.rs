@@ -102,6 +102,7 @@ error_codes! {
     CLOSE_TIME_AFTER_OPEN_TIME = UNPROCESSABLE_ENTITY, "예매 마감일은 예매 시작일보다 이후여야 합니다.", "The close time must be after the open time.";
     CANNOT_DELETE_RESERVATION_OPEN_CONCERT = UNPROCESSABLE_ENTITY, "진행 중인 예약이 있는 콘서트는 삭제할 수 없습니다.", "A concert with active reservations cannot be deleted.";
     CANNOT_DELETE_RESERVED_SEAT = UNPROCESSABLE_ENTITY, "예약된 좌석은 삭제하거나 변경할 수 없습니다.", "A reserved seat cannot be deleted or changed.";
+    CANNOT_CHANGE_OWN_ROLE = CONFLICT, "자신의 역할은 변경할 수 없습니다.", "An admin cannot change their own role.";
     RESERVATION_NOT_OPEN_YET = UNPROCESSABLE_ENTITY, "아직 예매 오픈 시간이 아닙니다.", "The sale has not opened yet.";
     SALE_CLOSED = UNPROCESSABLE_ENTITY, "예매가 마감되었습니다.", "The sale has closed.";
     INVALID_CONCERT_STATUS = UNPROCESSABLE_ENTITY, "예매할 수 없는 콘서트 상태입니다.", "The concert is not on sale.";

@@ -37,8 +37,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        availability, concerts, contract, health, idempotency, payments, queue, reservations,
-        seats, simulator, users, web_app,
+        admin, availability, concerts, contract, health, idempotency, payments, queue,
+        reservations, seats, simulator, users, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -65,6 +65,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "payment", description = "Checkout and payments"),
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
+        (name = "admin", description = "Account administration"),
         (name = "health", description = "Health and readiness"),
         (name = "ops", description = "Metrics"),
     )
@@ -118,6 +119,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::refresh_token))
         .routes(routes!(users::log_out))
         .routes(routes!(users::get_me))
+        .routes(routes!(admin::set_role))
         .routes(routes!(concerts::create_concert, concerts::list_concerts))
         .routes(routes!(concerts::get_concert, concerts::update_concert, concerts::delete_concert))
         .routes(routes!(seats::create_seats))

@@ -1,5 +1,6 @@
 //! HTTP only: extract, parse into a domain command, call one service method, map to a DTO.
 
+pub mod admin;
 pub mod availability;
 pub mod cache;
 pub mod concerts;

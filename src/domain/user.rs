@@ -7,6 +7,8 @@ crate::text_enum! {
     /// What an account may do.
     pub enum Role {
         User = "USER",
+        /// Door staff: a fan's rights today; scanning and check-in data when they land.
+        Staff = "STAFF",
         Admin = "ADMIN",
     }
 }

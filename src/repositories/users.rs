@@ -104,3 +104,20 @@ pub async fn username_taken(conn: &mut PgConnection, username: &str) -> sqlx::Re
     .await?;
     Ok(taken)
 }
+
+/// Gives the account a role; `None` when no such account exists.
+pub async fn set_role(
+    conn: &mut PgConnection,
+    id: i64,
+    role: Role,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"update users set role = $2, updated_at = now() where id = $1 and deleted_at is null
+           returning id, username, email, password_hash, role as "role: Role", created_at"#,
+        id,
+        role.as_str(),
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -172,6 +172,19 @@ impl Users {
             .ok_or_else(|| ErrorCode::NOT_FOUND_USER_ID.into())
     }
 
+    /// An admin grants `role` to an account. Issued access tokens keep their role until they
+    /// expire; the next refresh reads the new one.
+    #[tracing::instrument(skip_all, fields(user.id = user_id, role = role.as_str()))]
+    pub async fn set_role(&self, admin_id: i64, user_id: i64, role: Role) -> AppResult<User> {
+        if admin_id == user_id {
+            return Err(ErrorCode::CANNOT_CHANGE_OWN_ROLE.into());
+        }
+        users::set_role(&mut *self.db.acquire().await?, user_id, role)
+            .await?
+            .map(User::from)
+            .ok_or_else(|| ErrorCode::NOT_FOUND_USER_ID.into())
+    }
+
     /// The caller proven by an access token, if it is valid.
     pub fn authenticate(&self, access_token: &str) -> Option<Principal> {
         self.tokens.verify(access_token)

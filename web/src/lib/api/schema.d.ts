@@ -38,6 +38,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/users/{userId}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Grant a role: `USER`, `STAFF` (door staff) or `ADMIN`. Access tokens already issued keep
+         *     their role until they expire (`JWT_ACCESS_TTL_SECS`); the next refresh carries the new one.
+         */
+        put: operations["set_role"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/concert": {
         parameters: {
             query?: never;
@@ -783,7 +803,7 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "RATE_LIMITED" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "RATE_LIMITED" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -1148,7 +1168,10 @@ export interface components {
          * @description What an account may do.
          * @enum {string}
          */
-        Role: "USER" | "ADMIN";
+        Role: "USER" | "STAFF" | "ADMIN";
+        RoleRequest: {
+            role: components["schemas"]["Role"];
+        };
         /** @description Every seat's state at one availability version. */
         SeatAvailability: {
             /** Format: int64 */
@@ -1373,6 +1396,105 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+        };
+    };
+    set_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id. */
+                userId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleRequest"];
+            };
+        };
+        responses: {
+            /** @description The account with its new role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `FORBIDDEN`: not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `NOT_FOUND_USER_ID` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CANNOT_CHANGE_OWN_ROLE`: an admin cannot demote themselves */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
