@@ -314,7 +314,7 @@ pub struct SettingsArgs {
     password_hash_concurrency: Option<u32>,
 
     /// How long a signup or login waits for a hashing slot before a 503, in ms
-    #[arg(long, env = "PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value = "1000")]
+    #[arg(long, env = "PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value = "2000")]
     #[arg(value_parser = setting::<Millis>())]
     password_hash_queue_timeout_ms: Millis,
 }

@@ -102,7 +102,7 @@ impl Hasher {
                 .await
             {
                 Ok(Ok(permit)) => permit,
-                Ok(Err(_closed)) => unreachable!("the semaphore is never closed"),
+                Ok(Err(closed)) => return Err(AppError::Unexpected(closed.into())),
                 Err(_elapsed) => {
                     inner.refused.fetch_add(1, Ordering::SeqCst);
                     metrics::counter!("ticketing_password_hashes_refused_total").increment(1);

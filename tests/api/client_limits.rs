@@ -83,6 +83,7 @@ async fn past_the_free_attempts_each_one_waits_a_doubling_delay() {
         let res = app.login(&user.email, &user.password).await;
         let wait = retry_after(&res);
         delays.push(wait);
+        assert!(wait <= 2, "a delay of seconds, not a lock-out: {wait}");
         error_body(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
         tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 50)).await;
         if delays.len() < 2 {
