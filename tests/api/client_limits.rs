@@ -252,3 +252,37 @@ async fn a_taken_email_or_username_is_refused_before_any_hashing() {
     error_body(res, StatusCode::CONFLICT, "EXIST_USER_USERNAME").await;
     assert_eq!(app.state.users.hasher().stats().computed, hashed, "no hash for a duplicate");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_saturated_hasher_answers_503_with_retry_after_to_signup_and_login() {
+    // One slot and no queue: whoever finds the slot taken is told to come back.
+    let app = spawn_app_with(&[
+        ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ("PASSWORD_HASH_QUEUE_TIMEOUT_MS", "0"),
+        ("LOGIN_MAX_FAILURES", "100"),
+    ])
+    .await;
+    let user = app.signup().await;
+    let signups = (0..10).map(|_| app.post("/api/user/signup", None, signup_body("fan")));
+    let logins = (0..10).map(|_| app.login(&user.email, &user.password));
+    let (signups, logins) = futures::future::join(
+        futures::future::join_all(signups),
+        futures::future::join_all(logins),
+    )
+    .await;
+    for (what, answers, ok) in
+        [("signup", signups, StatusCode::CREATED), ("login", logins, StatusCode::OK)]
+    {
+        let mut busy = 0;
+        for res in answers {
+            if res.status() == ok {
+                continue;
+            }
+            assert_eq!(retry_after(&res), 1, "{what}");
+            error_body(res, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").await;
+            busy += 1;
+        }
+        assert!(busy > 0, "{what}: some found the only slot taken");
+    }
+    assert_eq!(app.state.users.hasher().stats().high_water, 1);
+}
