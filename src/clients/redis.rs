@@ -160,14 +160,6 @@ impl RedisClient {
         Ok(())
     }
 
-    /// The current count of a window (zero when absent).
-    pub async fn window_count(&self, key: &str) -> AppResult<WindowCount> {
-        let mut conn = self.conn().await?;
-        let (n, ttl): (Option<u64>, i64) =
-            redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await?;
-        Ok(WindowCount { count: n.unwrap_or(0), remaining_ms: ttl.max(0) as u64 })
-    }
-
     pub async fn delete(&self, key: &str) -> AppResult<()> {
         let mut conn = self.conn().await?;
         let _: u64 = redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await?;
