@@ -14,6 +14,8 @@ use clap::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::client_addr::TrustedProxies;
+
 /// Development-only defaults; `APP_PROFILE=prod` refuses to start while any is in use.
 pub mod dev_defaults {
     pub const JWT_SECRET: &str = "dev-only-jwt-secret-change-me-0123456789abcdef";
@@ -253,11 +255,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "CORS_ORIGINS", value_parser = setting::<String>())]
     cors_origins: Option<String>,
 
-    /// Failed logins per account before a lock-out
+    /// Login attempts per account and client address without a delay; each further one waits
+    /// a doubling delay (1 s, 2 s, 4 s, … up to LOGIN_DELAY_MAX_SECS)
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value = "5", value_parser = setting::<u32>())]
     login_max_failures: u32,
 
-    /// The lock-out window, in seconds
+    /// How long unsuccessful login attempts are remembered after the last one, in seconds
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_SECS", default_value = "900")]
     #[arg(value_parser = setting::<Secs>())]
     login_failure_window_secs: Secs,
@@ -271,6 +274,49 @@ pub struct SettingsArgs {
     #[arg(long, env = "LOGIN_IP_WINDOW_SECS", default_value = "60")]
     #[arg(value_parser = setting::<Secs>())]
     login_ip_window_secs: Secs,
+
+    // Issue 15, login and signup: client addresses, delays, signup throttle, password hashing.
+    /// Comma-separated CIDRs of the proxies whose X-Forwarded-For is believed; empty: trust
+    /// nobody, the socket peer is the client
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    #[arg(value_parser = setting::<TrustedProxies>())]
+    trusted_proxies: TrustedProxies,
+
+    /// The longest delay one account and client address waits between login attempts, in
+    /// seconds
+    #[arg(long, env = "LOGIN_DELAY_MAX_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    login_delay_max_secs: Secs,
+
+    /// Login attempts on one account, over every address that has not signed in to it before,
+    /// without an account-wide delay
+    #[arg(long, env = "LOGIN_ACCOUNT_MAX_FAILURES", default_value = "20")]
+    #[arg(value_parser = setting::<u32>())]
+    login_account_max_failures: u32,
+
+    /// The longest account-wide delay between login attempts, in seconds
+    #[arg(long, env = "LOGIN_ACCOUNT_DELAY_MAX_SECS", default_value = "5")]
+    #[arg(value_parser = setting::<Secs>())]
+    login_account_delay_max_secs: Secs,
+
+    /// Signups per client address per SIGNUP_IP_WINDOW_SECS; more get 429
+    #[arg(long, env = "SIGNUP_MAX_PER_IP", default_value = "20", value_parser = setting::<u32>())]
+    signup_max_per_ip: u32,
+
+    /// That window, in seconds
+    #[arg(long, env = "SIGNUP_IP_WINDOW_SECS", default_value = "3600")]
+    #[arg(value_parser = setting::<Secs>())]
+    signup_ip_window_secs: Secs,
+
+    /// Password hashes (and checks) computed at once; each takes about 19 MiB [default: the
+    /// available cores]
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", value_parser = setting::<u32>())]
+    password_hash_concurrency: Option<u32>,
+
+    /// How long a signup or login waits for a hashing slot before a 503, in ms
+    #[arg(long, env = "PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value = "2000")]
+    #[arg(value_parser = setting::<Millis>())]
+    password_hash_queue_timeout_ms: Millis,
 }
 
 /// Every setting of the service.
@@ -327,6 +373,17 @@ pub struct Settings {
     pub login_failure_window: Duration,
     pub login_max_attempts_per_ip: u32,
     pub login_ip_window: Duration,
+    // Issue 15, login and signup.
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    pub login_delay_max: Duration,
+    pub login_account_max_failures: u32,
+    pub login_account_delay_max: Duration,
+    pub signup_max_per_ip: u32,
+    pub signup_ip_window: Duration,
+    /// Password hashes computed at once (each about 19 MiB).
+    pub password_hash_concurrency: u32,
+    pub password_hash_queue_timeout: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -435,6 +492,17 @@ impl Settings {
             Some(Switch(on)) => on,
         };
 
+        let password_hash_concurrency = match args.password_hash_concurrency {
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    name: "PASSWORD_HASH_CONCURRENCY",
+                    reason: "must be greater than 0".into(),
+                });
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        };
+
         Ok(Settings {
             profile,
             http_addr: args.http_addr,
@@ -478,6 +546,14 @@ impl Settings {
             login_failure_window: args.login_failure_window_secs.0,
             login_max_attempts_per_ip: args.login_max_attempts_per_ip,
             login_ip_window: args.login_ip_window_secs.0,
+            trusted_proxies: args.trusted_proxies,
+            login_delay_max: args.login_delay_max_secs.0,
+            login_account_max_failures: args.login_account_max_failures,
+            login_account_delay_max: args.login_account_delay_max_secs.0,
+            signup_max_per_ip: args.signup_max_per_ip,
+            signup_ip_window: args.signup_ip_window_secs.0,
+            password_hash_concurrency,
+            password_hash_queue_timeout: args.password_hash_queue_timeout_ms.0,
         })
     }
 
@@ -620,6 +696,7 @@ impl fmt::Debug for Settings {
             .field("max_seats_per_user", &self.max_seats_per_user)
             .field("cors_origins", &self.cors_origins)
             .field("web_dir", &self.web_dir)
+            .field("trusted_proxies", &self.trusted_proxies.to_string())
             .finish_non_exhaustive()
     }
 }
@@ -772,6 +849,28 @@ mod tests {
             let name = arg.get_env().unwrap().to_str().unwrap();
             assert!(readme.contains(&format!("`{name}`")), "README's table lists {name}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_a_bad_one_names_the_variable() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty(), "default: trust nobody");
+        let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert!(s.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(s.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(!s.trusted_proxies.contains("127.0.0.2".parse().unwrap()));
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40")]).unwrap_err();
+        assert!(err.to_string().starts_with("TRUSTED_PROXIES: `10.0.0.0/8,10.0.0.0/40`"), "{err}");
+        assert!(err.to_string().contains("`10.0.0.0/40` is not a CIDR range"), "{err}");
+    }
+
+    #[test]
+    fn password_hashing_defaults_to_the_cores_and_refuses_zero() {
+        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        assert_eq!(settings(&[]).unwrap().password_hash_concurrency, cores);
+        let s = settings(&[("PASSWORD_HASH_CONCURRENCY", "3")]).unwrap();
+        assert_eq!(s.password_hash_concurrency, 3);
+        let err = settings(&[("PASSWORD_HASH_CONCURRENCY", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("PASSWORD_HASH_CONCURRENCY"), "{err}");
     }
 
     #[test]

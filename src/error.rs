@@ -205,6 +205,10 @@ pub enum AppError {
     /// Too many attempts; retry after the given number of seconds.
     #[error("rate limited for {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
+    /// This instance is saturated (e.g. every password-hashing slot is busy); retry after the
+    /// given number of seconds. 503 with `Retry-After`, not logged as a fault.
+    #[error("busy; retry in {retry_after_secs}s")]
+    Busy { retry_after_secs: u64 },
     /// A dependency (database, Redis, broker) is unreachable or overloaded.
     #[error("unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -228,6 +232,7 @@ impl AppError {
         match self {
             AppError::Rejected(code) | AppError::Invalid(code, _) => *code,
             AppError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
+            AppError::Busy { .. } => ErrorCode::SERVICE_UNAVAILABLE,
             AppError::Unavailable(_) => ErrorCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => ErrorCode::INTERNAL_SERVER_ERROR,
         }
@@ -288,7 +293,7 @@ impl IntoResponse for AppError {
         let mut retry_after = None;
         let fields = match self {
             AppError::Invalid(_, fields) => fields,
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } => {
                 retry_after = Some(retry_after_secs.max(1));
                 Vec::new()
             }

@@ -26,13 +26,14 @@ use crate::{
         holds::{HoldRules, SeatHolds},
         idempotency::Idempotency,
         outbox::Relay,
+        passwords::Hasher,
         payments::Payments,
         queue::{QueueRules, WaitingRoom},
         reservations::{CheckoutRules, Reservations},
         seat_stream::{SeatFeeds, StreamLimits},
         seats::Seats,
         tokens::Tokens,
-        users::{LoginLimits, Users},
+        users::{LoginLimits, SignupLimits, Users},
     },
 };
 
@@ -109,9 +110,16 @@ impl AppState {
         let login_limits = LoginLimits {
             max_failures: s.login_max_failures,
             failure_window: s.login_failure_window,
+            delay_max: s.login_delay_max,
+            account_max_failures: s.login_account_max_failures,
+            account_delay_max: s.login_account_delay_max,
             max_attempts_per_ip: s.login_max_attempts_per_ip,
             ip_window: s.login_ip_window,
         };
+        let signup_limits =
+            SignupLimits { max_per_ip: s.signup_max_per_ip, window: s.signup_ip_window };
+        let hasher =
+            Hasher::new(s.password_hash_concurrency as usize, s.password_hash_queue_timeout);
         let hold_rules = HoldRules { ttl: s.hold_ttl, max_seats_per_user: s.max_seats_per_user };
         let checkout_rules = CheckoutRules {
             reservation_ttl: s.reservation_ttl,
@@ -126,7 +134,14 @@ impl AppState {
         };
         let retry = RetryRules { max_attempts: s.email_max_attempts, base: s.email_retry_base };
         AppState(Arc::new(Shared {
-            users: Users::new(db.clone(), redis.clone(), tokens.clone(), login_limits),
+            users: Users::new(
+                db.clone(),
+                redis.clone(),
+                tokens.clone(),
+                hasher,
+                login_limits,
+                signup_limits,
+            ),
             concerts: Concerts::new(db.clone(), availability.clone()),
             seats: Seats::new(db.clone(), holds.clone(), catalogs.clone(), availability.clone()),
             seat_holds: SeatHolds::new(

@@ -145,6 +145,18 @@ pub fn describe_metrics() {
         "Held seats whose hold ran out, as the availability sweeper found them"
     );
     describe_gauge!(
+        "ticketing_password_hashes_in_flight",
+        "Password hashes and checks computing now (each about 19 MiB)"
+    );
+    describe_gauge!(
+        "ticketing_password_hashes_in_flight_max",
+        "The most password hashes and checks that ran at once"
+    );
+    describe_counter!(
+        "ticketing_password_hashes_refused_total",
+        "Signups and logins answered 503 for want of a hashing slot"
+    );
+    describe_gauge!(
         "ticketing_expiry_sweeper_last_run_timestamp_seconds",
         "When the expiry sweeper last finished a round"
     );
@@ -165,6 +177,7 @@ pub fn describe_metrics() {
         "ticketing_emails_dead_lettered_total",
         "ticketing_emails_duplicates_total",
         "ticketing_holds_expired_total",
+        "ticketing_password_hashes_refused_total",
     ] {
         metrics::counter!(counter).increment(0);
     }
@@ -174,6 +187,8 @@ pub fn describe_metrics() {
         "ticketing_outbox_pending",
         "ticketing_outbox_lag_seconds",
         "amqp_connected",
+        "ticketing_password_hashes_in_flight",
+        "ticketing_password_hashes_in_flight_max",
     ] {
         metrics::gauge!(gauge).increment(0.0);
     }

@@ -25,6 +25,8 @@ async fn a_flash_sale_over_two_instances_sells_out_with_a_clean_audit() {
         ("EMAIL_RETRY_BASE_MS", "200"),
         // Every fan follows the availability stream from this one address.
         ("SEAT_STREAM_MAX_PER_CLIENT", "1000"),
+        // ... and signs up from it.
+        ("SIGNUP_MAX_PER_IP", "1000"),
     ])
     .await;
     let second = app.another_instance().await;

@@ -18,6 +18,19 @@ pub struct WindowCount {
     pub remaining_ms: u64,
 }
 
+/// One gate of [`RedisClient::pace`]: a progressive delay kept under `key`.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    pub key: String,
+    /// Attempts admitted one after another without a delay.
+    pub free: u32,
+    /// The first delay; each further attempt doubles it, up to `max`.
+    pub base: Duration,
+    pub max: Duration,
+    /// How long the attempts are remembered after the last one.
+    pub window: Duration,
+}
+
 /// A Redis pool and the prefix of this deployment's keys.
 #[derive(Clone)]
 pub struct RedisClient {
@@ -86,12 +99,65 @@ impl RedisClient {
         Ok(WindowCount { count: n, remaining_ms: ttl })
     }
 
-    /// The current count of a window (zero when absent).
-    pub async fn window_count(&self, key: &str) -> AppResult<WindowCount> {
+    /// Admits one attempt through every gate or through none, atomically (one script, Redis's
+    /// clock): when a gate's next allowed time is still ahead, nothing is counted and the
+    /// wait is returned in ms; otherwise each gate counts the attempt, and from its `free`-th
+    /// one on sets the next allowed time `base × 2^(n − free)` (at most `max`) ahead. Each key
+    /// lives `window` past its last attempt.
+    pub async fn pace(&self, gates: &[Pace]) -> AppResult<Option<u64>> {
+        let script = redis::Script::new(
+            r"local t = redis.call('TIME')
+              local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+              local wait = 0
+              for _, key in ipairs(KEYS) do
+                local nxt = tonumber(redis.call('HGET', key, 'next') or '0')
+                if nxt - now > wait then wait = nxt - now end
+              end
+              if wait > 0 then return wait end
+              for i, key in ipairs(KEYS) do
+                local a = (i - 1) * 4
+                local free, base = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+                local max, window = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+                local n = redis.call('HINCRBY', key, 'n', 1)
+                local delay = 0
+                if n >= free then delay = math.floor(math.min(base * 2 ^ (n - free), max)) end
+                redis.call('HSET', key, 'next', now + delay)
+                redis.call('PEXPIRE', key, math.max(window, delay))
+              end
+              return 0",
+        );
+        let mut invocation = script.prepare_invoke();
+        for gate in gates {
+            invocation
+                .key(self.key(&gate.key))
+                .arg(gate.free)
+                .arg(gate.base.as_millis() as u64)
+                .arg(gate.max.as_millis() as u64)
+                .arg(gate.window.as_millis() as u64);
+        }
         let mut conn = self.conn().await?;
-        let (n, ttl): (Option<u64>, i64) =
-            redis::pipe().get(self.key(key)).pttl(self.key(key)).query_async(&mut conn).await?;
-        Ok(WindowCount { count: n.unwrap_or(0), remaining_ms: ttl.max(0) as u64 })
+        let wait_ms: u64 = invocation.invoke_async(&mut conn).await?;
+        Ok((wait_ms > 0).then_some(wait_ms))
+    }
+
+    /// Whether `key` exists.
+    pub async fn exists(&self, key: &str) -> AppResult<bool> {
+        let mut conn = self.conn().await?;
+        let n: u64 = redis::cmd("EXISTS").arg(self.key(key)).query_async(&mut conn).await?;
+        Ok(n > 0)
+    }
+
+    /// Sets `key` to `1` for `ttl`.
+    pub async fn mark(&self, key: &str, ttl: Duration) -> AppResult<()> {
+        let mut conn = self.conn().await?;
+        let _: () = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> AppResult<()> {

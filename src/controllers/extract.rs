@@ -16,7 +16,7 @@ use axum::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    domain::user::Role,
+    domain::{client_addr, user::Role},
     error::{AppError, ErrorCode, FieldProblem},
     services::tokens::Principal,
     state::AppState,
@@ -199,18 +199,30 @@ where
     }
 }
 
-/// The address of the peer that sent the request.
+/// The client, as every per-address limit counts it (login, signup, streams, holds): the
+/// socket peer, or — when the peer is one of `TRUSTED_PROXIES` — the right-most
+/// `X-Forwarded-For` address that is not itself a trusted proxy. An IPv6 client counts as its
+/// /64. The one place client addresses are worked out.
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        Ok(ClientIp(ip))
+        let state = AppState::from_ref(state);
+        // A value that is not text is an entry that is not an address: the walk stops there.
+        let forwarded =
+            parts.headers.get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or(""));
+        let client = state.settings.trusted_proxies.client_address(peer, forwarded);
+        Ok(ClientIp(client_addr::limit_identity(client)))
     }
 }
 

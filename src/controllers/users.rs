@@ -113,10 +113,15 @@ impl From<User> for ProfileResponse {
     responses(
         (status = 201, description = "Account created", body = AuthResponse),
         (status = 400, description = "Invalid fields (`BAD_REQUEST`, with `fields`)", body = ErrorBody),
-        (status = 409, description = "`EXIST_USER_EMAIL` or `EXIST_USER_USERNAME`", body = ErrorBody),
+        (status = 409, description = "`EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed)", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: too many signups from this client address (`SIGNUP_MAX_PER_IP`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: every password-hashing slot is busy; try again", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     AppJson(req): AppJson<SignupRequest>,
 ) -> AppResult<(StatusCode, AppJson<AuthResponse>)> {
     let mut check = Check::new();
@@ -126,7 +131,7 @@ pub async fn sign_up(
     let password = user::check_password(&mut check, "password", req.password);
     let signup =
         check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
-    let session = state.users.signup(signup).await?;
+    let session = state.users.signup(signup, client).await?;
     Ok((StatusCode::CREATED, AppJson(session.into())))
 }
 
@@ -136,7 +141,10 @@ pub async fn sign_up(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 401, description = "`INVALID_CREDENTIALS`", body = ErrorBody),
-        (status = 429, description = "`RATE_LIMITED`: too many attempts for this account or address; see `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: too many attempts from this client address, or for this account from it (a doubling delay, never a lock-out); see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: every password-hashing slot is busy; try again", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn log_in(
     State(state): State<AppState>,

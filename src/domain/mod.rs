@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod backoff;
 pub mod check;
+pub mod client_addr;
 pub mod concert;
 pub mod money;
 pub mod page;

@@ -121,3 +121,23 @@ pub async fn set_role(
     .fetch_optional(conn)
     .await
 }
+
+/// Which of an email and a username already belong to an account (deleted ones too: the
+/// unique indexes cover them).
+#[derive(Debug, Clone, Copy)]
+pub struct Taken {
+    pub email: bool,
+    pub username: bool,
+}
+
+pub async fn taken(conn: &mut PgConnection, email: &str, username: &str) -> sqlx::Result<Taken> {
+    let row = sqlx::query!(
+        r#"select exists(select 1 from users where email = $1) as "email!",
+                  exists(select 1 from users where username = $2) as "username!""#,
+        email,
+        username,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Taken { email: row.email, username: row.username })
+}

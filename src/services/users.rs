@@ -1,4 +1,5 @@
-//! Accounts: signup, login (rate-limited), refresh-token rotation, logout, bootstrap admin.
+//! Accounts: signup (throttled per client address), login (paced per account and address),
+//! refresh-token rotation, logout, bootstrap admin.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
@@ -8,11 +9,11 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    passwords,
+    passwords::{self, Hasher},
     tokens::{self, Principal, Tokens},
 };
 use crate::{
-    clients::redis::RedisClient,
+    clients::redis::{Pace, RedisClient},
     domain::user::{Email, Role, User},
     error::{AppError, AppResult, ErrorCode},
     repositories::{
@@ -37,16 +38,38 @@ pub struct Session {
     pub expires_in: u64,
 }
 
-/// Brute-force limits of sign-in.
+/// Brute-force limits of sign-in. No one is ever locked out: past the free attempts, each
+/// further one waits a doubling, capped delay (429 with `Retry-After`).
 #[derive(Debug, Clone, Copy)]
 pub struct LoginLimits {
-    /// Failed logins per account before a lock-out, within `failure_window`.
+    /// Attempts per (account, client address) without a delay.
     pub max_failures: u32,
+    /// How long attempts are remembered after the last one.
     pub failure_window: Duration,
-    /// Attempts per client address within `ip_window`.
+    /// The longest delay of one (account, client address).
+    pub delay_max: Duration,
+    /// Attempts per account, over every address that never signed in to it, without a delay.
+    pub account_max_failures: u32,
+    /// The longest account-wide delay: seconds, so the owner is slowed, never locked out.
+    pub account_delay_max: Duration,
+    /// Attempts per client address within `ip_window`, whatever the account.
     pub max_attempts_per_ip: u32,
     pub ip_window: Duration,
 }
+
+/// Signups per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct SignupLimits {
+    pub max_per_ip: u32,
+    pub window: Duration,
+}
+
+/// The first delay of a gate; each further attempt doubles it.
+const DELAY_BASE: Duration = Duration::from_secs(1);
+
+/// How long an address that signed in to an account stays known to it (and skips the
+/// account-wide delay).
+const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Accounts and sessions.
 #[derive(Clone)]
@@ -54,17 +77,52 @@ pub struct Users {
     db: PgPool,
     redis: RedisClient,
     tokens: Arc<Tokens>,
+    hasher: Hasher,
     limits: LoginLimits,
+    signup_limits: SignupLimits,
 }
 
 impl Users {
-    pub fn new(db: PgPool, redis: RedisClient, tokens: Arc<Tokens>, limits: LoginLimits) -> Self {
-        Users { db, redis, tokens, limits }
+    pub fn new(
+        db: PgPool,
+        redis: RedisClient,
+        tokens: Arc<Tokens>,
+        hasher: Hasher,
+        limits: LoginLimits,
+        signup_limits: SignupLimits,
+    ) -> Self {
+        Users { db, redis, tokens, hasher, limits, signup_limits }
     }
 
+    /// The password hasher (its slots are shared by signup and login).
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    /// Creates the account. Throttled per client address (`client` as
+    /// [`ClientIp`](crate::controllers::extract::ClientIp) gives it); a taken email or
+    /// username is refused before any hashing, so duplicates cost a query, not 19 MiB.
     #[tracing::instrument(skip_all, fields(user.id))]
-    pub async fn signup(&self, signup: Signup) -> AppResult<Session> {
-        let hash = passwords::hash(signup.password).await?;
+    pub async fn signup(&self, signup: Signup, client: IpAddr) -> AppResult<Session> {
+        let limits = self.signup_limits;
+        let window =
+            self.redis.count_in_window(&format!("signup:ip:{client}"), limits.window).await?;
+        if window.count > u64::from(limits.max_per_ip) {
+            return Err(AppError::RateLimited {
+                retry_after_secs: window.remaining_ms.div_ceil(1000),
+            });
+        }
+        let taken =
+            users::taken(&mut *self.db.acquire().await?, signup.email.as_str(), &signup.username)
+                .await?;
+        if taken.email {
+            return Err(ErrorCode::EXIST_USER_EMAIL.into());
+        }
+        if taken.username {
+            return Err(ErrorCode::EXIST_USER_USERNAME.into());
+        }
+        let hash = self.hasher.hash(signup.password).await?;
+        // The constraints still decide a race between two signups of the same name.
         let mut tx = self.db.begin().await?;
         let user =
             users::insert(&mut tx, &signup.username, signup.email.as_str(), &hash, Role::User)
@@ -76,41 +134,62 @@ impl Users {
         Ok(session)
     }
 
-    /// Checks the password, with brute-force limits per account and per client address.
+    /// Checks the password. Every attempt is counted before the password is looked at, in one
+    /// atomic step, so concurrent attempts cannot slip past the limits:
+    /// - per client address, `max_attempts_per_ip` per `ip_window` whatever the account;
+    /// - per (account, client address), `max_failures` free attempts, then a doubling delay up
+    ///   to `delay_max` — wrong passwords from one address never slow the owner at another;
+    /// - per account, over addresses that have not signed in to it within 30 days,
+    ///   `account_max_failures` free attempts, then a doubling delay up to
+    ///   `account_delay_max` (seconds: slows an attacker spread over many addresses, and at
+    ///   worst makes the owner wait that long).
+    ///
+    /// A success clears its (account, address) count and makes the address known.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         email: Email,
         password: String,
-        client_ip: IpAddr,
+        client: IpAddr,
     ) -> AppResult<Session> {
         let limits = &self.limits;
-        let ip_key = format!("login:ip:{client_ip}");
-        let ip = self.redis.count_in_window(&ip_key, limits.ip_window).await?;
+        let ip =
+            self.redis.count_in_window(&format!("login:ip:{client}"), limits.ip_window).await?;
         if ip.count > u64::from(limits.max_attempts_per_ip) {
             return Err(AppError::RateLimited { retry_after_secs: ip.remaining_ms.div_ceil(1000) });
         }
         // Keyed by a hash so that no email address sits in Redis.
-        let account_key = format!(
-            "login:fail:{}",
-            hex::encode(&tokens::hash_refresh_token(email.as_str())[..16])
-        );
-        let failures = self.redis.window_count(&account_key).await?;
-        if failures.count >= u64::from(limits.max_failures) {
-            let retry_after_secs = failures.remaining_ms.div_ceil(1000);
-            return Err(AppError::RateLimited { retry_after_secs });
+        let account = hex::encode(&tokens::hash_refresh_token(email.as_str())[..16]);
+        let pair_key = format!("login:pair:{account}:{client}");
+        let known_key = format!("login:known:{account}:{client}");
+        let mut gates = vec![Pace {
+            key: pair_key.clone(),
+            free: limits.max_failures,
+            base: DELAY_BASE,
+            max: limits.delay_max,
+            window: limits.failure_window,
+        }];
+        if !self.redis.exists(&known_key).await? {
+            gates.push(Pace {
+                key: format!("login:account:{account}"),
+                free: limits.account_max_failures,
+                base: DELAY_BASE,
+                max: limits.account_delay_max,
+                window: limits.failure_window,
+            });
+        }
+        if let Some(wait_ms) = self.redis.pace(&gates).await? {
+            return Err(AppError::RateLimited { retry_after_secs: wait_ms.div_ceil(1000) });
         }
 
         let user = users::find_by_email(&mut *self.db.acquire().await?, email.as_str()).await?;
-        let hash = user
-            .as_ref()
-            .map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
-        let matches = passwords::verify(password, hash).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let matches = self.hasher.verify(password, hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            self.redis.count_in_window(&account_key, limits.failure_window).await?;
             return Err(ErrorCode::INVALID_CREDENTIALS.into());
         };
-        self.redis.delete(&account_key).await?;
+        self.redis.delete(&pair_key).await?;
+        self.redis.mark(&known_key, KNOWN_ADDRESS_TTL).await?;
 
         let mut tx = self.db.begin().await?;
         let session = start_session(&mut tx, &self.tokens, user, Uuid::new_v4()).await?;

@@ -5,6 +5,7 @@
 mod authz;
 mod availability;
 mod cli;
+mod client_limits;
 mod concerts;
 mod concurrency;
 mod docs;
@@ -16,6 +17,7 @@ mod holds;
 mod idempotency;
 mod mail;
 mod mutations;
+mod password_hashing;
 mod payments;
 mod queue;
 mod reservations;

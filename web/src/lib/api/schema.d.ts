@@ -3845,18 +3845,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `RATE_LIMITED`: too many attempts for this account or address; see `Retry-After` */
+            /** @description `RATE_LIMITED`: too many attempts from this client address, or for this account from it (a doubling delay, never a lock-out); see `Retry-After` */
             429: {
                 headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            /** @description `SERVICE_UNAVAILABLE`: every password-hashing slot is busy; try again */
             503: {
                 headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4070,7 +4074,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` */
+            /** @description `EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4097,9 +4101,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            /** @description `RATE_LIMITED`: too many signups from this client address (`SIGNUP_MAX_PER_IP`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: every password-hashing slot is busy; try again */
             503: {
                 headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
