@@ -271,6 +271,38 @@ pub struct SettingsArgs {
     #[arg(long, env = "LOGIN_IP_WINDOW_SECS", default_value = "60")]
     #[arg(value_parser = setting::<Secs>())]
     login_ip_window_secs: Secs,
+
+    // Abuse controls (issue 15): hold velocity and the checkout cool-down.
+    /// Hold attempts (single or batch) per account per HOLD_RATE_WINDOW_SECS; more get 429;
+    /// 0 turns the limit off
+    #[arg(long, env = "HOLD_RATE_PER_USER", default_value = "30", value_parser = setting::<u32>())]
+    hold_rate_per_user: u32,
+
+    /// Hold attempts per client address per HOLD_RATE_WINDOW_SECS (high enough for many fans
+    /// behind one NAT); more get 429; 0 turns the limit off
+    #[arg(long, env = "HOLD_RATE_PER_IP", default_value = "300", value_parser = setting::<u32>())]
+    hold_rate_per_ip: u32,
+
+    /// The hold velocity window, in seconds
+    #[arg(long, env = "HOLD_RATE_WINDOW_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    hold_rate_window_secs: Secs,
+
+    /// Checkouts an account may let end unpaid within CHECKOUT_COOLDOWN_WINDOW_SECS before it
+    /// is cooled down (no holds, no checkouts); 0 turns the cool-down off
+    #[arg(long, env = "CHECKOUT_COOLDOWN_AFTER", default_value = "3")]
+    #[arg(value_parser = setting::<u32>())]
+    checkout_cooldown_after: u32,
+
+    /// The window in which unpaid checkouts are counted, in seconds
+    #[arg(long, env = "CHECKOUT_COOLDOWN_WINDOW_SECS", default_value = "86400")]
+    #[arg(value_parser = setting::<Secs>())]
+    checkout_cooldown_window_secs: Secs,
+
+    /// How long the cool-down lasts, in seconds
+    #[arg(long, env = "CHECKOUT_COOLDOWN_SECS", default_value = "1800")]
+    #[arg(value_parser = setting::<Secs>())]
+    checkout_cooldown_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -327,6 +359,17 @@ pub struct Settings {
     pub login_failure_window: Duration,
     pub login_max_attempts_per_ip: u32,
     pub login_ip_window: Duration,
+    // Abuse controls (issue 15).
+    /// Hold attempts per account per `hold_rate_window` (0: no limit).
+    pub hold_rate_per_user: u32,
+    /// Hold attempts per client address per `hold_rate_window` (0: no limit).
+    pub hold_rate_per_ip: u32,
+    pub hold_rate_window: Duration,
+    /// Unpaid checkouts within `checkout_cooldown_window` that start a cool-down (0: never).
+    pub checkout_cooldown_after: u32,
+    pub checkout_cooldown_window: Duration,
+    /// How long a cooled-down account may not hold seats or check out.
+    pub checkout_cooldown: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -478,6 +521,12 @@ impl Settings {
             login_failure_window: args.login_failure_window_secs.0,
             login_max_attempts_per_ip: args.login_max_attempts_per_ip,
             login_ip_window: args.login_ip_window_secs.0,
+            hold_rate_per_user: args.hold_rate_per_user,
+            hold_rate_per_ip: args.hold_rate_per_ip,
+            hold_rate_window: args.hold_rate_window_secs.0,
+            checkout_cooldown_after: args.checkout_cooldown_after,
+            checkout_cooldown_window: args.checkout_cooldown_window_secs.0,
+            checkout_cooldown: args.checkout_cooldown_secs.0,
         })
     }
 
