@@ -824,6 +824,26 @@ mod tests {
     }
 
     #[test]
+    fn abuse_controls_default_to_generous_limits_and_zero_turns_a_limit_off() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.hold_rate_per_user, s.hold_rate_per_ip), (30, 300));
+        assert_eq!(s.hold_rate_window, Duration::from_secs(60));
+        assert_eq!(s.checkout_cooldown_after, 3);
+        assert_eq!(s.checkout_cooldown_window, Duration::from_secs(86_400));
+        assert_eq!(s.checkout_cooldown, Duration::from_secs(1800));
+        let off = settings(&[
+            ("HOLD_RATE_PER_USER", "0"),
+            ("HOLD_RATE_PER_IP", "0"),
+            ("CHECKOUT_COOLDOWN_AFTER", "0"),
+        ])
+        .unwrap();
+        assert_eq!((off.hold_rate_per_user, off.hold_rate_per_ip), (0, 0));
+        assert_eq!(off.checkout_cooldown_after, 0);
+        let err = settings(&[("CHECKOUT_COOLDOWN_SECS", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("CHECKOUT_COOLDOWN_SECS"), "{err}");
+    }
+
+    #[test]
     fn debug_output_hides_passwords() {
         let s = settings(&[("DATABASE_URL", "postgres://app:hunter2@db/ticketing")]).unwrap();
         let shown = format!("{s:?}");
