@@ -143,7 +143,7 @@ async fn a_payment_declined_at_once_does_not_count_but_one_declined_late_does() 
 }
 
 /// Sends `n` hold attempts at once (alternately single and batch, on alternate seats) as the
-/// given fans, in turn; returns the responses' statuses.
+/// given fans, in turn; returns the responses.
 async fn burst(app: &Arc<TestApp>, fans: &[String], seats: &[i64], n: usize) -> Vec<Response> {
     let barrier = Arc::new(Barrier::new(n));
     let tasks = (0..n).map(|i| {
@@ -172,7 +172,7 @@ async fn an_account_gets_exactly_its_hold_attempts_per_window_under_concurrency(
     let app = Arc::new(app);
 
     // The fan's own seat (200) and the other's (409), 24 attempts at once.
-    let results = burst(&app, &[fan.token.clone()], &seats[..2], 24).await;
+    let results = burst(&app, std::slice::from_ref(&fan.token), &seats[..2], 24).await;
     let allowed = results
         .iter()
         .filter(|r| matches!(r.status(), StatusCode::OK | StatusCode::CONFLICT))
