@@ -142,6 +142,29 @@ async fn a_payment_declined_at_once_does_not_count_but_one_declined_late_does() 
     refused(app.hold(&late.token, seats[3]).await, "CHECKOUT_COOLDOWN", 600).await;
 }
 
+#[tokio::test]
+async fn money_that_came_after_expiry_and_was_refunded_does_not_count() {
+    let app = spawn_app_with(&[
+        ("RESERVATION_TTL_SECS", "1"),
+        ("EXPIRY_SWEEP_INTERVAL_MS", "3600000"),
+        ("CHECKOUT_COOLDOWN_AFTER", "2"),
+        ("CHECKOUT_COOLDOWN_SECS", "600"),
+    ])
+    .await;
+    let (_, _, seats) = app.concert_on_sale(3).await;
+    let fan = app.signup().await;
+    let slow = app.start_checkout(&fan.token, &[seats[0]]).await;
+    expire(&app, slow.reservation).await;
+    // The fan did pay, too late: refunded, and not an unpaid checkout after all.
+    let res = app.webhook(&event(&slow.transaction, "SUCCESS", slow.amount)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.reservation_status(slow.reservation).await.1, "REFUNDED");
+
+    let unpaid = app.start_checkout(&fan.token, &[seats[1]]).await;
+    expire(&app, unpaid.reservation).await;
+    assert_eq!(app.hold(&fan.token, seats[2]).await.status(), StatusCode::OK, "one unpaid end");
+}
+
 /// Sends `n` hold attempts at once (alternately single and batch, on alternate seats) as the
 /// given fans, in turn; returns the responses.
 async fn burst(app: &Arc<TestApp>, fans: &[String], seats: &[i64], n: usize) -> Vec<Response> {
