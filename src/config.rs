@@ -317,6 +317,38 @@ pub struct SettingsArgs {
     #[arg(long, env = "PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value = "2000")]
     #[arg(value_parser = setting::<Millis>())]
     password_hash_queue_timeout_ms: Millis,
+
+    // Abuse controls (issue 15): hold velocity and the checkout cool-down.
+    /// Hold attempts (single or batch) per account per HOLD_RATE_WINDOW_SECS; more get 429;
+    /// 0 turns the limit off
+    #[arg(long, env = "HOLD_RATE_PER_USER", default_value = "30", value_parser = setting::<u32>())]
+    hold_rate_per_user: u32,
+
+    /// Hold attempts per client address per HOLD_RATE_WINDOW_SECS (high enough for many fans
+    /// behind one NAT); more get 429; 0 turns the limit off
+    #[arg(long, env = "HOLD_RATE_PER_IP", default_value = "300", value_parser = setting::<u32>())]
+    hold_rate_per_ip: u32,
+
+    /// The hold velocity window, in seconds
+    #[arg(long, env = "HOLD_RATE_WINDOW_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    hold_rate_window_secs: Secs,
+
+    /// Checkouts an account may let end unpaid within CHECKOUT_COOLDOWN_WINDOW_SECS before it
+    /// is cooled down (no holds, no checkouts); 0 turns the cool-down off
+    #[arg(long, env = "CHECKOUT_COOLDOWN_AFTER", default_value = "3")]
+    #[arg(value_parser = setting::<u32>())]
+    checkout_cooldown_after: u32,
+
+    /// The window in which unpaid checkouts are counted, in seconds
+    #[arg(long, env = "CHECKOUT_COOLDOWN_WINDOW_SECS", default_value = "86400")]
+    #[arg(value_parser = setting::<Secs>())]
+    checkout_cooldown_window_secs: Secs,
+
+    /// How long the cool-down lasts, in seconds
+    #[arg(long, env = "CHECKOUT_COOLDOWN_SECS", default_value = "1800")]
+    #[arg(value_parser = setting::<Secs>())]
+    checkout_cooldown_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -384,6 +416,17 @@ pub struct Settings {
     /// Password hashes computed at once (each about 19 MiB).
     pub password_hash_concurrency: u32,
     pub password_hash_queue_timeout: Duration,
+    // Abuse controls (issue 15).
+    /// Hold attempts per account per `hold_rate_window` (0: no limit).
+    pub hold_rate_per_user: u32,
+    /// Hold attempts per client address per `hold_rate_window` (0: no limit).
+    pub hold_rate_per_ip: u32,
+    pub hold_rate_window: Duration,
+    /// Unpaid checkouts within `checkout_cooldown_window` that start a cool-down (0: never).
+    pub checkout_cooldown_after: u32,
+    pub checkout_cooldown_window: Duration,
+    /// How long a cooled-down account may not hold seats or check out.
+    pub checkout_cooldown: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -554,6 +597,12 @@ impl Settings {
             signup_ip_window: args.signup_ip_window_secs.0,
             password_hash_concurrency,
             password_hash_queue_timeout: args.password_hash_queue_timeout_ms.0,
+            hold_rate_per_user: args.hold_rate_per_user,
+            hold_rate_per_ip: args.hold_rate_per_ip,
+            hold_rate_window: args.hold_rate_window_secs.0,
+            checkout_cooldown_after: args.checkout_cooldown_after,
+            checkout_cooldown_window: args.checkout_cooldown_window_secs.0,
+            checkout_cooldown: args.checkout_cooldown_secs.0,
         })
     }
 
@@ -871,6 +920,26 @@ mod tests {
         assert_eq!(s.password_hash_concurrency, 3);
         let err = settings(&[("PASSWORD_HASH_CONCURRENCY", "0")]).unwrap_err();
         assert!(err.to_string().starts_with("PASSWORD_HASH_CONCURRENCY"), "{err}");
+    }
+
+    #[test]
+    fn abuse_controls_default_to_generous_limits_and_zero_turns_a_limit_off() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.hold_rate_per_user, s.hold_rate_per_ip), (30, 300));
+        assert_eq!(s.hold_rate_window, Duration::from_secs(60));
+        assert_eq!(s.checkout_cooldown_after, 3);
+        assert_eq!(s.checkout_cooldown_window, Duration::from_secs(86_400));
+        assert_eq!(s.checkout_cooldown, Duration::from_secs(1800));
+        let off = settings(&[
+            ("HOLD_RATE_PER_USER", "0"),
+            ("HOLD_RATE_PER_IP", "0"),
+            ("CHECKOUT_COOLDOWN_AFTER", "0"),
+        ])
+        .unwrap();
+        assert_eq!((off.hold_rate_per_user, off.hold_rate_per_ip), (0, 0));
+        assert_eq!(off.checkout_cooldown_after, 0);
+        let err = settings(&[("CHECKOUT_COOLDOWN_SECS", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("CHECKOUT_COOLDOWN_SECS"), "{err}");
     }
 
     #[test]

@@ -116,6 +116,7 @@ error_codes! {
     INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
     DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";
     RATE_LIMITED = TOO_MANY_REQUESTS, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요.", "Too many requests; try again later.";
+    CHECKOUT_COOLDOWN = TOO_MANY_REQUESTS, "결제하지 않은 예약이 여러 번 만료되어 잠시 좌석 선택과 결제가 제한됩니다. 잠시 후 다시 시도해주세요.", "Several of your checkouts expired unpaid, so holding seats and checking out are paused for a while; try again later.";
     INTERNAL_SERVER_ERROR = INTERNAL_SERVER_ERROR, "내부 서버 오류입니다.", "Internal server error.";
     SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE, "일시적으로 서비스를 이용할 수 없습니다.", "The service is temporarily unavailable.";
 }
@@ -209,6 +210,9 @@ pub enum AppError {
     /// given number of seconds. 503 with `Retry-After`, not logged as a fault.
     #[error("busy; retry in {retry_after_secs}s")]
     Busy { retry_after_secs: u64 },
+    /// A rule refuses the caller for a while (the code says which); retry after the seconds.
+    #[error("{} for {retry_after_secs}s", .code.as_str())]
+    Throttled { code: ErrorCode, retry_after_secs: u64 },
     /// A dependency (database, Redis, broker) is unreachable or overloaded.
     #[error("unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -233,6 +237,7 @@ impl AppError {
             AppError::Rejected(code) | AppError::Invalid(code, _) => *code,
             AppError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
             AppError::Busy { .. } => ErrorCode::SERVICE_UNAVAILABLE,
+            AppError::Throttled { code, .. } => *code,
             AppError::Unavailable(_) => ErrorCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => ErrorCode::INTERNAL_SERVER_ERROR,
         }
@@ -293,7 +298,9 @@ impl IntoResponse for AppError {
         let mut retry_after = None;
         let fields = match self {
             AppError::Invalid(_, fields) => fields,
-            AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs }
+            | AppError::Busy { retry_after_secs }
+            | AppError::Throttled { retry_after_secs, .. } => {
                 retry_after = Some(retry_after_secs.max(1));
                 Vec::new()
             }

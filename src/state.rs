@@ -11,7 +11,7 @@ use crate::{
     clients::{
         amqp::Broker,
         gateway::{PaymentGateway, Simulator},
-        holds::Holds,
+        holds::{HoldVelocity, Holds},
         mailer::Mailer,
         queue::Queue,
         redis::RedisClient,
@@ -21,6 +21,7 @@ use crate::{
         availability::Availability,
         catalog::Catalogs,
         concerts::Concerts,
+        cooldown::{CooldownRules, Cooldowns},
         emails::{Emails, RetryRules},
         health::Health,
         holds::{HoldRules, SeatHolds},
@@ -120,7 +121,22 @@ impl AppState {
             SignupLimits { max_per_ip: s.signup_max_per_ip, window: s.signup_ip_window };
         let hasher =
             Hasher::new(s.password_hash_concurrency as usize, s.password_hash_queue_timeout);
-        let hold_rules = HoldRules { ttl: s.hold_ttl, max_seats_per_user: s.max_seats_per_user };
+        let velocity = HoldVelocity {
+            per_user: s.hold_rate_per_user,
+            per_ip: s.hold_rate_per_ip,
+            window_ms: s.hold_rate_window.as_millis() as u64,
+        };
+        let hold_rules =
+            HoldRules { ttl: s.hold_ttl, max_seats_per_user: s.max_seats_per_user, velocity };
+        let cooldowns = Cooldowns::new(
+            db.clone(),
+            holds.clone(),
+            CooldownRules {
+                after: s.checkout_cooldown_after,
+                window: s.checkout_cooldown_window,
+                length: s.checkout_cooldown,
+            },
+        );
         let checkout_rules = CheckoutRules {
             reservation_ttl: s.reservation_ttl,
             max_seats_per_user: s.max_seats_per_user,
@@ -157,6 +173,7 @@ impl AppState {
                 queue.clone(),
                 catalogs.clone(),
                 gateway.clone(),
+                cooldowns.clone(),
                 checkout_rules,
             ),
             payments: Payments::new(
@@ -165,6 +182,7 @@ impl AppState {
                 queue.clone(),
                 gateway,
                 simulator.clone(),
+                cooldowns,
             ),
             waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
             availability,

@@ -22,6 +22,12 @@
 //! - per user `concert:{id}:user:{u}:holds` (seat → expiry) and `…:owned` (seats in confirmed
 //!   reservations), for the per-user limit.
 //!
+//! Per account and client address (abuse controls):
+//! - `user:{u}:cooldown`: present while the account is cooled down (its checkouts kept ending
+//!   unpaid); value the end in ms; expires with the cool-down;
+//! - `rate:hold:user:{u}` and `rate:hold:ip:{address}`: hold attempts in the current window,
+//!   expiring with the window.
+//!
 //! `avail:live` lists the concerts whose states are loaded, for the sweeper.
 //! Every change of several keys is one Lua script, so it is atomic; the database stays the
 //! authority (a unique index refuses a second active reservation of a seat whatever Redis says).
@@ -94,6 +100,27 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         FORMAT,
         "'",
         r"
+        -- The gate, before anything else: a cooled-down account, then the hold velocity of the
+        -- account and of the client address (incremented, then checked: atomic).
+        local cooling = redis.call('PTTL', KEYS[11])
+        if cooling > 0 then return {'COOLDOWN', tostring(cooling)} end
+        if ARGV[5] == '1' then
+            local window = tonumber(ARGV[8])
+            local function over(key, limit)
+                if limit == 0 then return 0 end
+                local c = redis.call('INCR', key)
+                if c == 1 then redis.call('PEXPIRE', key, window) end
+                if c <= limit then return 0 end
+                local left = redis.call('PTTL', key)
+                if left < 0 then
+                    redis.call('PEXPIRE', key, window)
+                    left = window
+                end
+                return left
+            end
+            local wait = math.max(over(KEYS[12], tonumber(ARGV[6])), over(KEYS[13], tonumber(ARGV[7])))
+            if wait > 0 then return {'RATE', tostring(wait)} end
+        end
         local info = redis.call('HMGET', KEYS[5], 'open', 'close', 'status', 'deleted', 'queue', 'fmt')
         if info[6] ~= FORMAT then return {'MISS'} end
         local ver = redis.call('GET', KEYS[9]) or ''
@@ -107,12 +134,12 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             if not admitted or tonumber(admitted) <= now then return {'QUEUE'} end
         end
         local mine = 'h:' .. uid
-        local base = 10
+        local base = 13
         local n = #KEYS - base
         local fresh = {}
         local expiries = {}
         for i = 1, n do
-            local sid = ARGV[4 + i]
+            local sid = ARGV[8 + i]
             if redis.call('HEXISTS', KEYS[1], sid) == 0 then return {'NO_SEAT', sid} end
             local v = redis.call('GET', KEYS[base + i])
             if not v then
@@ -134,7 +161,7 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         local ttl = tonumber(ARGV[3])
         local exp = now + ttl
         for _, i in ipairs(fresh) do
-            local sid = ARGV[4 + i]
+            local sid = ARGV[8 + i]
             redis.call('SET', KEYS[base + i], mine, 'PX', ttl)
             redis.call('ZADD', KEYS[6], exp, sid)
             redis.call('ZADD', KEYS[7], exp, sid)
@@ -173,9 +200,12 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{NOW}
+        local cooling = redis.call('PTTL', KEYS[#KEYS])
+        if cooling > 0 then return {{'COOLDOWN', tostring(cooling)}} end
+        local n = #KEYS - 1
         local mine = 'h:' .. ARGV[1]
         local expiries = {{}}
-        for i = 1, #KEYS do
+        for i = 1, n do
             local v = redis.call('GET', KEYS[i])
             if v ~= mine then
                 if v and (string.sub(v, 1, #ARGV[1] + 3) == 'c:' .. ARGV[1] .. ':' or string.sub(v, 1, #ARGV[1] + 3) == 'r:' .. ARGV[1] .. ':') then
@@ -186,7 +216,7 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
             expiries[i] = now + redis.call('PTTL', KEYS[i])
         end
         -- Held and being checked out look the same on the map: nothing to note.
-        for i = 1, #KEYS do
+        for i = 1, n do
             redis.call('SET', KEYS[i], 'c:' .. ARGV[1] .. ':' .. expiries[i], 'PX', {CLAIM_TTL_MS})
         end
         return {{'OK'}}"
@@ -424,6 +454,29 @@ pub enum HoldOutcome {
     Reserved(i64),
     /// The user's holds and purchases already reach the limit (count given).
     LimitReached(u32),
+    /// The account is cooled down for this many more ms (its checkouts kept ending unpaid).
+    CoolingDown(u64),
+    /// Too many hold attempts from the account or the client address; the window ends in
+    /// this many ms.
+    TooFast(u64),
+}
+
+/// Hold attempts allowed per window, by account and by client address (0: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldVelocity {
+    pub per_user: u32,
+    pub per_ip: u32,
+    pub window_ms: u64,
+}
+
+/// Who attempts a hold, for the velocity limits.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldAttempt<'a> {
+    /// The client address, as the key of its counter.
+    pub client: &'a str,
+    pub velocity: HoldVelocity,
+    /// Whether this call counts as an attempt (a retry of the same request does not).
+    pub count: bool,
 }
 
 /// What a release found.
@@ -443,6 +496,8 @@ pub enum ClaimOutcome {
     /// The caller already checked these seats out (or is doing so right now).
     Duplicate(i64),
     NotHeld(i64),
+    /// The account is cooled down for this many more ms.
+    CoolingDown(u64),
 }
 
 /// How a reservation ended, for its seats' keys.
@@ -583,6 +638,10 @@ impl Holds {
         self.redis.key(&format!("concert:{concert}:user:{user}:{part}"))
     }
 
+    fn cooldown_key(&self, user: i64) -> String {
+        self.redis.key(&format!("user:{user}:cooldown"))
+    }
+
     fn live_key(&self) -> String {
         self.redis.key("avail:live")
     }
@@ -599,7 +658,8 @@ impl Holds {
         inv
     }
 
-    /// Holds every seat or none.
+    /// Holds every seat or none, unless the account is cooled down or the attempt goes over
+    /// a velocity limit (checked first, in the same script).
     pub async fn hold(
         &self,
         concert: i64,
@@ -607,17 +667,26 @@ impl Holds {
         seats: &[i64],
         ttl_ms: i64,
         max_seats: u32,
+        attempt: &HoldAttempt<'_>,
     ) -> AppResult<HoldOutcome> {
         let mut inv = self.changing(&HOLD, concert);
+        let velocity = attempt.velocity;
         inv.key(self.concert_key(concert, "info"))
             .key(self.concert_key(concert, "held"))
             .key(self.user_key(concert, user, "holds"))
             .key(self.user_key(concert, user, "owned"))
             .key(self.concert_key(concert, "ver"))
             .key(self.redis.key(&format!("queue:{concert}:active")))
+            .key(self.cooldown_key(user))
+            .key(self.redis.key(&format!("rate:hold:user:{user}")))
+            .key(self.redis.key(&format!("rate:hold:ip:{}", attempt.client)))
             .arg(user)
             .arg(ttl_ms)
-            .arg(max_seats);
+            .arg(max_seats)
+            .arg(if attempt.count { "1" } else { "0" })
+            .arg(velocity.per_user)
+            .arg(velocity.per_ip)
+            .arg(velocity.window_ms.max(1));
         for seat in seats {
             inv.key(self.seat_key(*seat)).arg(*seat);
         }
@@ -639,6 +708,8 @@ impl Holds {
             Some("LOCKED") => HoldOutcome::LockedByOther(seat_arg(1)),
             Some("RESERVED") => HoldOutcome::Reserved(seat_arg(1)),
             Some("LIMIT") => HoldOutcome::LimitReached(seat_arg(1) as u32),
+            Some("COOLDOWN") => HoldOutcome::CoolingDown(seat_arg(1) as u64),
+            Some("RATE") => HoldOutcome::TooFast(seat_arg(1) as u64),
             other => {
                 return Err(anyhow::anyhow!("unexpected hold script reply {other:?}").into());
             }
@@ -670,14 +741,32 @@ impl Holds {
         for seat in seats {
             inv.key(self.seat_key(*seat)).arg(*seat);
         }
+        inv.key(self.cooldown_key(user));
         let mut conn = self.redis.conn().await?;
         let reply: Vec<String> = inv.invoke_async(&mut conn).await?;
         let seat = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or_default();
         Ok(match reply.first().map(String::as_str) {
             Some("OK") => ClaimOutcome::Claimed,
+            Some("COOLDOWN") => ClaimOutcome::CoolingDown(seat as u64),
             Some("DUP") => ClaimOutcome::Duplicate(seat),
             _ => ClaimOutcome::NotHeld(seat),
         })
+    }
+
+    /// Cools the accounts down for `ms` from now (a cool-down already running starts again).
+    pub async fn start_cooldowns(&self, users: &[i64], ms: u64) -> AppResult<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let until = chrono::Utc::now().timestamp_millis() + ms as i64;
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("SET").arg(self.cooldown_key(*user)).arg(until).arg("PX").arg(ms.max(1));
+            pipe.ignore();
+        }
+        let mut conn = self.redis.conn().await?;
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
     }
 
     /// Gives claimed seats back to their holder (the checkout failed).

@@ -79,6 +79,8 @@ pub struct PaymentResponse {
         (status = 404, description = "`SEAT_NOT_SELECTED` (the caller does not hold every seat) or `SEAT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`RESERVATION_ALREADY_PROCESSED` (these seats are already being checked out) or `IS_ALREADY_RESERVATION`", body = ErrorBody),
         (status = 422, description = "`AMOUNT_MISMATCH`, `SEAT_LIMIT_EXCEEDED`, `DUPLICATE_SEAT_IN_REQUEST`, sale not open or closed", body = ErrorBody),
+        (status = 429, description = "`CHECKOUT_COOLDOWN`: the account let too many checkouts end unpaid and is paused", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the cool-down ends"))),
     ))]
 pub async fn create_payment(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     cache::{REVALIDATE, conditional},
-    extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser},
+    extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser, ClientIp},
 };
 use crate::{
     domain::{
@@ -348,13 +348,16 @@ pub struct MultiSelectRequest {
         (status = 404, description = "`SEAT_NOT_FOUND` or `CONCERT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`SEAT_ALREADY_LOCKED` (another fan holds it), `IS_ALREADY_RESERVATION` (reserved or sold), `SEAT_LOCK_RETRY_NEEDED`", body = ErrorBody),
         (status = 422, description = "`RESERVATION_NOT_OPEN_YET`, `SALE_CLOSED`, `INVALID_CONCERT_STATUS`, `SEAT_LIMIT_EXCEEDED`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: too many hold attempts from this account (`HOLD_RATE_PER_USER`) or address (`HOLD_RATE_PER_IP`); `CHECKOUT_COOLDOWN`: the account let too many checkouts end unpaid and is paused", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn select_seat(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(client): ClientIp,
     AppPath(SeatPath { id }): AppPath<SeatPath>,
 ) -> AppResult<AppJson<SeatSelectResponse>> {
-    let mut held = state.seat_holds.select(user.user_id, &[id]).await?;
+    let mut held = state.seat_holds.select(user.user_id, client, &[id]).await?;
     Ok(AppJson(held.remove(0).into()))
 }
 
@@ -370,14 +373,17 @@ pub async fn select_seat(
         (status = 404, description = "`SEAT_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`SEAT_ALREADY_LOCKED` or `IS_ALREADY_RESERVATION` (nothing was held)", body = ErrorBody),
         (status = 422, description = "`INVALID_CONCERT_ID` (seats of several concerts), `DUPLICATE_SEAT_IN_REQUEST`, `SEAT_LIMIT_EXCEEDED`, sale closed", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: too many hold attempts from this account (`HOLD_RATE_PER_USER`) or address (`HOLD_RATE_PER_IP`); `CHECKOUT_COOLDOWN`: the account let too many checkouts end unpaid and is paused", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn select_seats(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(client): ClientIp,
     AppJson(req): AppJson<MultiSelectRequest>,
 ) -> AppResult<AppJson<MultiSelectResponse>> {
     let seat_ids = check_seat_ids(req.seat_ids, state.settings.max_seats_per_user as usize)?;
-    let held = state.seat_holds.select(user.user_id, &seat_ids).await?;
+    let held = state.seat_holds.select(user.user_id, client, &seat_ids).await?;
     let seats: Vec<SeatSelectResponse> = held.into_iter().map(Into::into).collect();
     let expires_at = seats.iter().map(|s| s.expires_at).min().unwrap_or_default();
     Ok(AppJson(MultiSelectResponse { seats, expires_at }))

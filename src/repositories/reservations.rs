@@ -146,6 +146,34 @@ pub async fn expire_due(
     Ok(ended)
 }
 
+/// Of `users`, those with at least `at_least` checkouts that ended unpaid within the last
+/// `window_secs`: expired with the payment failed (money that came late was refunded, and
+/// does not count), or declined in the second half of the time to pay.
+pub async fn users_with_unpaid_ends(
+    conn: &mut PgConnection,
+    users: &[i64],
+    window_secs: f64,
+    at_least: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        r#"select r.user_id from reservation r
+           join payments p on p.reservation_id = r.id
+           where r.user_id = any($1)
+             and r.updated_at > now() - make_interval(secs => $2)
+             and p.status = 'FAILED'
+             and (r.status = 'EXPIRED'
+                  or (r.status = 'FAILED'
+                      and r.updated_at >= r.reservation_time + (r.expire_time - r.reservation_time) / 2))
+           group by r.user_id
+           having count(*) >= $3"#,
+        users,
+        window_secs,
+        at_least,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// A seat of a reservation.
 #[derive(Debug, Clone, Copy)]
 pub struct ReservedSeat {

@@ -1,13 +1,13 @@
 //! Holding seats: Redis does the work in one script per request; the database is read only
 //! when a concert's state is not in Redis yet (or after an admin change), by `Availability`.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
 use super::{availability::Availability, catalog::Catalogs};
 use crate::{
-    clients::holds::{HoldOutcome, Holds, ReleaseOutcome},
+    clients::holds::{HoldAttempt, HoldOutcome, HoldVelocity, Holds, ReleaseOutcome},
     domain::{
         concert::NotOnSale,
         seat::{SeatStatus, SeatView},
@@ -27,6 +27,8 @@ pub struct HoldRules {
     pub ttl: Duration,
     /// Seats one fan may hold and own per concert.
     pub max_seats_per_user: u32,
+    /// Hold attempts per account and per client address per window.
+    pub velocity: HoldVelocity,
 }
 
 /// Seat holds: what `POST /api/seat/…/select` does.
@@ -49,15 +51,26 @@ impl SeatHolds {
     }
 
     /// Holds every seat or none, for `HOLD_TTL_SECS`. Holding one's own seat again is
-    /// idempotent and reports the remaining time. Answers in the order asked.
+    /// idempotent and reports the remaining time. Answers in the order asked. A cooled-down
+    /// account, or an attempt over the velocity limits of the account or of `client`, is
+    /// refused with 429 before anything is held.
     #[tracing::instrument(skip_all, fields(user.id = user, seats = ?seat_ids))]
-    pub async fn select(&self, user: i64, seat_ids: &[i64]) -> AppResult<Vec<HeldSeat>> {
+    pub async fn select(
+        &self,
+        user: i64,
+        client: IpAddr,
+        seat_ids: &[i64],
+    ) -> AppResult<Vec<HeldSeat>> {
         let concert = self.catalogs.concert_of(seat_ids).await?;
         let ttl_ms = self.rules.ttl.as_millis() as i64;
-        for _ in 0..3 {
+        let client = client.to_string();
+        for attempt in 0..3 {
+            // Only the first try of a request counts towards the velocity limits.
+            let attempt =
+                HoldAttempt { client: &client, velocity: self.rules.velocity, count: attempt == 0 };
             let outcome = self
                 .holds
-                .hold(concert, user, seat_ids, ttl_ms, self.rules.max_seats_per_user)
+                .hold(concert, user, seat_ids, ttl_ms, self.rules.max_seats_per_user, &attempt)
                 .await?;
             let (version, expiries) = match outcome {
                 HoldOutcome::Held { version, expiries } => (version, expiries),
@@ -103,6 +116,11 @@ impl SeatHolds {
 /// The error a refused hold answers with.
 pub fn refusal(outcome: HoldOutcome) -> AppError {
     let code = match outcome {
+        HoldOutcome::CoolingDown(ms) => return cooling_down(ms),
+        HoldOutcome::TooFast(ms) => {
+            metrics::counter!("ticketing_hold_rate_limited_total").increment(1);
+            return AppError::RateLimited { retry_after_secs: ms.div_ceil(1000) };
+        }
         HoldOutcome::Deleted => ErrorCode::CONCERT_NOT_FOUND,
         HoldOutcome::NotOnSale => NotOnSale::Status.code(),
         HoldOutcome::NotOpenYet => NotOnSale::NotOpenYet.code(),
@@ -118,4 +136,10 @@ pub fn refusal(outcome: HoldOutcome) -> AppError {
         metrics::counter!("ticketing_hold_conflicts_total").increment(1);
     }
     code.into()
+}
+
+/// The answer to a cooled-down account: 429 `CHECKOUT_COOLDOWN` with `Retry-After`.
+pub fn cooling_down(ms: u64) -> AppError {
+    metrics::counter!("ticketing_cooldown_refusals_total").increment(1);
+    AppError::Throttled { code: ErrorCode::CHECKOUT_COOLDOWN, retry_after_secs: ms.div_ceil(1000) }
 }

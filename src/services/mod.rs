@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod catalog;
 pub mod concerts;
+pub mod cooldown;
 pub mod emails;
 pub mod health;
 pub mod holds;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use super::cooldown::Cooldowns;
 use crate::{
     clients::{
         gateway::{PaymentGateway, Simulator},
@@ -74,6 +75,7 @@ pub struct Payments {
     queue: Queue,
     gateway: Arc<dyn PaymentGateway>,
     simulator: Option<Arc<Simulator>>,
+    cooldowns: Cooldowns,
 }
 
 impl Payments {
@@ -83,8 +85,9 @@ impl Payments {
         queue: Queue,
         gateway: Arc<dyn PaymentGateway>,
         simulator: Option<Arc<Simulator>>,
+        cooldowns: Cooldowns,
     ) -> Self {
-        Payments { db, holds, queue, gateway, simulator }
+        Payments { db, holds, queue, gateway, simulator, cooldowns }
     }
 
     /// Applies one delivery in one transaction, with the payment row locked: a redelivery of an
@@ -219,6 +222,10 @@ impl Payments {
                 // The seats' keys lapse by themselves; the database already decided.
                 tracing::warn!(error = %e, "could not update seats in Redis");
             }
+        }
+        if outcome == WebhookOutcome::Failed {
+            // A decline late in the time to pay counts towards the checkout cool-down.
+            self.cooldowns.after_unpaid(&[p.user_id]).await;
         }
         if matches!(outcome, WebhookOutcome::Confirmed | WebhookOutcome::Failed)
             && let Err(e) = self.queue.finish(p.concert_id, p.user_id).await

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{availability::Availability, catalog::Catalogs};
+use super::{availability::Availability, catalog::Catalogs, cooldown::Cooldowns, holds};
 use crate::{
     clients::{
         gateway::PaymentGateway,
@@ -65,10 +65,12 @@ pub struct Reservations {
     queue: Queue,
     catalogs: Arc<Catalogs>,
     gateway: Arc<dyn PaymentGateway>,
+    cooldowns: Cooldowns,
     rules: CheckoutRules,
 }
 
 impl Reservations {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: PgPool,
         holds: Holds,
@@ -76,9 +78,10 @@ impl Reservations {
         queue: Queue,
         catalogs: Arc<Catalogs>,
         gateway: Arc<dyn PaymentGateway>,
+        cooldowns: Cooldowns,
         rules: CheckoutRules,
     ) -> Self {
-        Reservations { db, holds, availability, queue, catalogs, gateway, rules }
+        Reservations { db, holds, availability, queue, catalogs, gateway, cooldowns, rules }
     }
 
     /// Turns the caller's held seats into one `IN_PROGRESS` reservation with its payment, in one
@@ -87,9 +90,11 @@ impl Reservations {
     pub async fn checkout(&self, user: i64, checkout: Checkout) -> AppResult<Started> {
         let seat_ids = &checkout.seat_ids;
         let concert = self.catalogs.concert_of(seat_ids).await?;
-        // Marks the seats as being checked out: a concurrent duplicate checkout stops here.
+        // Marks the seats as being checked out: a concurrent duplicate checkout stops here, and
+        // so does a cooled-down account.
         match self.holds.claim(user, seat_ids).await? {
             ClaimOutcome::Claimed => {}
+            ClaimOutcome::CoolingDown(ms) => return Err(holds::cooling_down(ms)),
             ClaimOutcome::Duplicate(_) => {
                 return Err(ErrorCode::RESERVATION_ALREADY_PROCESSED.into());
             }
@@ -223,6 +228,8 @@ impl Reservations {
                 tracing::warn!(error = %e, "could not end the queue admission");
             }
         }
+        let users: Vec<i64> = ended.iter().map(|r| r.user_id).collect();
+        self.cooldowns.after_unpaid(&users).await;
         metrics::counter!("ticketing_reservations_expired_total").increment(ended.len() as u64);
         tracing::info!(count = ended.len(), "expired unpaid reservations");
         Ok(ended.len())

@@ -83,6 +83,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("REDIS_URL".into(), redis_url()),
         ("REDIS_KEY_PREFIX".into(), redis_prefix.clone()),
         ("AMQP_PREFIX".into(), format!("test.{id}.")),
+        // Every test fan sends from 127.0.0.1: the per-address hold limit (300 a minute by
+        // default, for fans behind one NAT) is raised so that hundreds of fans racing in one
+        // test (concurrency, the flash sale) stand for hundreds of addresses. The per-account
+        // limit keeps its default; tests of the limits set both.
+        ("HOLD_RATE_PER_IP".into(), "1000000".into()),
         // No browser app unless a test brings one: a built `web/dist` in the checkout must not
         // change what unknown paths answer.
         (

@@ -2,6 +2,7 @@
 //! Each test gets its own database (a copy of a migrated template), Redis key prefix and AMQP
 //! name prefix, so tests run in parallel.
 
+mod abuse;
 mod authz;
 mod availability;
 mod cli;

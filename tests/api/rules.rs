@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 use ticketing::{
-    clients::holds::{ConcertLoad, ConcertState, HoldOutcome},
+    clients::holds::{ConcertLoad, ConcertState, HoldAttempt, HoldOutcome, HoldVelocity},
     domain::{
         concert::{ConcertStatus, sale_state},
         reservation::ReservationStatus,
@@ -71,7 +71,12 @@ async fn hold_in_redis(
         force: false,
     };
     assert!(holds.warm(concert, &version, &load).await.unwrap());
-    holds.hold(concert, 1, &[seat], 60_000, 4).await.unwrap()
+    let attempt = HoldAttempt {
+        client: "127.0.0.1",
+        velocity: HoldVelocity { per_user: 0, per_ip: 0, window_ms: 60_000 },
+        count: true,
+    };
+    holds.hold(concert, 1, &[seat], 60_000, 4, &attempt).await.unwrap()
 }
 
 #[tokio::test]
