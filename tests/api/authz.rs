@@ -59,6 +59,7 @@ fn endpoints(concert: i64, seat: i64) -> Vec<(Method, String, Option<Value>, Who
         (Method::GET, format!("/api/queue/{concert}/status"), None, Who::User),
         (Method::GET, format!("/api/queue/{concert}/stats"), None, Who::Admin),
         (Method::GET, format!("/api/queue/{concert}/stream"), None, Who::User),
+        (Method::POST, format!("/api/queue/{concert}/stream-ticket"), None, Who::User),
         (Method::DELETE, format!("/api/queue/{concert}"), None, Who::User),
         (Method::GET, "/api/reservations/my".into(), None, Who::User),
         (Method::GET, "/api/reservations/1".into(), None, Who::User),
