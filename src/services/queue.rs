@@ -88,7 +88,11 @@ impl WaitingRoom {
     /// A stream ticket for the user and the concert, and how long it is good for. Only for a
     /// user who could open the stream now (in line, admitted, or no waiting room): otherwise
     /// `QUEUE_NOT_JOINED`.
-    pub async fn issue_stream_ticket(&self, concert: i64, user: i64) -> AppResult<(String, Duration)> {
+    pub async fn issue_stream_ticket(
+        &self,
+        concert: i64,
+        user: i64,
+    ) -> AppResult<(String, Duration)> {
         self.place(concert, user).await?;
         Ok((self.tickets.issue(user, concert)?, self.tickets.ttl))
     }

@@ -88,9 +88,10 @@ async fn a_fan_gets_at_most_the_per_user_cap_of_streams_and_a_closed_one_frees_a
     assert_eq!(second.status(), StatusCode::OK);
 
     // The cap counts the fan's streams whatever proves who the fan is.
-    for res in
-        [open_with_header(&app, concert, fan).await, open(&app, concert, &format!("?ticket={t}")).await]
-    {
+    for res in [
+        open_with_header(&app, concert, fan).await,
+        open(&app, concert, &format!("?ticket={t}")).await,
+    ] {
         let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!(retry > 0);
         error_body(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS").await;
@@ -157,7 +158,10 @@ async fn a_ticket_opens_the_stream_of_its_own_fan_and_concert_only() {
 
     // Each ticket's stream is its own fan's place.
     let (name, data) = first_event(open(&app, a, &format!("?ticket={x_ticket}")).await).await;
-    assert_eq!((name.as_str(), &data["userId"], &data["position"]), ("queue-update", &json!(x), &json!(1)));
+    assert_eq!(
+        (name.as_str(), &data["userId"], &data["position"]),
+        ("queue-update", &json!(x), &json!(1))
+    );
     let y_ticket = ticket(&app, y_token, a).await;
     let (_, data) = first_event(open(&app, a, &format!("?ticket={y_ticket}")).await).await;
     assert_eq!((&data["userId"], &data["position"]), (&json!(y), &json!(2)));
