@@ -349,6 +349,22 @@ pub struct SettingsArgs {
     #[arg(long, env = "CHECKOUT_COOLDOWN_SECS", default_value = "1800")]
     #[arg(value_parser = setting::<Secs>())]
     checkout_cooldown_secs: Secs,
+
+    // Streams (issue 15): caps on waiting-room streams and their tickets.
+    /// Open waiting-room streams per instance; more are refused with 503
+    #[arg(long, env = "QUEUE_STREAM_MAX", default_value = "15000")]
+    #[arg(value_parser = setting::<u32>())]
+    queue_stream_max: u32,
+
+    /// Open waiting-room streams per user and instance; more are refused with 429
+    #[arg(long, env = "QUEUE_STREAM_MAX_PER_USER", default_value = "4")]
+    #[arg(value_parser = setting::<u32>())]
+    queue_stream_max_per_user: u32,
+
+    /// How long a waiting-room stream ticket is good for, in seconds
+    #[arg(long, env = "QUEUE_STREAM_TICKET_TTL_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<Secs>())]
+    queue_stream_ticket_ttl_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -427,6 +443,11 @@ pub struct Settings {
     pub checkout_cooldown_window: Duration,
     /// How long a cooled-down account may not hold seats or check out.
     pub checkout_cooldown: Duration,
+    // Streams (issue 15).
+    pub queue_stream_max: u32,
+    pub queue_stream_max_per_user: u32,
+    /// How long a waiting-room stream ticket is good for.
+    pub queue_stream_ticket_ttl: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -603,6 +624,9 @@ impl Settings {
             checkout_cooldown_after: args.checkout_cooldown_after,
             checkout_cooldown_window: args.checkout_cooldown_window_secs.0,
             checkout_cooldown: args.checkout_cooldown_secs.0,
+            queue_stream_max: args.queue_stream_max,
+            queue_stream_max_per_user: args.queue_stream_max_per_user,
+            queue_stream_ticket_ttl: args.queue_stream_ticket_ttl_secs.0,
         })
     }
 

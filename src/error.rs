@@ -73,6 +73,7 @@ error_codes! {
     INVALID_CREDENTIALS = UNAUTHORIZED, "이메일 또는 비밀번호가 올바르지 않습니다.", "Wrong email or password.";
     INVALID_REFRESH_TOKEN = UNAUTHORIZED, "유효하지 않거나 만료된 리프레시 토큰입니다.", "The refresh token is invalid or expired.";
     REFRESH_TOKEN_REUSED = UNAUTHORIZED, "이미 사용된 리프레시 토큰입니다. 보안을 위해 다시 로그인해주세요.", "This refresh token was already used; sign in again.";
+    INVALID_STREAM_TICKET = UNAUTHORIZED, "유효하지 않거나 만료된 스트림 티켓입니다. 새 티켓을 받아주세요.", "The stream ticket is invalid, expired or for another concert; get a new one.";
     INVALID_SIGNATURE = UNAUTHORIZED, "웹훅 서명이 올바르지 않거나 만료되었습니다.", "The webhook signature is missing, wrong or too old.";
     FORBIDDEN = FORBIDDEN, "접근 권한이 없습니다.", "You are not allowed to do this.";
     QUEUE_NOT_ADMITTED = FORBIDDEN, "대기열 입장 순서가 아닙니다. 대기열에서 차례를 기다려주세요.", "Wait for your turn in the queue first.";
@@ -115,9 +116,11 @@ error_codes! {
     INVALID_REQUEST = UNPROCESSABLE_ENTITY, "유효하지 않은 요청입니다.", "The request is not valid.";
     INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
     DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";
+    TOO_MANY_STREAMS = TOO_MANY_REQUESTS, "열려 있는 실시간 연결이 너무 많습니다. 다른 탭을 닫고 다시 시도해주세요.", "You have too many live streams open; close another tab and try again.";
     RATE_LIMITED = TOO_MANY_REQUESTS, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요.", "Too many requests; try again later.";
     CHECKOUT_COOLDOWN = TOO_MANY_REQUESTS, "결제하지 않은 예약이 여러 번 만료되어 잠시 좌석 선택과 결제가 제한됩니다. 잠시 후 다시 시도해주세요.", "Several of your checkouts expired unpaid, so holding seats and checking out are paused for a while; try again later.";
     INTERNAL_SERVER_ERROR = INTERNAL_SERVER_ERROR, "내부 서버 오류입니다.", "Internal server error.";
+    STREAM_CAPACITY_REACHED = SERVICE_UNAVAILABLE, "실시간 연결이 가득 찼습니다. 잠시 후 다시 시도해주세요.", "This server has as many live streams as it can take; try again shortly.";
     SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE, "일시적으로 서비스를 이용할 수 없습니다.", "The service is temporarily unavailable.";
 }
 

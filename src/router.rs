@@ -140,6 +140,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queue::get_queue_stats))
         .routes(routes!(queue::leave_queue))
         .routes(routes!(queue::stream_queue))
+        .routes(routes!(queue::create_stream_ticket))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
         .routes(idempotent(state, routes!(reservations::cancel_reservation)))

@@ -31,8 +31,10 @@ use crate::{
         payments::Payments,
         queue::{QueueRules, WaitingRoom},
         reservations::{CheckoutRules, Reservations},
-        seat_stream::{SeatFeeds, StreamLimits},
+        seat_stream::SeatFeeds,
         seats::Seats,
+        stream_caps::StreamLimits,
+        stream_tickets::StreamTickets,
         tokens::Tokens,
         users::{LoginLimits, SignupLimits, Users},
     },
@@ -98,7 +100,7 @@ impl AppState {
         let availability = Arc::new(Availability::new(db.clone(), holds.clone(), catalogs.clone()));
         let stream_limits = StreamLimits {
             max_total: s.seat_stream_max as usize,
-            max_per_client: s.seat_stream_max_per_client as usize,
+            max_per_key: s.seat_stream_max_per_client as usize,
         };
         let seat_feeds = SeatFeeds::new(
             availability.clone(),
@@ -148,6 +150,11 @@ impl AppState {
             active_ttl: s.queue_active_ttl,
             presence_grace: s.queue_presence_grace,
         };
+        let queue_stream_limits = StreamLimits {
+            max_total: s.queue_stream_max as usize,
+            max_per_key: s.queue_stream_max_per_user as usize,
+        };
+        let stream_tickets = StreamTickets::new(&s.jwt_secret, s.queue_stream_ticket_ttl);
         let retry = RetryRules { max_attempts: s.email_max_attempts, base: s.email_retry_base };
         AppState(Arc::new(Shared {
             users: Users::new(
@@ -184,7 +191,14 @@ impl AppState {
                 simulator.clone(),
                 cooldowns,
             ),
-            waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
+            waiting_room: WaitingRoom::new(
+                queue,
+                catalogs,
+                queue_rules,
+                queue_stream_limits,
+                stream_tickets,
+                shutdown,
+            ),
             availability,
             seat_feeds,
             idempotency: Idempotency::new(db.clone()),

@@ -141,6 +141,10 @@ pub fn describe_metrics() {
         "Seat-map streams refused, by cap (client, instance)"
     );
     describe_counter!(
+        "ticketing_queue_streams_refused_total",
+        "Waiting-room streams refused, by cap (user, instance)"
+    );
+    describe_counter!(
         "ticketing_holds_expired_total",
         "Held seats whose hold ran out, as the availability sweeper found them"
     );

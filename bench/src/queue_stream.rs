@@ -1,5 +1,6 @@
 //! A waiting-room stream read the way a browser's `EventSource` reads it: one HTTP/1.1
-//! connection, the token in the query string, events parsed line by line.
+//! connection, events parsed line by line. The access token goes in the `Authorization` header
+//! (a browser, which cannot send it, fetches a stream ticket first; the stream costs the same).
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -17,7 +18,7 @@ impl QueueStream {
     pub async fn open(addr: &str, concert: i64, token: &str) -> anyhow::Result<QueueStream> {
         let mut stream = TcpStream::connect(addr).await?;
         let request = format!(
-            "GET /api/queue/{concert}/stream?token={token} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET /api/queue/{concert}/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await?;
         let mut lines = BufReader::new(stream).lines();

@@ -87,6 +87,7 @@ call("cancel_reservation", 200, "POST", "/api/reservations/cancel", token,
 q = call("create_concert", 201, "POST", "/api/concert", ADMIN, {**concert, "queueEnabled": True})
 call("join_queue", 200, "POST", "/api/queue", token, {"concertId": q["id"]})
 call("get_queue_status", 200, "GET", f"/api/queue/{q['id']}/status", token)
+call("create_stream_ticket", 200, "POST", f"/api/queue/{q['id']}/stream-ticket", token)
 call("get_concert", 404, "GET", "/api/concert/987654321")
 call("create_concert", 400, "POST", "/api/concert", ADMIN, {"title": ""})
 call("get_health", 200, "GET", "/actuator/health")

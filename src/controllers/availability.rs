@@ -58,14 +58,17 @@ pub async fn get_seat_availability(
 /// its availability version. `layout` (data `{"layoutVersion": …}`) means the layout changed:
 /// fetch it again; a `snapshot` follows. `Last-Event-ID` resumes with the changes since that
 /// version while they are retained (`AVAILABILITY_WINDOW`), else with a snapshot. Heartbeat
-/// comments every 15 s. Capped per client address (429) and per instance (503).
+/// comments every 15 s. Capped per client address (`SEAT_STREAM_MAX_PER_CLIENT`, 429) and per
+/// instance (`SEAT_STREAM_MAX`, 503).
 #[utoipa::path(get, path = "/api/seat/concert/{concertId}/availability/stream", tag = TAG,
     params(ConcertSeatsPath, ("Last-Event-ID" = Option<String>, Header, description = "The last version received: resume from it")),
     responses(
         (status = 200, description = "An event stream of `snapshot`, `delta` and `layout` events", content_type = "text/event-stream", body = SeatAvailability),
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
-        (status = 429, description = "`RATE_LIMITED`: this address has too many streams open", body = ErrorBody,
+        (status = 429, description = "`TOO_MANY_STREAMS`: this address has too many streams open here", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`STREAM_CAPACITY_REACHED`: this instance has as many streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn stream_seat_availability(

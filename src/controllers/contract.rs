@@ -296,6 +296,13 @@ fn links(v: &mut Value) {
             "/api/queue",
             "post",
             "200",
+            "create_stream_ticket",
+            json!({"parameters": {"concertId": "$response.body#/concertId"}}),
+        ),
+        (
+            "/api/queue",
+            "post",
+            "200",
             "leave_queue",
             json!({"parameters": {"concertId": "$response.body#/concertId"}}),
         ),

@@ -1,25 +1,27 @@
-//! `/api/queue`: the waiting room — join, status, live stream (SSE), leave.
+//! `/api/queue`: the waiting room — join, status, live stream (SSE) and its tickets, leave.
 
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::{FromRequestParts, State},
-    http::{StatusCode, request::Parts},
-    response::sse::{Event, KeepAlive, Sse},
+    extract::State,
+    http::{HeaderMap, StatusCode, header::CACHE_CONTROL},
+    response::{
+        IntoResponse,
+        sse::{Event, KeepAlive, Sse},
+    },
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AdminUser, AppJson, AppPath, AuthUser, Language, verify};
+use super::extract::{
+    AdminUser, AppJson, AppPath, AppQuery, AuthUser, Language, authenticate, bearer_token,
+};
 use crate::{
     domain::{check::Check, queue::Joined, time::serialize_kst},
-    error::{AppError, AppResult, ErrorBody, ErrorCode, Lang},
-    services::{
-        queue::{JoinResult, Place},
-        tokens::Principal,
-    },
+    error::{AppResult, ErrorBody, ErrorCode, Lang},
+    services::queue::{JoinResult, Place},
     state::AppState,
 };
 
@@ -250,48 +252,85 @@ pub async fn leave_queue(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A signed-in user from `Authorization: Bearer …` or, for `EventSource` (which cannot send
-/// headers), `?token=…`.
-pub struct StreamUser(pub Principal);
+/// A stream ticket: what `EventSource` puts in the stream's URL instead of the access token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamTicketResponse {
+    /// Opens this concert's stream for this user only (`?ticket=`); good for `expiresIn`
+    /// seconds and may be used again within them (the browser reconnects with the same URL).
+    /// It is not an access token.
+    pub ticket: String,
+    /// Seconds the ticket is good for.
+    pub expires_in: u64,
+}
 
-impl FromRequestParts<AppState> for StreamUser {
-    type Rejection = AppError;
+/// A short-lived ticket for the caller's stream of this concert (`EventSource` cannot send
+/// an `Authorization` header, and URLs end up in proxy logs). Ask for a new one whenever the
+/// app opens the stream itself; only for a fan in line, admitted, or at a concert without a
+/// waiting room.
+#[utoipa::path(post, path = "/api/queue/{concertId}/stream-ticket", tag = TAG, params(QueuePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The ticket", body = StreamTicketResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
+    ))]
+pub async fn create_stream_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+) -> AppResult<impl IntoResponse> {
+    let (ticket, ttl) = state.waiting_room.issue_stream_ticket(concert_id, user.user_id).await?;
+    let body = StreamTicketResponse { ticket, expires_in: ttl.as_secs() };
+    Ok(([(CACHE_CONTROL, "no-store")], AppJson(body)))
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
-            let AuthUser(p) = AuthUser::from_request_parts(parts, state).await?;
-            return Ok(StreamUser(p));
-        }
-        let token = parts
-            .uri
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("token="))
-            .ok_or(ErrorCode::UNAUTHORIZED)?;
-        Ok(StreamUser(verify(state, token)?))
-    }
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// A stream ticket from `POST /api/queue/{concertId}/stream-ticket`, for `EventSource`
+    /// (an access token is not accepted here).
+    pub ticket: Option<String>,
 }
 
 /// Live place in line (Server-Sent Events): `queue-update` when the place changes (at most once
 /// per tick), then `queue-complete` when admitted, after which the stream ends; `queue-left` if
-/// the user left or lost the place. Heartbeat comments every 15 s. Auth by header or `?token=`.
+/// the user left or lost the place. Heartbeat comments every 15 s. Auth by `Authorization:
+/// Bearer` or, for `EventSource`, a stream ticket in `?ticket=` (never the access token).
+/// Capped per user (`QUEUE_STREAM_MAX_PER_USER`, 429) and per instance (`QUEUE_STREAM_MAX`,
+/// 503).
 #[utoipa::path(get, path = "/api/queue/{concertId}/stream", tag = TAG,
-    params(QueuePath, ("token" = Option<String>, Query, description = "Access token, for EventSource")),
-    security(("bearer" = [])),
+    params(QueuePath, StreamQuery),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "An event stream of `QueueStatusResponse` data", content_type = "text/event-stream", body = QueueStatusResponse),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED` (no bearer token, no ticket), `INVALID_TOKEN`, or `INVALID_STREAM_TICKET` (forged, expired, or for another concert)", body = ErrorBody),
         (status = 404, description = "`QUEUE_NOT_JOINED`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_STREAMS`: this user has too many streams open here", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`STREAM_CAPACITY_REACHED`: this instance has as many streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn stream_queue(
     State(state): State<AppState>,
-    StreamUser(user): StreamUser,
     AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
+    AppQuery(StreamQuery { ticket }): AppQuery<StreamQuery>,
+    headers: HeaderMap,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let user = user.user_id;
-    let first = state.waiting_room.place(concert_id, user).await?;
-    let watch = state.waiting_room.watch(concert_id, user);
+    let user = match (bearer_token(&headers), ticket) {
+        (Some(_), _) => authenticate(&state, &headers)?.user_id,
+        (None, Some(ticket)) => {
+            let user = state
+                .waiting_room
+                .redeem_stream_ticket(&ticket, concert_id)
+                .ok_or(ErrorCode::INVALID_STREAM_TICKET)?;
+            tracing::Span::current().record("user.id", user);
+            user
+        }
+        (None, None) => return Err(ErrorCode::UNAUTHORIZED.into()),
+    };
+    let (first, watch) = state.waiting_room.open_stream(concert_id, user).await?;
     let shutdown = state.waiting_room.shutdown();
 
     let initial = event_for(concert_id, user, first);

@@ -15,5 +15,7 @@ pub mod queue;
 pub mod reservations;
 pub mod seat_stream;
 pub mod seats;
+pub mod stream_caps;
+pub mod stream_tickets;
 pub mod tokens;
 pub mod users;

@@ -12,7 +12,11 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::catalog::Catalogs;
+use super::{
+    catalog::Catalogs,
+    stream_caps::{StreamCaps, StreamLimits, StreamSlot},
+    stream_tickets::StreamTickets,
+};
 use crate::{
     clients::queue::{AdmissionRules, Queue, QueueStats, Snapshot, Standing},
     domain::{
@@ -61,6 +65,9 @@ pub struct WaitingRoom {
     hub: Arc<QueueHub>,
     catalogs: Arc<Catalogs>,
     rules: QueueRules,
+    /// Open streams per user and per instance.
+    stream_caps: Arc<StreamCaps<i64>>,
+    tickets: Arc<StreamTickets>,
 }
 
 impl WaitingRoom {
@@ -68,10 +75,40 @@ impl WaitingRoom {
         queue: Queue,
         catalogs: Arc<Catalogs>,
         rules: QueueRules,
+        stream_limits: StreamLimits,
+        tickets: StreamTickets,
         shutdown: CancellationToken,
     ) -> Self {
         let hub = QueueHub::new(queue.clone(), rules.tick, rules.active_ttl, shutdown);
-        WaitingRoom { queue, hub, catalogs, rules }
+        let stream_caps =
+            StreamCaps::new(stream_limits, "ticketing_queue_streams_refused_total", "user");
+        WaitingRoom { queue, hub, catalogs, rules, stream_caps, tickets: Arc::new(tickets) }
+    }
+
+    /// A stream ticket for the user and the concert, and how long it is good for. Only for a
+    /// user who could open the stream now (in line, admitted, or no waiting room): otherwise
+    /// `QUEUE_NOT_JOINED`.
+    pub async fn issue_stream_ticket(
+        &self,
+        concert: i64,
+        user: i64,
+    ) -> AppResult<(String, Duration)> {
+        self.place(concert, user).await?;
+        Ok((self.tickets.issue(user, concert)?, self.tickets.ttl))
+    }
+
+    /// The user a stream ticket for the concert names, if it is valid.
+    pub fn redeem_stream_ticket(&self, ticket: &str, concert: i64) -> Option<i64> {
+        self.tickets.verify(ticket, concert)
+    }
+
+    /// Opens a live stream of the user's place, within the stream caps (429 past the user's,
+    /// 503 past the instance's): the place now, and the subscription that follows it. The
+    /// stream counts against the caps until the `Watch` is dropped.
+    pub async fn open_stream(&self, concert: i64, user: i64) -> AppResult<(Place, Watch)> {
+        let slot = self.stream_caps.acquire(user)?;
+        let place = self.place(concert, user).await?;
+        Ok((place, self.hub.watch(concert, user, slot)))
     }
 
     /// Joins the concert's line (idempotent).
@@ -144,11 +181,6 @@ impl WaitingRoom {
         } else {
             Err(ErrorCode::QUEUE_NOT_JOINED.into())
         }
-    }
-
-    /// Subscribes a live stream to the concert's feed.
-    pub fn watch(&self, concert: i64, user: i64) -> Watch {
-        self.hub.watch(concert, user)
     }
 
     /// Fires when the service shuts down (streams end with it).
@@ -265,6 +297,7 @@ pub struct Watch {
     concert: i64,
     user: i64,
     pub rx: watch::Receiver<Arc<View>>,
+    _slot: StreamSlot<i64>,
 }
 
 impl Drop for Watch {
@@ -300,7 +333,7 @@ impl QueueHub {
     }
 
     /// Subscribes a stream; starts the concert's feed task on first use.
-    pub fn watch(self: &Arc<Self>, concert: i64, user: i64) -> Watch {
+    pub fn watch(self: &Arc<Self>, concert: i64, user: i64, slot: StreamSlot<i64>) -> Watch {
         let mut feeds = self.feeds.lock().expect("lock");
         let feed = feeds
             .entry(concert)
@@ -317,7 +350,7 @@ impl QueueHub {
             .clone();
         *feed.watchers.lock().expect("lock").entry(user).or_default() += 1;
         metrics::gauge!("http_sse_streams_open").increment(1.0);
-        Watch { hub: self.clone(), concert, user, rx: feed.tx.subscribe() }
+        Watch { hub: self.clone(), concert, user, rx: feed.tx.subscribe(), _slot: slot }
     }
 
     async fn run_feed(self: Arc<Self>, concert: i64, feed: Arc<Feed>) {

@@ -18,7 +18,10 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::availability::{Availability, Snapshot};
+use super::{
+    availability::{Availability, Snapshot},
+    stream_caps::{StreamCaps, StreamLimits, StreamSlot},
+};
 use crate::{
     clients::holds::{ChangeEntry, ChangeKind, Holds},
     domain::{
@@ -61,13 +64,6 @@ enum Read {
     Failed,
 }
 
-/// The caps on open streams.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamLimits {
-    pub max_total: usize,
-    pub max_per_client: usize,
-}
-
 struct Feed {
     /// The states every local stream has reached; `None` until the first read.
     current: watch::Sender<Option<Arc<Snapshot>>>,
@@ -82,32 +78,23 @@ pub struct SeatFeeds {
     availability: Arc<Availability>,
     holds: Holds,
     window: u64,
-    limits: StreamLimits,
+    /// Streams per client address and per instance.
+    caps: Arc<StreamCaps<IpAddr>>,
     shutdown: CancellationToken,
     feeds: Mutex<HashMap<i64, Arc<Feed>>>,
-    clients: Mutex<HashMap<IpAddr, usize>>,
-    open: AtomicUsize,
 }
 
 /// One open stream: counted against the caps until dropped.
 pub struct Watcher {
     feeds: Arc<SeatFeeds>,
     concert: i64,
-    client: IpAddr,
     feed: Arc<Feed>,
+    _slot: StreamSlot<IpAddr>,
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.feed.watchers.fetch_sub(1, Ordering::SeqCst);
-        self.feeds.open.fetch_sub(1, Ordering::SeqCst);
-        let mut clients = self.feeds.clients.lock().expect("lock");
-        if let Some(n) = clients.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                clients.remove(&self.client);
-            }
-        }
         metrics::gauge!("ticketing_seat_streams_open").decrement(1.0);
     }
 }
@@ -124,11 +111,9 @@ impl SeatFeeds {
             availability,
             holds,
             window,
-            limits,
+            caps: StreamCaps::new(limits, "ticketing_seat_streams_refused_total", "client"),
             shutdown,
             feeds: Mutex::default(),
-            clients: Mutex::default(),
-            open: AtomicUsize::new(0),
         })
     }
 
@@ -140,22 +125,7 @@ impl SeatFeeds {
     /// Opens a stream of the concert for a client, within the caps (429 past the per-client
     /// cap, 503 past the instance's); starts the concert's feed on first use.
     pub fn watch(self: &Arc<Self>, concert: i64, client: IpAddr) -> AppResult<Watcher> {
-        {
-            let mut clients = self.clients.lock().expect("lock");
-            let mine = clients.entry(client).or_default();
-            if *mine >= self.limits.max_per_client {
-                metrics::counter!("ticketing_seat_streams_refused_total", "cap" => "client")
-                    .increment(1);
-                return Err(AppError::RateLimited { retry_after_secs: 10 });
-            }
-            if self.open.fetch_add(1, Ordering::SeqCst) >= self.limits.max_total {
-                self.open.fetch_sub(1, Ordering::SeqCst);
-                metrics::counter!("ticketing_seat_streams_refused_total", "cap" => "instance")
-                    .increment(1);
-                return Err(ErrorCode::SERVICE_UNAVAILABLE.into());
-            }
-            *mine += 1;
-        }
+        let slot = self.caps.acquire(client)?;
         let feed = {
             let mut feeds = self.feeds.lock().expect("lock");
             let feed = feeds.entry(concert).or_insert_with(|| {
@@ -172,7 +142,7 @@ impl SeatFeeds {
             feed.clone()
         };
         metrics::gauge!("ticketing_seat_streams_open").increment(1.0);
-        Ok(Watcher { feeds: self.clone(), concert, client, feed })
+        Ok(Watcher { feeds: self.clone(), concert, feed, _slot: slot })
     }
 
     /// Follows the concert's changes while anyone watches.

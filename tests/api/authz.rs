@@ -196,6 +196,13 @@ fn table(w: &World) -> Vec<Row> {
             None,
             signed_in(),
         ),
+        row(
+            M::POST,
+            "/api/queue/{concertId}/stream-ticket",
+            format!("/api/queue/{c}/stream-ticket"),
+            None,
+            signed_in(),
+        ),
         row(M::DELETE, "/api/queue/{concertId}", format!("/api/queue/{c}"), None, signed_in()),
         // The signature is the only credential of the webhook; a bearer token is no substitute.
         row(

@@ -684,7 +684,7 @@ async fn streams_are_capped_per_client_address_and_per_instance() {
     let _second = Stream::open(&app, concert, None).await;
     let res = app.get(&path, None).await;
     assert_eq!(res.headers()["retry-after"], "10");
-    error_body(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    error_body(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS").await;
     // A closed stream frees its place.
     first.close();
     wait_until("a place to free up", || async {
@@ -697,6 +697,7 @@ async fn streams_are_capped_per_client_address_and_per_instance() {
     let (_, concert, _) = app.concert_on_sale(1).await;
     let _only = Stream::open(&app, concert, None).await;
     let path = format!("/api/seat/concert/{concert}/availability/stream");
-    error_body(app.get(&path, None).await, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
-        .await;
+    let res = app.get(&path, None).await;
+    assert!(res.headers().contains_key("retry-after"), "503 says when to come back");
+    error_body(res, StatusCode::SERVICE_UNAVAILABLE, "STREAM_CAPACITY_REACHED").await;
 }

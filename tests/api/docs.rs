@@ -32,6 +32,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/queue"),
     ("get", "/api/queue/{concertId}/status"),
     ("get", "/api/queue/{concertId}/stream"),
+    ("post", "/api/queue/{concertId}/stream-ticket"),
     ("delete", "/api/queue/{concertId}"),
     ("get", "/api/reservations/my"),
     ("get", "/api/reservations/{reservationId}"),

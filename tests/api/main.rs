@@ -25,6 +25,7 @@ mod reservations;
 mod rules;
 mod seats;
 mod simulator;
+mod streams;
 mod users;
 mod web;
 mod webhooks;

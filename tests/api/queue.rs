@@ -187,10 +187,17 @@ async fn an_sse_client_sees_its_place_fall_then_queue_complete_and_can_then_hold
     for (_, token) in &fans {
         join(&app, token, concert).await;
     }
-    // EventSource style: the token in the query string.
+    // EventSource style: a stream ticket in the query string.
+    let ticket: Value = app
+        .post(&format!("/api/queue/{concert}/stream-ticket"), Some(&me.1), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ticket = ticket["ticket"].as_str().unwrap();
     let res = app
         .client
-        .get(app.url(&format!("/api/queue/{concert}/stream?token={}", me.1)))
+        .get(app.url(&format!("/api/queue/{concert}/stream?ticket={ticket}")))
         .send()
         .await
         .unwrap();
@@ -336,7 +343,7 @@ async fn a_fan_who_is_gone_past_the_grace_period_loses_the_place() {
 }
 
 #[tokio::test]
-async fn the_stream_needs_a_token_and_a_place() {
+async fn the_stream_needs_a_token_or_ticket_and_a_place() {
     let app = spawn_app().await;
     let (_, concert, _) = queued_concert(&app, 1).await;
     let fan = app.signup().await;
@@ -347,9 +354,9 @@ async fn the_stream_needs_a_token_and_a_place() {
     )
     .await;
     error_body(
-        app.get(&format!("/api/queue/{concert}/stream?token=nope"), None).await,
+        app.get(&format!("/api/queue/{concert}/stream?ticket=nope"), None).await,
         StatusCode::UNAUTHORIZED,
-        "INVALID_TOKEN",
+        "INVALID_STREAM_TICKET",
     )
     .await;
     error_body(

@@ -63,6 +63,12 @@ test("a fan signs up, waits in line, is admitted, picks a seat, pays on the simu
 
   await page.getByRole("link", { name: concert.title }).click();
   await expect(page.getByRole("heading", { level: 1, name: concert.title })).toBeVisible();
+  // The waiting-room stream's URL (which proxies log) carries a short-lived stream ticket, never
+  // the access token.
+  const streams: { url: string; status: number }[] = [];
+  page.on("response", (response) => {
+    if (/\/api\/queue\/\d+\/stream\?/.test(response.url())) streams.push({ url: response.url(), status: response.status() });
+  });
   const room = page.getByRole("region", { name: "대기열" });
   await room.getByRole("button", { name: "대기열 참여하기" }).click();
   await expect(room.getByText("1번째")).toBeVisible();
@@ -78,6 +84,12 @@ test("a fan signs up, waits in line, is admitted, picks a seat, pays on the simu
   expect(left.response.ok).toBe(true);
   await expect(page).toHaveURL(new RegExp(`/concerts/${concert.id}/seats$`));
   expect(await sameDocument()).toBe(true);
+  expect(streams.length).toBeGreaterThan(0);
+  for (const { url, status } of streams) {
+    expect(status, "the stream opened with its ticket").toBe(200);
+    expect(new URL(url).searchParams.get("ticket")).toBeTruthy();
+    expect(new URL(url).searchParams.has("token")).toBe(false);
+  }
 
   // Pick the first free seat with the keyboard.
   const map = seatMap(page);

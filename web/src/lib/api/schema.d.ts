@@ -228,11 +228,36 @@ export interface paths {
         /**
          * Live place in line (Server-Sent Events): `queue-update` when the place changes (at most once
          *     per tick), then `queue-complete` when admitted, after which the stream ends; `queue-left` if
-         *     the user left or lost the place. Heartbeat comments every 15 s. Auth by header or `?token=`.
+         *     the user left or lost the place. Heartbeat comments every 15 s. Auth by `Authorization:
+         *     Bearer` or, for `EventSource`, a stream ticket in `?ticket=` (never the access token).
+         *     Capped per user (`QUEUE_STREAM_MAX_PER_USER`, 429) and per instance (`QUEUE_STREAM_MAX`,
+         *     503).
          */
         get: operations["stream_queue"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/queue/{concertId}/stream-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived ticket for the caller's stream of this concert (`EventSource` cannot send
+         *     an `Authorization` header, and URLs end up in proxy logs). Ask for a new one whenever the
+         *     app opens the stream itself; only for a fan in line, admitted, or at a concert without a
+         *     waiting room.
+         */
+        post: operations["create_stream_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -393,7 +418,8 @@ export interface paths {
          *     its availability version. `layout` (data `{"layoutVersion": …}`) means the layout changed:
          *     fetch it again; a `snapshot` follows. `Last-Event-ID` resumes with the changes since that
          *     version while they are retained (`AVAILABILITY_WINDOW`), else with a snapshot. Heartbeat
-         *     comments every 15 s. Capped per client address (429) and per instance (503).
+         *     comments every 15 s. Capped per client address (`SEAT_STREAM_MAX_PER_CLIENT`, 429) and per
+         *     instance (`SEAT_STREAM_MAX`, 503).
          */
         get: operations["stream_seat_availability"];
         put?: never;
@@ -803,7 +829,7 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -1309,6 +1335,20 @@ export interface components {
              * @example 홍길동
              */
             username: string;
+        };
+        /** @description A stream ticket: what `EventSource` puts in the stream's URL instead of the access token. */
+        StreamTicketResponse: {
+            /**
+             * Format: int64
+             * @description Seconds the ticket is good for.
+             */
+            expiresIn: number;
+            /**
+             * @description Opens this concert's stream for this user only (`?ticket=`); good for `expiresIn`
+             *     seconds and may be used again within them (the browser reconnects with the same URL).
+             *     It is not an access token.
+             */
+            ticket: string;
         };
         /**
          * @description What a provider event does to a payment.
@@ -2399,8 +2439,11 @@ export interface operations {
     stream_queue: {
         parameters: {
             query?: {
-                /** @description Access token, for EventSource */
-                token?: string;
+                /**
+                 * @description A stream ticket from `POST /api/queue/{concertId}/stream-ticket`, for `EventSource`
+                 *     (an access token is not accepted here).
+                 */
+                ticket?: string;
             };
             header?: never;
             path: {
@@ -2424,6 +2467,80 @@ export interface operations {
                         id?: string;
                         retry?: number;
                     };
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNAUTHORIZED` (no bearer token, no ticket), `INVALID_TOKEN`, or `INVALID_STREAM_TICKET` (forged, expired, or for another concert) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `QUEUE_NOT_JOINED` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `TOO_MANY_STREAMS`: this user has too many streams open here */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `STREAM_CAPACITY_REACHED`: this instance has as many streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_stream_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                concertId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    /** @description `no-store` */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicketResponse"];
                 };
             };
             /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
@@ -3098,7 +3215,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `RATE_LIMITED`: this address has too many streams open */
+            /** @description `TOO_MANY_STREAMS`: this address has too many streams open here */
             429: {
                 headers: {
                     /** @description Seconds to wait */
@@ -3109,9 +3226,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            /** @description `STREAM_CAPACITY_REACHED`: this instance has as many streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down */
             503: {
                 headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
