@@ -271,6 +271,17 @@ pub struct SettingsArgs {
     #[arg(long, env = "LOGIN_IP_WINDOW_SECS", default_value = "60")]
     #[arg(value_parser = setting::<Secs>())]
     login_ip_window_secs: Secs,
+
+    // Bot checks (issue 15).
+    /// Proof-of-work difficulty for signup, in leading zero bits (0 = no check, at most 28)
+    #[arg(long, env = "SIGNUP_CHALLENGE_DIFFICULTY", default_value = "0")]
+    #[arg(value_parser = setting::<Difficulty>())]
+    signup_challenge_difficulty: Difficulty,
+
+    /// How long a bot-check challenge stays valid, in seconds
+    #[arg(long, env = "CHALLENGE_TTL_SECS", default_value = "120")]
+    #[arg(value_parser = setting::<Secs>())]
+    challenge_ttl_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -327,6 +338,11 @@ pub struct Settings {
     pub login_failure_window: Duration,
     pub login_max_attempts_per_ip: u32,
     pub login_ip_window: Duration,
+    // Bot checks (issue 15).
+    /// Leading zero bits of the proof of work before signup (0: no check).
+    pub signup_challenge_difficulty: u8,
+    /// How long a challenge stays valid.
+    pub challenge_ttl: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -478,6 +494,8 @@ impl Settings {
             login_failure_window: args.login_failure_window_secs.0,
             login_max_attempts_per_ip: args.login_max_attempts_per_ip,
             login_ip_window: args.login_ip_window_secs.0,
+            signup_challenge_difficulty: args.signup_challenge_difficulty.0,
+            challenge_ttl: args.challenge_ttl_secs.0,
         })
     }
 
@@ -571,6 +589,22 @@ impl FromStr for Millis {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Millis(Duration::from_millis(s.parse()?)))
+    }
+}
+
+/// Leading zero bits of a proof of work, 0 to `challenge::MAX_DIFFICULTY`.
+#[derive(Clone, Copy)]
+struct Difficulty(u8);
+
+impl FromStr for Difficulty {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let max = crate::domain::challenge::MAX_DIFFICULTY;
+        match s.parse::<u8>() {
+            Ok(n) if n <= max => Ok(Difficulty(n)),
+            _ => Err(format!("expected a number from 0 to {max}")),
+        }
     }
 }
 

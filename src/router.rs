@@ -37,8 +37,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        availability, concerts, contract, health, idempotency, payments, queue, reservations,
-        seats, simulator, users, web_app,
+        availability, challenges, concerts, contract, health, idempotency, payments, queue,
+        reservations, seats, simulator, users, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -65,6 +65,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "payment", description = "Checkout and payments"),
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
+        (name = "challenge", description = "Bot checks (proof of work) before signup and joining a waiting room"),
         (name = "health", description = "Health and readiness"),
         (name = "ops", description = "Metrics"),
     )
@@ -133,6 +134,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(idempotent(state, routes!(payments::create_payment)))
         .routes(body_limit(WEBHOOK_BODY_LIMIT, routes!(payments::receive_webhook)))
         .routes(routes!(payments::get_payment))
+        .routes(routes!(challenges::create_challenge))
         .routes(routes!(queue::join_queue))
         .routes(routes!(queue::get_queue_status))
         .routes(routes!(queue::get_queue_stats))
@@ -218,6 +220,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             header::ACCEPT_LANGUAGE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(challenges::HEADER),
         ])
         .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clients::{
         amqp::Broker,
+        challenges::SpentChallenges,
         gateway::{PaymentGateway, Simulator},
         holds::Holds,
         mailer::Mailer,
@@ -20,6 +21,7 @@ use crate::{
     services::{
         availability::Availability,
         catalog::Catalogs,
+        challenges::{Challenges, ProofOfWork},
         concerts::Concerts,
         emails::{Emails, RetryRules},
         health::Health,
@@ -83,6 +85,8 @@ pub struct Shared {
     pub relay: Relay,
     pub emails: Emails,
     pub health: Health,
+    /// Bot checks (issue 15).
+    pub challenges: Challenges,
 }
 
 impl AppState {
@@ -124,6 +128,13 @@ impl AppState {
             active_ttl: s.queue_active_ttl,
             presence_grace: s.queue_presence_grace,
         };
+        let proof_of_work =
+            ProofOfWork::new(&s.jwt_secret, s.challenge_ttl, SpentChallenges::new(redis.clone()));
+        let challenges = Challenges::new(
+            Arc::new(proof_of_work),
+            catalogs.clone(),
+            s.signup_challenge_difficulty,
+        );
         let retry = RetryRules { max_attempts: s.email_max_attempts, base: s.email_retry_base };
         AppState(Arc::new(Shared {
             users: Users::new(db.clone(), redis.clone(), tokens.clone(), login_limits),
@@ -151,7 +162,14 @@ impl AppState {
                 gateway,
                 simulator.clone(),
             ),
-            waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
+            waiting_room: WaitingRoom::new(
+                queue,
+                catalogs,
+                challenges.clone(),
+                queue_rules,
+                shutdown,
+            ),
+            challenges,
             availability,
             seat_feeds,
             idempotency: Idempotency::new(db.clone()),

@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod cache;
+pub mod challenges;
 pub mod concerts;
 pub mod contract;
 pub mod extract;

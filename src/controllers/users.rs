@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{AppJson, AuthUser, ClientIp};
+use super::{
+    challenges::ChallengeProof,
+    extract::{AppJson, AuthUser, ClientIp},
+};
 use crate::{
     domain::{
         check::Check,
@@ -108,15 +111,20 @@ impl From<User> for ProfileResponse {
     }
 }
 
-/// Create an account and sign in.
+/// Create an account and sign in. When `SIGNUP_CHALLENGE_DIFFICULTY` is above 0, the request
+/// carries a solved challenge (`POST /api/challenge` with purpose `SIGNUP`) in `X-Challenge`.
 #[utoipa::path(post, path = "/api/user/signup", tag = TAG, request_body = SignupRequest,
+    params(ChallengeProof),
     responses(
         (status = 201, description = "Account created", body = AuthResponse),
         (status = 400, description = "Invalid fields (`BAD_REQUEST`, with `fields`)", body = ErrorBody),
-        (status = 409, description = "`EXIST_USER_EMAIL` or `EXIST_USER_USERNAME`", body = ErrorBody),
+        (status = 403, description = "`CHALLENGE_INVALID` or `CHALLENGE_EXPIRED`: the bot check's answer was refused; get a new challenge", body = ErrorBody),
+        (status = 409, description = "`EXIST_USER_EMAIL`, `EXIST_USER_USERNAME`, or `CHALLENGE_ALREADY_USED`", body = ErrorBody),
+        (status = 428, description = "`CHALLENGE_REQUIRED`: signup asks for a bot check and `X-Challenge` is missing", body = ErrorBody),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    proof: ChallengeProof,
     AppJson(req): AppJson<SignupRequest>,
 ) -> AppResult<(StatusCode, AppJson<AuthResponse>)> {
     let mut check = Check::new();
@@ -126,6 +134,8 @@ pub async fn sign_up(
     let password = user::check_password(&mut check, "password", req.password);
     let signup =
         check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
+    // Before any hashing: a bot pays for every account it tries.
+    state.challenges.require_for_signup(proof.as_deref()).await?;
     let session = state.users.signup(signup).await?;
     Ok((StatusCode::CREATED, AppJson(session.into())))
 }

@@ -12,7 +12,10 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::catalog::Catalogs;
+use super::{
+    catalog::Catalogs,
+    challenges::{Challenges, queue_requirement},
+};
 use crate::{
     clients::queue::{AdmissionRules, Queue, QueueStats, Snapshot, Standing},
     domain::{
@@ -60,6 +63,7 @@ pub struct WaitingRoom {
     queue: Queue,
     hub: Arc<QueueHub>,
     catalogs: Arc<Catalogs>,
+    challenges: Challenges,
     rules: QueueRules,
 }
 
@@ -67,15 +71,23 @@ impl WaitingRoom {
     pub fn new(
         queue: Queue,
         catalogs: Arc<Catalogs>,
+        challenges: Challenges,
         rules: QueueRules,
         shutdown: CancellationToken,
     ) -> Self {
         let hub = QueueHub::new(queue.clone(), rules.tick, rules.active_ttl, shutdown);
-        WaitingRoom { queue, hub, catalogs, rules }
+        WaitingRoom { queue, hub, catalogs, challenges, rules }
     }
 
-    /// Joins the concert's line (idempotent).
-    pub async fn join(&self, concert: i64, user: i64) -> AppResult<JoinResult> {
+    /// Joins the concert's line (idempotent). When the concert asks for a bot check, a fan not
+    /// yet in line (nor admitted) must bring a solved challenge (`proof`), which is spent;
+    /// asking again once in line needs none.
+    pub async fn join(
+        &self,
+        concert: i64,
+        user: i64,
+        proof: Option<&str>,
+    ) -> AppResult<JoinResult> {
         let catalog = self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
         let concert = &catalog.concert;
         if !concert.queue_enabled {
@@ -83,6 +95,11 @@ impl WaitingRoom {
         }
         if concert::sale_closed(concert.close_time, Utc::now()) {
             return Err(NotOnSale::Closed.code().into());
+        }
+        let needed = queue_requirement(concert.id, concert.challenge_difficulty);
+        if needed.difficulty > 0 && self.queue.standing(concert.id, user).await? == Standing::Absent
+        {
+            self.challenges.require(needed, proof).await?;
         }
         let joined = self.queue.join(concert.id, user).await?;
         let estimated_wait_secs = match joined {

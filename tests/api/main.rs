@@ -4,6 +4,7 @@
 
 mod authz;
 mod availability;
+mod challenge;
 mod cli;
 mod concerts;
 mod concurrency;
