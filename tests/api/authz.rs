@@ -55,6 +55,12 @@ fn endpoints(concert: i64, seat: i64) -> Vec<(Method, String, Option<Value>, Who
             Who::User,
         ),
         (Method::GET, "/api/payment/tx_unknown".into(), None, Who::User),
+        (
+            Method::POST,
+            "/api/challenge".into(),
+            Some(json!({"purpose": "QUEUE", "concertId": concert})),
+            Who::Public,
+        ),
         (Method::POST, "/api/queue".into(), Some(json!({"concertId": concert})), Who::User),
         (Method::GET, format!("/api/queue/{concert}/status"), None, Who::User),
         (Method::GET, format!("/api/queue/{concert}/stats"), None, Who::Admin),
