@@ -276,3 +276,20 @@ impl TestApp {
         }
     }
 }
+
+#[tokio::test]
+async fn browsers_on_another_origin_may_send_the_answer_header() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/queue"))
+        .header("Origin", "https://tickets.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization,content-type,x-challenge")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let allowed = res.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert!(allowed.contains("x-challenge"), "{allowed}");
+}
