@@ -365,6 +365,17 @@ pub struct SettingsArgs {
     #[arg(long, env = "QUEUE_STREAM_TICKET_TTL_SECS", default_value = "60")]
     #[arg(value_parser = setting::<Secs>())]
     queue_stream_ticket_ttl_secs: Secs,
+
+    // Bot checks (issue 15).
+    /// Proof-of-work difficulty for signup, in leading zero bits (0 = no check, at most 28)
+    #[arg(long, env = "SIGNUP_CHALLENGE_DIFFICULTY", default_value = "0")]
+    #[arg(value_parser = setting::<Difficulty>())]
+    signup_challenge_difficulty: Difficulty,
+
+    /// How long a bot-check challenge stays valid, in seconds
+    #[arg(long, env = "CHALLENGE_TTL_SECS", default_value = "120")]
+    #[arg(value_parser = setting::<Secs>())]
+    challenge_ttl_secs: Secs,
 }
 
 /// Every setting of the service.
@@ -448,6 +459,11 @@ pub struct Settings {
     pub queue_stream_max_per_user: u32,
     /// How long a waiting-room stream ticket is good for.
     pub queue_stream_ticket_ttl: Duration,
+    // Bot checks (issue 15).
+    /// Leading zero bits of the proof of work before signup (0: no check).
+    pub signup_challenge_difficulty: u8,
+    /// How long a challenge stays valid.
+    pub challenge_ttl: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -627,6 +643,8 @@ impl Settings {
             queue_stream_max: args.queue_stream_max,
             queue_stream_max_per_user: args.queue_stream_max_per_user,
             queue_stream_ticket_ttl: args.queue_stream_ticket_ttl_secs.0,
+            signup_challenge_difficulty: args.signup_challenge_difficulty.0,
+            challenge_ttl: args.challenge_ttl_secs.0,
         })
     }
 
@@ -720,6 +738,22 @@ impl FromStr for Millis {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Millis(Duration::from_millis(s.parse()?)))
+    }
+}
+
+/// Leading zero bits of a proof of work, 0 to `challenge::MAX_DIFFICULTY`.
+#[derive(Clone, Copy)]
+struct Difficulty(u8);
+
+impl FromStr for Difficulty {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let max = crate::domain::challenge::MAX_DIFFICULTY;
+        match s.parse::<u8>() {
+            Ok(n) if n <= max => Ok(Difficulty(n)),
+            _ => Err(format!("expected a number from 0 to {max}")),
+        }
     }
 }
 

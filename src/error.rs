@@ -77,6 +77,11 @@ error_codes! {
     INVALID_SIGNATURE = UNAUTHORIZED, "웹훅 서명이 올바르지 않거나 만료되었습니다.", "The webhook signature is missing, wrong or too old.";
     FORBIDDEN = FORBIDDEN, "접근 권한이 없습니다.", "You are not allowed to do this.";
     QUEUE_NOT_ADMITTED = FORBIDDEN, "대기열 입장 순서가 아닙니다. 대기열에서 차례를 기다려주세요.", "Wait for your turn in the queue first.";
+    // Bot checks (proof of work): issue 15.
+    CHALLENGE_REQUIRED = PRECONDITION_REQUIRED, "자동 가입·입장 방지 확인이 필요합니다. 확인 문제를 받아 풀어주세요.", "A bot check is required: get a challenge from /api/challenge and solve it.";
+    CHALLENGE_INVALID = FORBIDDEN, "자동 가입·입장 방지 확인 답이 올바르지 않습니다. 새 확인 문제를 받아주세요.", "The bot-check answer is not valid for this request; get a new challenge.";
+    CHALLENGE_EXPIRED = FORBIDDEN, "자동 가입·입장 방지 확인 문제가 만료되었습니다. 새 확인 문제를 받아주세요.", "The bot-check challenge has expired; get a new one.";
+    CHALLENGE_ALREADY_USED = CONFLICT, "이미 사용된 확인 문제입니다. 새 확인 문제를 받아주세요.", "This bot-check challenge was already used; get a new one.";
     NOT_FOUND = NOT_FOUND, "리소스를 찾을 수 없습니다.", "The resource was not found.";
     NOT_FOUND_USER_ID = NOT_FOUND, "사용자를 찾을 수 없습니다.", "The user was not found.";
     CONCERT_NOT_FOUND = NOT_FOUND, "콘서트를 찾을 수 없습니다.", "The concert was not found.";

@@ -37,7 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        admin, availability, concerts, contract, health, idempotency, payments, queue,
+        admin, availability, challenges, concerts, contract, health, idempotency, payments, queue,
         reservations, seats, simulator, users, web_app,
     },
     domain::availability::AvailabilityDelta,
@@ -66,6 +66,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
         (name = "admin", description = "Account administration"),
+        (name = "challenge", description = "Bot checks (proof of work) before signup and joining a waiting room"),
         (name = "health", description = "Health and readiness"),
         (name = "ops", description = "Metrics"),
     )
@@ -135,6 +136,7 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(idempotent(state, routes!(payments::create_payment)))
         .routes(body_limit(WEBHOOK_BODY_LIMIT, routes!(payments::receive_webhook)))
         .routes(routes!(payments::get_payment))
+        .routes(routes!(challenges::create_challenge))
         .routes(routes!(queue::join_queue))
         .routes(routes!(queue::get_queue_status))
         .routes(routes!(queue::get_queue_stats))
@@ -221,6 +223,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             header::ACCEPT_LANGUAGE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(challenges::HEADER),
         ])
         .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
         .max_age(Duration::from_secs(3600))

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clients::{
         amqp::Broker,
+        challenges::SpentChallenges,
         gateway::{PaymentGateway, Simulator},
         holds::{HoldVelocity, Holds},
         mailer::Mailer,
@@ -20,6 +21,7 @@ use crate::{
     services::{
         availability::Availability,
         catalog::Catalogs,
+        challenges::{Challenges, ProofOfWork},
         concerts::Concerts,
         cooldown::{CooldownRules, Cooldowns},
         emails::{Emails, RetryRules},
@@ -87,6 +89,8 @@ pub struct Shared {
     pub relay: Relay,
     pub emails: Emails,
     pub health: Health,
+    /// Bot checks (issue 15).
+    pub challenges: Challenges,
 }
 
 impl AppState {
@@ -155,6 +159,13 @@ impl AppState {
             max_per_key: s.queue_stream_max_per_user as usize,
         };
         let stream_tickets = StreamTickets::new(&s.jwt_secret, s.queue_stream_ticket_ttl);
+        let proof_of_work =
+            ProofOfWork::new(&s.jwt_secret, s.challenge_ttl, SpentChallenges::new(redis.clone()));
+        let challenges = Challenges::new(
+            Arc::new(proof_of_work),
+            catalogs.clone(),
+            s.signup_challenge_difficulty,
+        );
         let retry = RetryRules { max_attempts: s.email_max_attempts, base: s.email_retry_base };
         AppState(Arc::new(Shared {
             users: Users::new(
@@ -194,11 +205,13 @@ impl AppState {
             waiting_room: WaitingRoom::new(
                 queue,
                 catalogs,
+                challenges.clone(),
                 queue_rules,
                 queue_stream_limits,
                 stream_tickets,
                 shutdown,
             ),
+            challenges,
             availability,
             seat_feeds,
             idempotency: Idempotency::new(db.clone()),

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use crate::{
     domain::{
+        challenge,
         check::Check,
         concert::{self, Concert, ConcertDraft, ConcertStatus, Schedule},
         page::{Page, PageParams},
@@ -36,6 +37,12 @@ pub struct ConcertRequest {
     pub close_time: Option<InputTimestamp>,
     /// Whether the waiting room gates the sale (default false; on update, unchanged when absent).
     pub queue_enabled: Option<bool>,
+    /// Bot check for joining the waiting room: leading zero bits of the proof of work (0 = off,
+    /// each bit doubles a browser's work; see `POST /api/challenge`). Default 0; on update,
+    /// unchanged when absent.
+    #[schema(minimum = 0, maximum = 28, example = 0)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
+    pub challenge_difficulty: Option<i64>,
     /// Only on update; unchanged when absent.
     pub status: Option<ConcertStatus>,
 }
@@ -54,6 +61,8 @@ pub struct ConcertResponse {
     pub close_time: DateTime<Utc>,
     pub status: ConcertStatus,
     pub queue_enabled: bool,
+    /// Proof-of-work difficulty for joining the waiting room (0 = no bot check).
+    pub challenge_difficulty: i32,
     #[serde(serialize_with = "serialize_kst")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "serialize_kst")]
@@ -71,6 +80,7 @@ impl From<Concert> for ConcertResponse {
             close_time: c.close_time,
             status: c.status,
             queue_enabled: c.queue_enabled,
+            challenge_difficulty: c.challenge_difficulty,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -107,6 +117,14 @@ fn parse_request(req: ConcertRequest, is_update: bool) -> AppResult<ConcertDraft
     let concert_date = check.required("concertDate", req.concert_date);
     let open_time = check.required("openTime", req.open_time);
     let close_time = check.required("closeTime", req.close_time);
+    let max = challenge::MAX_DIFFICULTY;
+    let challenge_difficulty = match req.challenge_difficulty {
+        Some(d) if !(0..=i64::from(max)).contains(&d) => {
+            check.fail("challengeDifficulty", FieldProblem::Range { min: 0, max: i64::from(max) });
+            None
+        }
+        d => d.map(|d| d as u8),
+    };
     if !is_update && req.status.is_some() {
         check.fail("status", FieldProblem::Invalid("is set by the system on creation".into()));
     }
@@ -118,6 +136,7 @@ fn parse_request(req: ConcertRequest, is_update: bool) -> AppResult<ConcertDraft
         schedule: Schedule::new(open_time.0, close_time.0, concert_date.0)?,
         status: req.status,
         queue_enabled: req.queue_enabled,
+        challenge_difficulty,
     })
 }
 

@@ -21,6 +21,7 @@ pub fn finish(doc: OpenApi, max_seats: u32) -> OpenApi {
     links(&mut v);
     queue_events(&mut v);
     seat_events(&mut v);
+    challenge_request(&mut v);
     let batch = &mut v["paths"]["/api/seat/batch"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
     batch["minItems"] = json!(1);
@@ -124,6 +125,14 @@ fn text_constraints(v: &mut Value) {
             }
         }
     }
+}
+
+/// A `QUEUE` challenge names its concert; a `SIGNUP` one needs none.
+fn challenge_request(v: &mut Value) {
+    let schema = &mut v["components"]["schemas"]["ChallengeRequest"];
+    schema["anyOf"] =
+        json!([{"properties": {"purpose": {"const": "SIGNUP"}}}, {"required": ["concertId"]}]);
+    schema["examples"] = json!([{"purpose": "QUEUE", "concertId": 1}, {"purpose": "SIGNUP"}]);
 }
 
 /// Seat id lists: one to `max_seats` ids, no repeats; checkout names `seatId` or `seatIds`.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod availability;
 pub mod cache;
+pub mod challenges;
 pub mod concerts;
 pub mod contract;
 pub mod extract;

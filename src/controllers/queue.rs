@@ -15,8 +15,11 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{
-    AdminUser, AppJson, AppPath, AppQuery, AuthUser, Language, authenticate, bearer_token,
+use super::{
+    challenges::ChallengeProof,
+    extract::{
+        AdminUser, AppJson, AppPath, AppQuery, AuthUser, Language, authenticate, bearer_token,
+    },
 };
 use crate::{
     domain::{check::Check, queue::Joined, time::serialize_kst},
@@ -95,25 +98,32 @@ pub struct QueuePath {
 }
 
 /// Join a concert's waiting room (idempotent: again → the current place, `register: false`).
+/// When the concert's `challengeDifficulty` is above 0, a fan not yet in line sends a solved
+/// challenge (`POST /api/challenge` with purpose `QUEUE`) in `X-Challenge`.
 #[utoipa::path(post, path = "/api/queue", tag = TAG, request_body = QueueRequest,
+    params(ChallengeProof),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "In line, admitted, or no waiting room (see `register` and `message`)", body = QueueRegisterResponse),
         (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "`CHALLENGE_INVALID` or `CHALLENGE_EXPIRED`: the bot check's answer was refused; get a new challenge", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CHALLENGE_ALREADY_USED`", body = ErrorBody),
         (status = 422, description = "`SALE_CLOSED`", body = ErrorBody),
+        (status = 428, description = "`CHALLENGE_REQUIRED`: the concert asks for a bot check and `X-Challenge` is missing", body = ErrorBody),
     ))]
 pub async fn join_queue(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Language(lang): Language,
+    proof: ChallengeProof,
     AppJson(req): AppJson<QueueRequest>,
 ) -> AppResult<AppJson<QueueRegisterResponse>> {
     let mut check = Check::new();
     let concert_id = check.required("concertId", req.concert_id);
     let concert_id = check.build(|| concert_id)?;
-    let joined = state.waiting_room.join(concert_id, user.user_id).await?;
+    let joined = state.waiting_room.join(concert_id, user.user_id, proof.as_deref()).await?;
     let ko = lang == Lang::Ko;
     let (position, register, total, wait, message) = match joined {
         JoinResult::NoQueue => (

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{AppJson, AuthUser, ClientIp};
+use super::{
+    challenges::ChallengeProof,
+    extract::{AppJson, AuthUser, ClientIp},
+};
 use crate::{
     domain::{
         check::Check,
@@ -108,12 +111,16 @@ impl From<User> for ProfileResponse {
     }
 }
 
-/// Create an account and sign in.
+/// Create an account and sign in. When `SIGNUP_CHALLENGE_DIFFICULTY` is above 0, the request
+/// carries a solved challenge (`POST /api/challenge` with purpose `SIGNUP`) in `X-Challenge`.
 #[utoipa::path(post, path = "/api/user/signup", tag = TAG, request_body = SignupRequest,
+    params(ChallengeProof),
     responses(
         (status = 201, description = "Account created", body = AuthResponse),
         (status = 400, description = "Invalid fields (`BAD_REQUEST`, with `fields`)", body = ErrorBody),
-        (status = 409, description = "`EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed)", body = ErrorBody),
+        (status = 403, description = "`CHALLENGE_INVALID` or `CHALLENGE_EXPIRED`: the bot check's answer was refused; get a new challenge", body = ErrorBody),
+        (status = 409, description = "`EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed), or `CHALLENGE_ALREADY_USED`", body = ErrorBody),
+        (status = 428, description = "`CHALLENGE_REQUIRED`: signup asks for a bot check and `X-Challenge` is missing", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`: too many signups from this client address (`SIGNUP_MAX_PER_IP`)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`SERVICE_UNAVAILABLE`: every password-hashing slot is busy; try again", body = ErrorBody,
@@ -122,6 +129,7 @@ impl From<User> for ProfileResponse {
 pub async fn sign_up(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    proof: ChallengeProof,
     AppJson(req): AppJson<SignupRequest>,
 ) -> AppResult<(StatusCode, AppJson<AuthResponse>)> {
     let mut check = Check::new();
@@ -131,6 +139,8 @@ pub async fn sign_up(
     let password = user::check_password(&mut check, "password", req.password);
     let signup =
         check.build(|| Some(Signup { username: username?, email: email?, password: password? }))?;
+    // Before any hashing: a bot pays for every account it tries.
+    state.challenges.require_for_signup(proof.as_deref()).await?;
     let session = state.users.signup(signup, client).await?;
     Ok((StatusCode::CREATED, AppJson(session.into())))
 }

@@ -25,6 +25,8 @@ pub struct Concert {
     pub close_time: DateTime<Utc>,
     pub status: ConcertStatus,
     pub queue_enabled: bool,
+    /// Leading zero bits of the proof of work for joining the waiting room (0: none).
+    pub challenge_difficulty: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -98,6 +100,9 @@ pub struct ConcertDraft {
     pub status: Option<ConcertStatus>,
     /// `None` keeps the current setting (new concerts start without a queue).
     pub queue_enabled: Option<bool>,
+    /// Proof-of-work difficulty for joining the line, at most `challenge::MAX_DIFFICULTY`;
+    /// `None` keeps the current one (new concerts start at 0, no check).
+    pub challenge_difficulty: Option<u8>,
 }
 
 /// Sale window and show time, in order.

@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod backoff;
+pub mod challenge;
 pub mod check;
 pub mod client_addr;
 pub mod concert;

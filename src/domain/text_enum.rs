@@ -44,7 +44,7 @@ macro_rules! text_enum {
 mod tests {
     use utoipa::PartialSchema;
 
-    use crate::domain::{concert, reservation, user};
+    use crate::domain::{challenge, concert, reservation, user};
 
     /// What travels, what serde reads back, and what the OpenAPI document says: one name each.
     fn names_agree<T>(all: &[T], as_str: fn(&T) -> &'static str)
@@ -73,5 +73,6 @@ mod tests {
         names_agree(reservation::PaymentMethod::ALL, |v| v.as_str());
         names_agree(reservation::WebhookStatus::ALL, |v| v.as_str());
         names_agree(reservation::WebhookOutcome::ALL, |v| v.as_str());
+        names_agree(challenge::ChallengePurpose::ALL, |v| v.as_str());
     }
 }

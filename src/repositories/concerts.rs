@@ -15,10 +15,11 @@ pub struct StoredConcert {
 pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Result<Concert> {
     sqlx::query_as!(
         Concert,
-        r#"insert into concert (title, venue, concert_date, open_time, close_time, status, queue_enabled)
-           values ($1, $2, $3, $4, $5, $6, $7)
+        r#"insert into concert (title, venue, concert_date, open_time, close_time, status, queue_enabled,
+                              challenge_difficulty)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
            returning id, title, venue, concert_date, open_time, close_time,
-                     status as "status: ConcertStatus", queue_enabled, created_at, updated_at"#,
+                     status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at"#,
         draft.title,
         draft.venue,
         draft.schedule.concert_date,
@@ -26,6 +27,7 @@ pub async fn insert(conn: &mut PgConnection, draft: &ConcertDraft) -> sqlx::Resu
         draft.schedule.close_time,
         draft.status.unwrap_or(ConcertStatus::Scheduled).as_str(),
         draft.queue_enabled.unwrap_or(false),
+        draft.challenge_difficulty.map_or(0, i32::from),
     )
     .fetch_one(conn)
     .await
@@ -35,7 +37,7 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Conce
     sqlx::query_as!(
         Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
-                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+                  status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at
            from concert where id = $1 and deleted_at is null"#,
         id,
     )
@@ -66,7 +68,7 @@ pub async fn list(
     let rows = sqlx::query_as!(
         Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
-                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+                  status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at
            from concert
            where deleted_at is null
              and ($1::text is null or title ilike $1)
@@ -103,10 +105,10 @@ pub async fn update(
         r#"update concert
            set title = $2, venue = $3, concert_date = $4, open_time = $5, close_time = $6,
                status = coalesce($7, status), queue_enabled = coalesce($8, queue_enabled),
-               updated_at = now()
+               challenge_difficulty = coalesce($9, challenge_difficulty), updated_at = now()
            where id = $1 and deleted_at is null
            returning id, title, venue, concert_date, open_time, close_time,
-                     status as "status: ConcertStatus", queue_enabled, created_at, updated_at"#,
+                     status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at"#,
         id,
         draft.title,
         draft.venue,
@@ -115,6 +117,7 @@ pub async fn update(
         draft.schedule.close_time,
         draft.status.map(ConcertStatus::as_str),
         draft.queue_enabled,
+        draft.challenge_difficulty.map(i32::from),
     )
     .fetch_optional(conn)
     .await
@@ -157,7 +160,7 @@ fn like_pattern(text: &str) -> String {
 pub async fn find_any(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<StoredConcert>> {
     let row = sqlx::query!(
         r#"select id, title, venue, concert_date, open_time, close_time,
-                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at,
+                  status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at,
                   deleted_at is not null as "deleted!"
            from concert where id = $1"#,
         id,
@@ -174,6 +177,7 @@ pub async fn find_any(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<S
             close_time: r.close_time,
             status: r.status,
             queue_enabled: r.queue_enabled,
+            challenge_difficulty: r.challenge_difficulty,
             created_at: r.created_at,
             updated_at: r.updated_at,
         },
@@ -186,7 +190,7 @@ pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Optio
     sqlx::query_as!(
         Concert,
         r#"select id, title, venue, concert_date, open_time, close_time,
-                  status as "status: ConcertStatus", queue_enabled, created_at, updated_at
+                  status as "status: ConcertStatus", queue_enabled, challenge_difficulty, created_at, updated_at
            from concert where id = $1 and deleted_at is null for share"#,
         id,
     )

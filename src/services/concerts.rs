@@ -103,6 +103,7 @@ pub async fn seed_demo(db: &PgPool) -> anyhow::Result<()> {
             )?,
             status: None,
             queue_enabled: Some(queue),
+            challenge_difficulty: None,
         };
         let concert = concerts::insert(&mut tx, &draft).await?;
         let mut seats = Vec::with_capacity(500);

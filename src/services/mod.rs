@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod catalog;
+pub mod challenges;
 pub mod concerts;
 pub mod cooldown;
 pub mod emails;

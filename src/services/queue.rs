@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     catalog::Catalogs,
+    challenges::{Challenges, queue_requirement},
     stream_caps::{StreamCaps, StreamLimits, StreamSlot},
     stream_tickets::StreamTickets,
 };
@@ -64,6 +65,7 @@ pub struct WaitingRoom {
     queue: Queue,
     hub: Arc<QueueHub>,
     catalogs: Arc<Catalogs>,
+    challenges: Challenges,
     rules: QueueRules,
     /// Open streams per user and per instance.
     stream_caps: Arc<StreamCaps<i64>>,
@@ -74,6 +76,7 @@ impl WaitingRoom {
     pub fn new(
         queue: Queue,
         catalogs: Arc<Catalogs>,
+        challenges: Challenges,
         rules: QueueRules,
         stream_limits: StreamLimits,
         tickets: StreamTickets,
@@ -82,7 +85,15 @@ impl WaitingRoom {
         let hub = QueueHub::new(queue.clone(), rules.tick, rules.active_ttl, shutdown);
         let stream_caps =
             StreamCaps::new(stream_limits, "ticketing_queue_streams_refused_total", "user");
-        WaitingRoom { queue, hub, catalogs, rules, stream_caps, tickets: Arc::new(tickets) }
+        WaitingRoom {
+            queue,
+            hub,
+            catalogs,
+            challenges,
+            rules,
+            stream_caps,
+            tickets: Arc::new(tickets),
+        }
     }
 
     /// A stream ticket for the user and the concert, and how long it is good for. Only for a
@@ -111,8 +122,15 @@ impl WaitingRoom {
         Ok((place, self.hub.watch(concert, user, slot)))
     }
 
-    /// Joins the concert's line (idempotent).
-    pub async fn join(&self, concert: i64, user: i64) -> AppResult<JoinResult> {
+    /// Joins the concert's line (idempotent). When the concert asks for a bot check, a fan not
+    /// yet in line (nor admitted) must bring a solved challenge (`proof`), which is spent;
+    /// asking again once in line needs none.
+    pub async fn join(
+        &self,
+        concert: i64,
+        user: i64,
+        proof: Option<&str>,
+    ) -> AppResult<JoinResult> {
         let catalog = self.catalogs.current(concert).await?.ok_or(ErrorCode::CONCERT_NOT_FOUND)?;
         let concert = &catalog.concert;
         if !concert.queue_enabled {
@@ -120,6 +138,11 @@ impl WaitingRoom {
         }
         if concert::sale_closed(concert.close_time, Utc::now()) {
             return Err(NotOnSale::Closed.code().into());
+        }
+        let needed = queue_requirement(concert.id, concert.challenge_difficulty);
+        if needed.difficulty > 0 && self.queue.standing(concert.id, user).await? == Standing::Absent
+        {
+            self.challenges.require(needed, proof).await?;
         }
         let joined = self.queue.join(concert.id, user).await?;
         let estimated_wait_secs = match joined {

@@ -181,6 +181,13 @@ fn table(w: &World) -> Vec<Row> {
             None,
             admin_only(),
         ),
+        row(
+            M::POST,
+            "/api/challenge",
+            "/api/challenge",
+            Some(json!({"purpose": "QUEUE", "concertId": c})),
+            public(),
+        ),
         row(M::POST, "/api/queue", "/api/queue", Some(json!({"concertId": c})), signed_in()),
         row(
             M::GET,

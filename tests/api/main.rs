@@ -5,6 +5,7 @@
 mod abuse;
 mod authz;
 mod availability;
+mod challenge;
 mod cli;
 mod client_limits;
 mod concerts;

@@ -34,7 +34,14 @@ const DAY = 24 * HOUR;
 export async function createConcert(
   api: Api,
   adminToken: string,
-  { title = uniqueTitle("E2E"), queueEnabled = false, sections = ["A"], rows = 2, numbers = 5 } = {},
+  {
+    title = uniqueTitle("E2E"),
+    queueEnabled = false,
+    challengeDifficulty = 0,
+    sections = ["A"],
+    rows = 2,
+    numbers = 5,
+  } = {},
 ): Promise<Concert> {
   const created = await api.POST("/api/concert", {
     headers: bearer(adminToken),
@@ -45,6 +52,7 @@ export async function createConcert(
       closeTime: fromNow(30 * DAY),
       concertDate: fromNow(31 * DAY),
       queueEnabled,
+      challengeDifficulty,
     },
   });
   if (!created.data) throw new Error(`create concert: ${created.response.status} ${JSON.stringify(created.error)}`);

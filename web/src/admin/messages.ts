@@ -41,6 +41,7 @@ const ko = {
   "concert.openTime": "예매 시작",
   "concert.closeTime": "예매 종료",
   "concert.queueEnabled": "대기열 사용",
+  "concert.challengeDifficulty": "자동 접속 방지 난이도",
   "concert.status": "상태",
 
   "concertStatus.SCHEDULED": "예정",
@@ -65,6 +66,7 @@ const ko = {
   "concertForm.newTitle": "새 공연 등록",
   "concertForm.editTitle": "공연 수정: {title}",
   "concertForm.kst": "한국 시간(KST) 기준",
+  "concertForm.challengeHint": "대기열에 들어가기 전 브라우저가 푸는 작업증명(0 = 사용 안 함, 1 오를 때마다 두 배). 권장 {recommended}: 브라우저에서 약 1초",
   "concertForm.dateOrder": "예매 시작 < 예매 종료 ≤ 공연 일시",
   "concertForm.create": "등록",
   "concertForm.saved": "저장했습니다.",
@@ -219,6 +221,7 @@ const en: Record<AdminMessageKey, string> = {
   "concert.openTime": "Sale opens",
   "concert.closeTime": "Sale closes",
   "concert.queueEnabled": "Waiting room",
+  "concert.challengeDifficulty": "Bot check difficulty",
   "concert.status": "Status",
 
   "concertStatus.SCHEDULED": "Scheduled",
@@ -243,6 +246,7 @@ const en: Record<AdminMessageKey, string> = {
   "concertForm.newTitle": "New concert",
   "concertForm.editTitle": "Edit concert: {title}",
   "concertForm.kst": "Korea time (KST)",
+  "concertForm.challengeHint": "Proof of work a browser solves before joining the waiting room (0 = off; each step doubles it). Recommended {recommended}: about 1 s in a browser",
   "concertForm.dateOrder": "Sale opens < sale closes ≤ show time",
   "concertForm.create": "Create",
   "concertForm.saved": "Saved.",

@@ -13,6 +13,7 @@ import {
   type Schemas,
   type Session,
 } from "./api/client";
+import { proveHuman } from "./challenge/proof";
 
 export interface AuthUser {
   username: string;
@@ -24,7 +25,8 @@ interface AuthContextValue {
   user: AuthUser | null;
   /** The server's reason when the last session ended on its own (a refused refresh). */
   endedReason: string | null;
-  signUp: (body: Schemas["SignupRequest"]) => Promise<void>;
+  /** `onChecking` is told while the bot check's work runs (when the server asks for one). */
+  signUp: (body: Schemas["SignupRequest"], onChecking?: (checking: boolean) => void) => Promise<void>;
   signIn: (body: Schemas["LoginRequest"]) => Promise<void>;
   signOut: () => Promise<void>;
 }
@@ -68,9 +70,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const signUp = useCallback(
-    async (body: Schemas["SignupRequest"]) => {
+    async (body: Schemas["SignupRequest"], onChecking?: (checking: boolean) => void) => {
+      const header = await proveHuman({ purpose: "SIGNUP" }, onChecking);
       // The answer is a session: the new account is signed in at once.
-      setSession(await unwrap(api.POST("/api/user/signup", { body })));
+      setSession(await unwrap(api.POST("/api/user/signup", { body, params: { header } })));
     },
     [],
   );

@@ -17,6 +17,7 @@ export function SignUpPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [checking, setChecking] = useState(false);
   const fields = fieldErrors(error);
   usePageTitle(t("auth.signup.title"));
 
@@ -25,7 +26,7 @@ export function SignUpPage() {
     setBusy(true);
     setError(null);
     try {
-      await signUp({ username, email, password });
+      await signUp({ username, email, password }, setChecking);
       navigate(state.from && !state.from.startsWith("/sign") ? state.from : "/concerts", { replace: true });
     } catch (err) {
       setError(err);
@@ -71,8 +72,13 @@ export function SignUpPage() {
           error={fields.password}
         />
         <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? t("auth.submitting") : t("auth.signup.submit")}
+          {checking ? t("challenge.checking") : busy ? t("auth.submitting") : t("auth.signup.submit")}
         </button>
+        {checking && (
+          <p role="status" className="muted">
+            {t("challenge.explain")}
+          </p>
+        )}
         <p className="form-footer">
           {t("auth.haveAccount")} <Link to="/signin" state={state}>{t("nav.signin")}</Link>
         </p>

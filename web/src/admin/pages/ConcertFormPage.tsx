@@ -3,6 +3,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, unwrap, type Schemas } from "../../lib/api/client";
+import { MAX_DIFFICULTY, RECOMMENDED_DIFFICULTY } from "../../lib/challenge/solver";
 import { ADMIN_KEY, keys, useConcert, type Concert } from "../api";
 import { CODE_FIELD, errorCode, fieldErrors } from "../errors";
 import { useAdminT } from "../i18n";
@@ -13,7 +14,7 @@ import { ErrorNote, Field, Loading } from "../ui";
 type ConcertStatus = Schemas["ConcertStatus"];
 const STATUSES: ConcertStatus[] = ["SCHEDULED", "SOLD_OUT", "COMPLETED", "CANCELLED"];
 
-const FORM_FIELDS = ["title", "venue", "concertDate", "openTime", "closeTime", "queueEnabled", "status"];
+const FORM_FIELDS = ["title", "venue", "concertDate", "openTime", "closeTime", "queueEnabled", "challengeDifficulty", "status"];
 
 interface Draft {
   title: string;
@@ -22,6 +23,8 @@ interface Draft {
   openTime: string;
   closeTime: string;
   queueEnabled: boolean;
+  /** As typed; empty means 0. */
+  challengeDifficulty: string;
   status: ConcertStatus;
 }
 
@@ -33,6 +36,7 @@ function draftOf(concert: Concert | undefined): Draft {
     openTime: concert ? toSeoulInput(concert.openTime) : "",
     closeTime: concert ? toSeoulInput(concert.closeTime) : "",
     queueEnabled: concert?.queueEnabled ?? false,
+    challengeDifficulty: String(concert?.challengeDifficulty ?? 0),
     status: concert?.status ?? "SCHEDULED",
   };
 }
@@ -68,6 +72,7 @@ function ConcertForm({ concert }: { concert: Concert | undefined }) {
         openTime: fromSeoulInput(d.openTime),
         closeTime: fromSeoulInput(d.closeTime),
         queueEnabled: d.queueEnabled,
+        challengeDifficulty: d.challengeDifficulty.trim() === "" ? 0 : Number(d.challengeDifficulty),
       };
       if (!concert) return unwrap(api.POST("/api/concert", { body }));
       return unwrap(
@@ -156,6 +161,17 @@ function ConcertForm({ concert }: { concert: Concert | undefined }) {
           <label htmlFor={`${headingId}-queue`}>{t("concert.queueEnabled")}</label>
           {fields.queueEnabled && <small className="admin-field-error">{fields.queueEnabled}</small>}
         </div>
+        <Field
+          label={t("concert.challengeDifficulty")}
+          hint={t("concertForm.challengeHint", { recommended: RECOMMENDED_DIFFICULTY })}
+          error={fields.challengeDifficulty}
+        >
+          {(p) => (
+            <input {...p} type="number" inputMode="numeric" min={0} max={MAX_DIFFICULTY} step={1}
+              value={draft.challengeDifficulty}
+              onChange={(e) => set("challengeDifficulty", e.target.value)} />
+          )}
+        </Field>
         {concert && (
           <Field label={t("concert.status")} error={fields.status}>
             {(p) => (

@@ -54,8 +54,13 @@ export function WaitingRoom({ concertId, seatsPath, onAdmitted }: { concertId: n
           {room.ended === "lost" && <Notice kind="warning">{t("queue.lost")}</Notice>}
           {!room.ended && <p>{t("queue.intro")}</p>}
           <button type="button" className="button button-primary button-large" disabled={room.joining} onClick={() => void room.join()}>
-            {room.joining ? t("queue.joining") : room.ended ? t("queue.rejoin") : t("queue.join")}
+            {room.checking ? t("challenge.checking") : room.joining ? t("queue.joining") : room.ended ? t("queue.rejoin") : t("queue.join")}
           </button>
+          {room.checking && (
+            <p role="status" className="muted">
+              {t("challenge.explain")}
+            </p>
+          )}
         </>
       )}
     </section>

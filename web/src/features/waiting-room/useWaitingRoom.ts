@@ -6,6 +6,7 @@ import { useQueryClient, useQuery } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, unwrap } from "../../lib/api/client";
 import { connectQueueStream, fetchQueueStatus, type QueueStatus } from "./queueStream";
+import { proveHuman } from "../../lib/challenge/proof";
 
 export type { QueueStatus } from "./queueStream";
 export type QueueEnd = "left" | "lost" | null;
@@ -28,6 +29,7 @@ export function useWaitingRoom(concertId: number, enabled: boolean, onAdmitted: 
   const [reconnecting, setReconnecting] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
   const [joining, setJoining] = useState(false);
+  const [checking, setChecking] = useState(false);
   const leaving = useRef(false);
   const admittedRef = useRef(onAdmitted);
   admittedRef.current = onAdmitted;
@@ -55,7 +57,10 @@ export function useWaitingRoom(concertId: number, enabled: boolean, onAdmitted: 
     setEnded(null);
     leaving.current = false;
     try {
-      await unwrap(api.POST("/api/queue", { body: { concertId } }));
+      // A concert may ask for a bot check first (its `challengeDifficulty`): about a second of
+      // work in a worker.
+      const header = await proveHuman({ purpose: "QUEUE", concertId }, setChecking);
+      await unwrap(api.POST("/api/queue", { body: { concertId }, params: { header } }));
       const next = await fetchQueueStatus(concertId);
       queryClient.setQueryData(queueKey(concertId), next);
       if (next?.canEnter) admittedRef.current();
@@ -79,5 +84,5 @@ export function useWaitingRoom(concertId: number, enabled: boolean, onAdmitted: 
     }
   }, [concertId, queryClient]);
 
-  return { status, place, ended, reconnecting, joining, actionError, join, leave };
+  return { status, place, ended, reconnecting, joining, checking, actionError, join, leave };
 }

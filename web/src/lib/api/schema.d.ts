@@ -58,6 +58,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a bot check to solve before `POST /api/user/signup` (when `SIGNUP_CHALLENGE_DIFFICULTY`
+         *     is set) or before joining a waiting room (when the concert's `challengeDifficulty` is set).
+         *     Anonymous and cheap: nothing is stored until an answer is spent.
+         */
+        post: operations["create_challenge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/concert": {
         parameters: {
             query?: never;
@@ -159,7 +180,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Join a concert's waiting room (idempotent: again → the current place, `register: false`). */
+        /**
+         * Join a concert's waiting room (idempotent: again → the current place, `register: false`).
+         *     When the concert's `challengeDifficulty` is above 0, a fan not yet in line sends a solved
+         *     challenge (`POST /api/challenge` with purpose `QUEUE`) in `X-Challenge`.
+         */
         post: operations["join_queue"];
         delete?: never;
         options?: never;
@@ -621,7 +646,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account and sign in. */
+        /**
+         * Create an account and sign in. When `SIGNUP_CHALLENGE_DIFFICULTY` is above 0, the request
+         *     carries a solved challenge (`POST /api/challenge` with purpose `SIGNUP`) in `X-Challenge`.
+         */
         post: operations["sign_up"];
         delete?: never;
         options?: never;
@@ -726,6 +754,61 @@ export interface components {
             success: boolean;
         };
         /**
+         * @description What a challenge may be spent on.
+         * @enum {string}
+         */
+        ChallengePurpose: "SIGNUP" | "QUEUE";
+        /**
+         * @example {
+         *       "concertId": 1,
+         *       "purpose": "QUEUE"
+         *     }
+         * @example {
+         *       "purpose": "SIGNUP"
+         *     }
+         */
+        ChallengeRequest: {
+            /**
+             * Format: int64
+             * @description The concert whose waiting room to join: required for `QUEUE`, ignored for `SIGNUP`.
+             * @example 1
+             */
+            concertId?: number;
+            /** @description What the answer will be spent on. */
+            purpose: components["schemas"]["ChallengePurpose"];
+        };
+        /**
+         * @description A proof-of-work challenge: find a `solution` (1 to 32 characters of `[A-Za-z0-9_-]`, e.g. a
+         *     decimal counter) such that SHA-256 of `<challenge>:<solution>` (UTF-8) starts with
+         *     `difficulty` zero bits, then send `X-Challenge: <challenge>;<solution>` with the request,
+         *     before `expiresAt`. One answer passes one request. `difficulty` 0 means the request needs
+         *     no check right now.
+         */
+        ChallengeResponse: {
+            /**
+             * @description The hash to work with.
+             * @example sha256
+             */
+            algorithm: string;
+            /**
+             * @description Opaque, signed by the server; binds the purpose, the concert, the difficulty and the
+             *     expiry.
+             * @example v1.QUEUE.1.18.1796000000.q2L0cM1z4q8Kx6Ey.6cVvGvtK2b6nQ2dY1w1h0A
+             */
+            challenge: string;
+            /**
+             * Format: int32
+             * @description Leading zero bits the hash needs.
+             * @example 18
+             */
+            difficulty: number;
+            /**
+             * Format: date-time
+             * @description After this the answer is refused (`CHALLENGE_EXPIRED`).
+             */
+            expiresAt: string;
+        };
+        /**
          * @description Distinct values and, per seat, the index of its value: a column of repeated labels (sections,
          *     rows, grades, prices) costs a small number per seat.
          */
@@ -752,6 +835,14 @@ export interface components {
         };
         /** @description A new concert (its status starts `SCHEDULED`) */
         ConcertCreateRequest: {
+            /**
+             * Format: int64
+             * @description Bot check for joining the waiting room: leading zero bits of the proof of work (0 = off,
+             *     each bit doubles a browser's work; see `POST /api/challenge`). Default 0; on update,
+             *     unchanged when absent.
+             * @example 0
+             */
+            challengeDifficulty?: number | null;
             closeTime: components["schemas"]["InputTimestamp"];
             concertDate: components["schemas"]["InputTimestamp"];
             openTime: components["schemas"]["InputTimestamp"];
@@ -767,6 +858,14 @@ export interface components {
          *     which must come before `concertDate`.
          */
         ConcertRequest: {
+            /**
+             * Format: int64
+             * @description Bot check for joining the waiting room: leading zero bits of the proof of work (0 = off,
+             *     each bit doubles a browser's work; see `POST /api/challenge`). Default 0; on update,
+             *     unchanged when absent.
+             * @example 0
+             */
+            challengeDifficulty?: number | null;
             closeTime: components["schemas"]["InputTimestamp"];
             concertDate: components["schemas"]["InputTimestamp"];
             openTime: components["schemas"]["InputTimestamp"];
@@ -779,6 +878,11 @@ export interface components {
             venue: string;
         };
         ConcertResponse: {
+            /**
+             * Format: int32
+             * @description Proof-of-work difficulty for joining the waiting room (0 = no bot check).
+             */
+            challengeDifficulty: number;
             /** Format: date-time */
             closeTime: string;
             /** Format: date-time */
@@ -829,7 +933,7 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -892,6 +996,11 @@ export interface components {
         /** @description One page of a list. */
         Page_ConcertResponse: {
             content: {
+                /**
+                 * Format: int32
+                 * @description Proof-of-work difficulty for joining the waiting room (0 = no bot check).
+                 */
+                challengeDifficulty: number;
                 /** Format: date-time */
                 closeTime: string;
                 /** Format: date-time */
@@ -1503,6 +1612,75 @@ export interface operations {
             };
             /** @description `CANNOT_CHANGE_OWN_ROLE`: an admin cannot demote themselves */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_challenge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChallengeRequest"];
+            };
+        };
+        responses: {
+            /** @description A challenge to solve */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChallengeResponse"];
+                };
+            };
+            /** @description Invalid fields (`concertId` is required for `QUEUE`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2168,7 +2346,13 @@ export interface operations {
     join_queue: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A solved challenge from `POST /api/challenge`: `<challenge>;<solution>`. Needed only
+                 *     when the bot check is on (otherwise ignored); spent by the request.
+                 */
+                "X-Challenge"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2205,8 +2389,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `CHALLENGE_INVALID` or `CHALLENGE_EXPIRED`: the bot check's answer was refused; get a new challenge */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `CONCERT_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHALLENGE_ALREADY_USED` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2234,6 +2436,15 @@ export interface operations {
             };
             /** @description `SALE_CLOSED` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHALLENGE_REQUIRED`: the concert asks for a bot check and `X-Challenge` is missing */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4198,7 +4409,13 @@ export interface operations {
     sign_up: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A solved challenge from `POST /api/challenge`: `<challenge>;<solution>`. Needed only
+                 *     when the bot check is on (otherwise ignored); spent by the request.
+                 */
+                "X-Challenge"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4226,7 +4443,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed) */
+            /** @description `CHALLENGE_INVALID` or `CHALLENGE_EXPIRED`: the bot check's answer was refused; get a new challenge */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `EXIST_USER_EMAIL` or `EXIST_USER_USERNAME` (checked before the password is hashed), or `CHALLENGE_ALREADY_USED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4246,6 +4472,15 @@ export interface operations {
             };
             /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHALLENGE_REQUIRED`: signup asks for a bot check and `X-Challenge` is missing */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
