@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod helpers;
 mod holds;
+mod hygiene;
 mod idempotency;
 mod mail;
 mod mutations;
