@@ -291,3 +291,80 @@ async fn a_concert_created_here_is_found_at_once_even_right_after_a_miss() {
     assert_eq!(created["id"], 5001);
     assert_eq!(app.get(layout, None).await.status(), StatusCode::OK);
 }
+
+/// Text that reads differently from what is stored: a right-to-left override, a bell.
+const HIDDEN: [&str; 2] = ["\u{202E}evil", "a\u{0007}b"];
+
+/// Every byte but ASCII letters and digits percent-encoded, for a query parameter.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A 400 in the validation shape that names exactly `field`.
+async fn refused(res: Response, field: &str, what: &str) {
+    let body = error_body(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+    assert_eq!(crate::helpers::failing_fields(&body), [field], "{what}: {body}");
+}
+
+#[tokio::test]
+async fn names_and_titles_refuse_control_and_bidi_characters_and_keep_korean_and_emoji() {
+    let app = spawn_app().await;
+    let (admin, concert, seats) = app.concert_on_sale(1).await;
+    let seat = |section: &str, row: &str, number: &str, grade: &str| {
+        json!({"concertId": concert, "section": section, "row": row, "number": number,
+               "grade": grade, "price": 50000})
+    };
+    for bad in HIDDEN {
+        let what = format!("{bad:?}");
+        let signup =
+            json!({"username": bad, "email": "hidden@example.com", "password": "password123"});
+        refused(app.post("/api/user/signup", None, signup).await, "username", &what).await;
+        for field in ["title", "venue"] {
+            let mut body = concert_body("정상 제목");
+            body[field] = json!(bad);
+            let res = app.post("/api/concert", Some(&admin), body.clone()).await;
+            refused(res, field, &what).await;
+            let res = app.put(&format!("/api/concert/{concert}"), Some(&admin), body).await;
+            refused(res, field, &what).await;
+        }
+        for field in ["section", "row", "number", "grade"] {
+            let mut item = seat("B", "1", "1", "R");
+            item[field] = json!(bad);
+            let res = app.post("/api/seat/batch", Some(&admin), json!([item.clone()])).await;
+            refused(res, &format!("[0].{field}"), &what).await;
+            let res = app.put(&format!("/api/seat/{}", seats[0]), Some(&admin), item).await;
+            refused(res, field, &what).await;
+        }
+        let path = format!("/api/seat/concert/{concert}/seats?grade={}", encode(bad));
+        refused(app.get(&path, None).await, "grade", &what).await;
+    }
+
+    // Korean, emoji and right-to-left letters are ordinary text.
+    let signup =
+        json!({"username": "팬🎵홍길동", "email": "fan@example.com", "password": "password123"});
+    let res = app.post("/api/user/signup", None, signup).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mut body = concert_body("아이유 콘서트 🎤");
+    body["venue"] = json!("올림픽공원 🏟️ אולם");
+    let res = app.post("/api/concert", Some(&admin), body.clone()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.json::<Value>().await.unwrap()["title"], "아이유 콘서트 🎤");
+    let res = app.put(&format!("/api/concert/{concert}"), Some(&admin), body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res =
+        app.post("/api/seat/batch", Some(&admin), json!([seat("가", "🎫", "１", "VIP석")])).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .put(&format!("/api/seat/{}", seats[0]), Some(&admin), seat("나", "2", "3", "R석"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let path = format!("/api/seat/concert/{concert}/seats?grade={}", encode("VIP석"));
+    let res = app.get(&path, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap().as_array().unwrap().len(), 1);
+}
