@@ -212,7 +212,7 @@ pub async fn list_seats_by_grade(
     AppQuery(query): AppQuery<GradeQuery>,
 ) -> AppResult<Response> {
     let mut check = Check::new();
-    let grade = check.name("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
+    let grade = check.text("grade", query.grade, seat::LABEL_LEN.0, seat::LABEL_LEN.1);
     let grade = check.build(|| grade)?;
     let seats = state.seats.map(concert_id, Some(&grade)).await?;
     Ok(conditional(&seats, &HeaderMap::new(), REVALIDATE))

@@ -340,8 +340,6 @@ async fn names_and_titles_refuse_control_and_bidi_characters_and_keep_korean_and
             let res = app.put(&format!("/api/seat/{}", seats[0]), Some(&admin), item).await;
             refused(res, field, &what).await;
         }
-        let path = format!("/api/seat/concert/{concert}/seats?grade={}", encode(bad));
-        refused(app.get(&path, None).await, "grade", &what).await;
     }
 
     // Korean, emoji and right-to-left letters are ordinary text.
