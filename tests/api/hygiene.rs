@@ -243,7 +243,7 @@ async fn concurrent_misses_for_an_unknown_concert_cost_a_bounded_number_of_looku
     let lookups = catalogs.lookups() - before;
     // One look-up per loader (the catalogue, the seat states) per remembered miss.
     let windows = started.elapsed().as_secs() / MISS_TTL.as_secs() + 1;
-    assert!(lookups <= 2 * windows, "{lookups} database look-ups for 80 requests");
+    assert!((1..=2 * windows).contains(&lookups), "{lookups} database look-ups for 80 requests");
     assert_eq!(catalogs.loads_in_flight(), 0, "no per-concert lock outlives its load");
 }
 
