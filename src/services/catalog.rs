@@ -91,6 +91,9 @@ impl CatalogSeat {
     }
 }
 
+/// How many keys the load locks may hold before unused ones are swept.
+const MAX_IDLE_LOCKS: usize = 1024;
+
 /// One lock per key, held only while someone uses it: loads of one concert wait for each
 /// other, loads of different concerts do not. The map holds only keys in use.
 #[derive(Default)]
@@ -107,7 +110,14 @@ pub struct LoadGuard<'a> {
 
 impl LoadLocks {
     pub async fn lock(&self, key: i64) -> LoadGuard<'_> {
-        let lock = self.locks.lock().expect("lock").entry(key).or_default().clone();
+        let lock = {
+            let mut locks = self.locks.lock().expect("lock");
+            // A waiter cancelled after the holder left leaves its key behind: swept here.
+            if locks.len() >= MAX_IDLE_LOCKS {
+                locks.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            locks.entry(key).or_default().clone()
+        };
         let guard = lock.lock_owned().await;
         LoadGuard { locks: self, key, guard: Some(guard) }
     }
@@ -346,4 +356,52 @@ fn build(version: String, concert: Concert, seats: Vec<Seat>) -> ConcertCatalog 
         })
         .collect();
     ConcertCatalog { version, concert, seats, index, layout: OnceLock::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn load_locks_are_per_key_and_leave_with_their_last_user() {
+        let locks = LoadLocks::default();
+        let one = locks.lock(1).await;
+        // Another key is not held up by the first.
+        let two = tokio::time::timeout(Duration::from_secs(5), locks.lock(2)).await.unwrap();
+        assert_eq!(locks.len(), 2);
+        // The same key waits for its holder.
+        assert!(tokio::time::timeout(Duration::from_millis(50), locks.lock(1)).await.is_err());
+        drop(two);
+        drop(one);
+        assert!(locks.is_empty(), "no key outlives its users, cancelled waiters included");
+    }
+
+    #[tokio::test]
+    async fn keys_left_by_cancelled_waiters_are_swept() {
+        let locks = LoadLocks::default();
+        for key in 0..MAX_IDLE_LOCKS as i64 {
+            let held = locks.lock(key).await;
+            // A waiter cancelled after the holder left (its clone outlives the guard).
+            let waiter = locks.locks.lock().unwrap().get(&key).cloned();
+            drop(held);
+            drop(waiter);
+        }
+        assert_eq!(locks.len(), MAX_IDLE_LOCKS);
+        drop(locks.lock(-1).await);
+        assert!(locks.is_empty());
+    }
+
+    #[test]
+    fn misses_are_bounded() {
+        let misses = Misses { until: Mutex::default() };
+        for concert in 0..(MAX_MISSES as i64 + 10) {
+            misses.insert(concert);
+        }
+        assert!(misses.until.lock().unwrap().len() <= MAX_MISSES);
+        assert!(misses.contains(MAX_MISSES as i64 + 9));
+        misses.remove(MAX_MISSES as i64 + 9);
+        assert!(!misses.contains(MAX_MISSES as i64 + 9));
+    }
 }
