@@ -152,6 +152,8 @@ pub enum FieldProblem {
     },
     /// The value has the wrong type or format; the detail comes from the parser.
     Invalid(String),
+    /// A name or title with a control or bidirectional formatting character.
+    HiddenCharacter,
 }
 
 impl FieldProblem {
@@ -185,6 +187,12 @@ impl FieldProblem {
                 format!("올바르지 않은 값입니다: {detail}")
             }
             (FieldProblem::Invalid(detail), Lang::En) => format!("is invalid: {detail}"),
+            (FieldProblem::HiddenCharacter, Lang::Ko) => {
+                "제어 문자나 양방향 서식 문자는 쓸 수 없습니다.".into()
+            }
+            (FieldProblem::HiddenCharacter, Lang::En) => {
+                "must not contain control or bidirectional formatting characters".into()
+            }
         }
     }
 }

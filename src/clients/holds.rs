@@ -19,8 +19,9 @@
 //! - `concert:{id}:held` (seat → expiry): what may expire, for the seat map and the sweeper
 //!   that notices expired holds (Redis drops the keys silently);
 //! - `concert:{id}:ver`: the catalogue version, changed by admin edits;
-//! - per user `concert:{id}:user:{u}:holds` (seat → expiry) and `…:owned` (seats in confirmed
-//!   reservations), for the per-user limit.
+//! - per user `concert:{id}:user:{u}:holds` (seat → expiry; the key expires with its last
+//!   member) and `…:owned` (seats in confirmed reservations; gone at zero), for the per-user
+//!   limit.
 //!
 //! Per account and client address (abuse controls):
 //! - `user:{u}:cooldown`: present while the account is cooled down (its checkouts kept ending
@@ -29,6 +30,10 @@
 //!   expiring with the window.
 //!
 //! `avail:live` lists the concerts whose states are loaded, for the sweeper.
+//!
+//! Keys exist only for concerts, seats and users the database has, and are bounded by them. A
+//! deleted concert's keys become a tombstone (`info.deleted`, so reads answer "gone" without
+//! the database) that expires after `GONE_TTL_MS`; nothing is written for an unknown id.
 //! Every change of several keys is one Lua script, so it is atomic; the database stays the
 //! authority (a unique index refuses a second active reservation of a seat whatever Redis says).
 
@@ -43,6 +48,9 @@ use crate::error::AppResult;
 /// so the expiry sweeper (not the TTL) ends it.
 pub const RESERVATION_GRACE_MS: i64 = 60_000;
 const CLAIM_TTL_MS: i64 = 60_000;
+/// Milliseconds a deleted concert's keys stay (its tombstone): long enough for every live
+/// stream to learn of the deletion, short enough that deleted concerts do not pile up.
+pub const GONE_TTL_MS: i64 = 3_600_000;
 
 /// The shape of the per-concert keys this code writes (`info.fmt`); a concert loaded by an
 /// older shape is loaded again.
@@ -75,6 +83,10 @@ local function publish()
     if #changes == 0 then return end
     local v = redis.call('INCR', KEYS[3])
     redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], string.format('%d-0', v), 'c', table.concat(changes, ','))
+end
+local function expire_with_last(key)
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+    if last then redis.call('PEXPIREAT', key, last) end
 end
 local function sweep(held, prefix, now)
     local due = redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 1000)
@@ -168,6 +180,7 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             note(sid, mine)
             expiries[i] = exp
         end
+        expire_with_last(KEYS[7])
         publish()
         local out = {'OK', ver}
         for i = 1, n do out[#out + 1] = tostring(expiries[i]) end
@@ -264,6 +277,7 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
             redis.call('ZADD', KEYS[n + 6], ARGV[4], sid)
             note(sid, value)
         end
+        expire_with_last(KEYS[n + 6])
         publish()
         return 'OK'",
     ])
@@ -295,7 +309,7 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
         if mode == 'confirm' then
             redis.call('INCRBY', owned, n)
         elseif mode == 'cancel' and redis.call('EXISTS', owned) == 1 then
-            if redis.call('DECRBY', owned, n) < 0 then redis.call('SET', owned, 0) end
+            if redis.call('DECRBY', owned, n) <= 0 then redis.call('DEL', owned) end
         end
         publish()
         return 'OK'",
@@ -312,7 +326,8 @@ static WARM: LazyLock<Script> = LazyLock::new(|| {
         AVAIL,
         "local FORMAT = '",
         FORMAT,
-        "'",
+        "'\n",
+        &format!("local GONE_TTL_MS = {GONE_TTL_MS}\n"),
         r"
         if (redis.call('GET', KEYS[7]) or '') ~= ARGV[3] then return 0 end
         local prefix = ARGV[2]
@@ -392,6 +407,9 @@ static WARM: LazyLock<Script> = LazyLock::new(|| {
             'queue', ARGV[8], 'layout', ARGV[9], 'n', n, 'fmt', FORMAT)
         redis.call('SADD', KEYS[8], ARGV[10])
         redis.call('DEL', KEYS[9])
+        if ARGV[7] == '1' then
+            for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], GONE_TTL_MS) end
+        end
         return 1",
     ])
 });
@@ -428,6 +446,10 @@ static READ: LazyLock<Script> = LazyLock::new(|| {
         return {'OK', v, info[3] or '', info[4] or '0', redis.call('GET', KEYS[2]) or ''}",
     ])
 });
+
+/// A sorted set of expiries expires with its last member.
+const EXPIRE_WITH_LAST: &str = "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+    if last then redis.call('PEXPIREAT', KEYS[1], last) end";
 
 static HELD_NOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!("{NOW} return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')"))
@@ -829,9 +851,16 @@ impl Holds {
         Ok(())
     }
 
-    /// The concert's catalogue version; created when missing (e.g. after a Redis flush), so
-    /// every instance then reloads what it cached.
-    pub async fn version(&self, concert: i64) -> AppResult<String> {
+    /// The concert's catalogue version, if it has one.
+    pub async fn version(&self, concert: i64) -> AppResult<Option<String>> {
+        let mut conn = self.redis.conn().await?;
+        Ok(redis::cmd("GET").arg(self.concert_key(concert, "ver")).query_async(&mut conn).await?)
+    }
+
+    /// The concert's catalogue version, created when missing (e.g. after a Redis flush), so
+    /// every instance then reloads what it cached. Only for a concert the database has: the
+    /// key lives as long as the concert (a deleted one's expires with its tombstone).
+    pub async fn create_version(&self, concert: i64) -> AppResult<String> {
         let key = self.concert_key(concert, "ver");
         let mut conn = self.redis.conn().await?;
         let current: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
@@ -896,9 +925,18 @@ impl Holds {
         let ConcertLoad { state, layout, live_seats, sold, reserved, owned, force } = load;
         let mut conn = self.redis.conn().await?;
         let mut pipe = redis::pipe();
+        let mut users = std::collections::BTreeSet::new();
         for &ReservedSeat { seat, user, expires_ms, .. } in *reserved {
             let until = expires_ms + RESERVATION_GRACE_MS;
             pipe.zadd(self.user_key(concert, user, "holds"), seat, until).ignore();
+            users.insert(user);
+        }
+        for user in users {
+            pipe.cmd("EVAL")
+                .arg(EXPIRE_WITH_LAST)
+                .arg(1)
+                .arg(self.user_key(concert, user, "holds"))
+                .ignore();
         }
         for &OwnedSeats { user, count } in *owned {
             let key = self.user_key(concert, user, "owned");

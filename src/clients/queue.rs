@@ -9,6 +9,9 @@
 //! - `queue:{c}:tick` — held for one tick by the instance that admits, so N instances admit
 //!   at the rate of one;
 //! - `queues` — the concerts with a queue.
+//!
+//! A line exists only for a concert the database has (joining checks it first); a deleted
+//! concert's line is removed by the admission round (`remove`).
 
 use std::sync::LazyLock;
 
@@ -279,6 +282,24 @@ impl Queue {
             }
             _ => Some(Admission::default()),
         })
+    }
+
+    /// Removes the concert's line and every key of it (the concert is gone).
+    pub async fn remove(&self, concert: i64) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: () = redis::pipe()
+            .atomic()
+            .del(
+                ["waiting", "active", "seen", "seq", "admitted", "tick"]
+                    .map(|part| self.key(concert, part))
+                    .to_vec(),
+            )
+            .ignore()
+            .srem(self.redis.key("queues"), concert)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
     }
 
     /// Concerts that have a queue right now.

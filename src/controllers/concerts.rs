@@ -112,8 +112,8 @@ pub struct ConcertPath {
 
 fn parse_request(req: ConcertRequest, is_update: bool) -> AppResult<ConcertDraft> {
     let mut check = Check::new();
-    let title = check.text("title", req.title, concert::TITLE_LEN.0, concert::TITLE_LEN.1);
-    let venue = check.text("venue", req.venue, concert::VENUE_LEN.0, concert::VENUE_LEN.1);
+    let title = check.name("title", req.title, concert::TITLE_LEN.0, concert::TITLE_LEN.1);
+    let venue = check.name("venue", req.venue, concert::VENUE_LEN.0, concert::VENUE_LEN.1);
     let concert_date = check.required("concertDate", req.concert_date);
     let open_time = check.required("openTime", req.open_time);
     let close_time = check.required("closeTime", req.close_time);

@@ -1,12 +1,17 @@
 //! The OpenAPI document, finished so that it states exactly what the server does: the answers
 //! every operation can give (malformed input, authentication, media type, body size, an
 //! unavailable dependency), the text constraints as the server checks them (trimmed length, no
-//! NUL), prices as positive cents, and the seat batch's size.
+//! NUL, no control or bidirectional formatting character in names), prices as positive cents, and the seat batch's size.
 
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 
-use crate::domain::{check::text_pattern, concert, money::Money, seat, user};
+use crate::domain::{
+    check::{name_pattern, text_pattern},
+    concert,
+    money::Money,
+    seat, user,
+};
 
 /// Finishes the generated document; `max_seats` is `MAX_SEATS_PER_USER`, the most seats one
 /// request may name.
@@ -76,34 +81,39 @@ fn common_responses(v: &mut Value) {
 /// lengths that count untrimmed characters.
 fn text_constraints(v: &mut Value) {
     let label = seat::LABEL_LEN;
-    let fields: &[(&str, &str, (usize, usize))] = &[
-        ("ConcertRequest", "title", concert::TITLE_LEN),
-        ("ConcertRequest", "venue", concert::VENUE_LEN),
-        ("SeatCreateRequest", "section", label),
-        ("SeatCreateRequest", "row", label),
-        ("SeatCreateRequest", "number", label),
-        ("SeatCreateRequest", "grade", label),
-        ("SeatUpdateRequest", "section", label),
-        ("SeatUpdateRequest", "row", label),
-        ("SeatUpdateRequest", "number", label),
-        ("SeatUpdateRequest", "grade", label),
-        ("SignupRequest", "username", user::USERNAME_LEN),
-        ("RefreshRequest", "refreshToken", (1, 200)),
-        ("CancelRequest", "cancelReason", (0, 500)),
-        ("WebhookRequest", "eventId", (1, 100)),
-        ("WebhookRequest", "transactionId", (1, 64)),
-        ("WebhookRequest", "currency", (3, 3)),
+    // Names and titles (`Check::name`) also refuse control and bidirectional formatting
+    // characters.
+    type Pattern = fn(usize, usize) -> String;
+    let name: Pattern = name_pattern;
+    let fields: &[(&str, &str, (usize, usize), Pattern)] = &[
+        ("ConcertRequest", "title", concert::TITLE_LEN, name),
+        ("ConcertRequest", "venue", concert::VENUE_LEN, name),
+        ("SeatCreateRequest", "section", label, name),
+        ("SeatCreateRequest", "row", label, name),
+        ("SeatCreateRequest", "number", label, name),
+        ("SeatCreateRequest", "grade", label, name),
+        ("SeatUpdateRequest", "section", label, name),
+        ("SeatUpdateRequest", "row", label, name),
+        ("SeatUpdateRequest", "number", label, name),
+        ("SeatUpdateRequest", "grade", label, name),
+        ("SignupRequest", "username", user::USERNAME_LEN, name),
+        ("RefreshRequest", "refreshToken", (1, 200), text_pattern),
+        ("CancelRequest", "cancelReason", (0, 500), text_pattern),
+        ("WebhookRequest", "eventId", (1, 100), text_pattern),
+        ("WebhookRequest", "transactionId", (1, 64), text_pattern),
+        ("WebhookRequest", "currency", (3, 3), text_pattern),
     ];
-    for (schema, property, (min, max)) in fields {
+    for (schema, property, (min, max), pattern) in fields {
         let p = &mut v["components"]["schemas"][schema]["properties"][property];
         let p = p.as_object_mut().unwrap_or_else(|| panic!("{schema}.{property} is documented"));
         p.remove("minLength");
         p.remove("maxLength");
-        p.insert("pattern".into(), json!(text_pattern(*min, *max)));
+        p.insert("pattern".into(), json!(pattern(*min, *max)));
     }
     let grade = &mut v["paths"]["/api/seat/concert/{concertId}/seats"]["get"]["parameters"];
     for p in grade.as_array_mut().into_iter().flatten() {
         if p["name"] == "grade" {
+            // A filter, not a name: any text gets an answer (none matches a hidden character).
             p["schema"]["pattern"] = json!(text_pattern(label.0, label.1));
         }
     }

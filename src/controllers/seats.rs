@@ -97,10 +97,10 @@ fn check_seat(
     price: Option<Money>,
 ) -> Option<SeatDraft> {
     let (min, max) = seat::LABEL_LEN;
-    let section = check.text(&format!("{prefix}section"), section, min, max);
-    let row = check.text(&format!("{prefix}row"), row, min, max);
-    let number = check.text(&format!("{prefix}number"), number, min, max);
-    let grade = check.text(&format!("{prefix}grade"), grade, min, max);
+    let section = check.name(&format!("{prefix}section"), section, min, max);
+    let row = check.name(&format!("{prefix}row"), row, min, max);
+    let number = check.name(&format!("{prefix}number"), number, min, max);
+    let grade = check.name(&format!("{prefix}grade"), grade, min, max);
     let price = check.required(&format!("{prefix}price"), price);
     let price = match price {
         Some(p) if !p.is_positive() => {

@@ -134,7 +134,7 @@ pub async fn sign_up(
 ) -> AppResult<(StatusCode, AppJson<AuthResponse>)> {
     let mut check = Check::new();
     let (min, max) = user::USERNAME_LEN;
-    let username = check.text("username", req.username, min, max);
+    let username = check.name("username", req.username, min, max);
     let email = user::check_email(&mut check, "email", req.email);
     let password = user::check_password(&mut check, "password", req.password);
     let signup =

@@ -11,17 +11,39 @@ pub fn trim(value: &str) -> &str {
     value.trim_matches(TRIMMED)
 }
 
+/// Whether a character may not appear in a single-line name or title: a control character
+/// (Unicode `Cc`: tabs and line breaks too) or a bidirectional formatting character, which
+/// can make what others see differ from what is stored (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069).
+pub fn is_hidden_in_names(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `is_hidden_in_names` as the body of a regular-expression class.
+const HIDDEN_IN_NAMES: &str =
+    r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069";
+
 /// The JSON Schema pattern of what `Check::text(…, min, max)` accepts: no NUL, and between
 /// `min` and `max` characters once white space is trimmed from both ends.
 pub fn text_pattern(min: usize, max: usize) -> String {
+    pattern(min, max, r"[^ \t\n\f\r\u0000]", r"[^\u0000]")
+}
+
+/// The JSON Schema pattern of what `Check::name(…, min, max)` accepts: `text_pattern` without
+/// the characters `is_hidden_in_names` refuses.
+pub fn name_pattern(min: usize, max: usize) -> String {
+    pattern(min, max, &format!("[^ {HIDDEN_IN_NAMES}]"), &format!("[^{HIDDEN_IN_NAMES}]"))
+}
+
+/// Trimmed white space around `min..=max` characters of `any`, the first and last of `edge`.
+fn pattern(min: usize, max: usize, edge: &str, any: &str) -> String {
     const WS: &str = r"[ \t\n\f\r]";
-    const EDGE: &str = r"[^ \t\n\f\r\u0000]";
-    const ANY: &str = r"[^\u0000]";
     let core = match (min, max) {
         (_, 0) => String::new(),
-        (0 | 1, 1) => EDGE.to_owned(),
-        (0 | 1, _) => format!("{EDGE}(?:{ANY}{{0,{}}}{EDGE})?", max - 2),
-        _ => format!("{EDGE}{ANY}{{{},{}}}{EDGE}", min - 2, max - 2),
+        (0 | 1, 1) => edge.to_owned(),
+        (0 | 1, _) => format!("{edge}(?:{any}{{0,{}}}{edge})?", max - 2),
+        _ => format!("{edge}{any}{{{},{}}}{edge}", min - 2, max - 2),
     };
     let core = if min == 0 && !core.is_empty() { format!("(?:{core})?") } else { core };
     format!("^{WS}*{core}{WS}*$")
@@ -85,6 +107,23 @@ impl Check {
         }
     }
 
+    /// A single-line name or title: a `text` without control or bidirectional formatting
+    /// characters (`is_hidden_in_names`).
+    pub fn name(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        min: usize,
+        max: usize,
+    ) -> Option<String> {
+        let value = self.text(field, value, min, max)?;
+        if value.chars().any(is_hidden_in_names) {
+            self.fail(field, FieldProblem::HiddenCharacter);
+            return None;
+        }
+        Some(value)
+    }
+
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }
@@ -137,6 +176,49 @@ mod tests {
         let AppError::Invalid(_, fields) = check.finish().unwrap_err() else { panic!() };
         let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(names, ["a", "b", "d"]);
+    }
+
+    #[test]
+    fn names_refuse_control_and_bidirectional_formatting_characters() {
+        for bad in ["\u{202E}evil", "a\u{0007}b", "a\tb", "a\nb", "a\u{85}b", "a\u{2066}b"] {
+            let mut check = Check::new();
+            assert_eq!(check.name("title", Some(bad.into()), 1, 20), None, "{bad:?}");
+            let AppError::Invalid(_, fields) = check.finish().unwrap_err() else { panic!() };
+            assert_eq!(fields, [FieldError::new("title", FieldProblem::HiddenCharacter)]);
+        }
+        for good in ["홍길동", "🎤 아이유 콘서트 🎶", "Zoë & the 🎸s", " trimmed\t\n", "דוד"]
+        {
+            let mut check = Check::new();
+            assert!(check.name("title", Some(good.into()), 1, 20).is_some(), "{good:?}");
+        }
+        let mut check = Check::new();
+        assert_eq!(check.name("title", Some("a\0b".into()), 1, 20), None);
+        let AppError::Invalid(_, fields) = check.finish().unwrap_err() else { panic!() };
+        assert_eq!(fields[0].problem, FieldProblem::Unstorable, "NUL keeps its own problem");
+    }
+
+    /// The pattern's class names exactly the characters `Check::name` refuses.
+    #[test]
+    fn the_name_pattern_class_matches_the_check() {
+        let code = |s: &str| u32::from_str_radix(s, 16).unwrap();
+        let mut ranges = Vec::new();
+        let tokens: Vec<&str> = HIDDEN_IN_NAMES.split("\\u").skip(1).collect();
+        let mut i = 0;
+        while i < tokens.len() {
+            let start = code(&tokens[i][..4]);
+            if tokens[i].ends_with('-') {
+                ranges.push((start, code(&tokens[i + 1][..4])));
+                i += 2;
+            } else {
+                ranges.push((start, start));
+                i += 1;
+            }
+        }
+        for c in (0..=0xFFFF).filter_map(char::from_u32) {
+            let in_class = ranges.iter().any(|&(a, b)| (a..=b).contains(&(c as u32)));
+            assert_eq!(in_class, is_hidden_in_names(c), "U+{:04X}", c as u32);
+        }
+        assert!(name_pattern(2, 20).contains(&format!("[^{HIDDEN_IN_NAMES}]{{0,18}}")));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::{
 use base64::Engine as _;
 use sqlx::PgPool;
 
-use super::catalog::{Catalogs, ConcertCatalog, Rendered};
+use super::catalog::{Catalogs, ConcertCatalog, LoadLocks, Rendered};
 use crate::{
     clients::holds::{
         AvailabilityData, AvailabilityRead, ConcertLoad, ConcertState, Holds, OwnedSeats,
@@ -140,8 +140,8 @@ pub struct Availability {
     holds: Holds,
     catalogs: Arc<Catalogs>,
     latest: Mutex<HashMap<i64, Arc<Snapshot>>>,
-    /// One load at a time per instance: a crowd at a cold concert waits for one.
-    loading: tokio::sync::Mutex<()>,
+    /// One load per concert at a time per instance: a crowd at a cold concert waits for one.
+    loading: LoadLocks,
 }
 
 impl Availability {
@@ -151,8 +151,13 @@ impl Availability {
             holds,
             catalogs,
             latest: Mutex::default(),
-            loading: tokio::sync::Mutex::default(),
+            loading: LoadLocks::default(),
         }
+    }
+
+    /// The in-memory catalogues this availability reads with.
+    pub fn catalogs(&self) -> &Arc<Catalogs> {
+        &self.catalogs
     }
 
     /// The concert's current availability: one Redis call, which returns the states only when
@@ -216,16 +221,32 @@ impl Availability {
     /// concert's end) now rather than on the next hold.
     pub async fn edited(&self, concert: i64) -> AppResult<()> {
         self.holds.invalidate(concert).await?;
-        if let Err(e) = self.load_if_missing(concert).await {
+        // Whatever misses say: a deletion just made the concert one, and its tombstone must
+        // still be written.
+        let _guard = self.loading.lock(concert).await;
+        if let Err(e) = self.load_unless_loaded(concert).await {
             // The next read loads them.
             tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
         }
         Ok(())
     }
 
-    /// Loads the concert's states into Redis unless another request just did.
+    /// Loads the concert's states into Redis unless another request just did. A concert the
+    /// database does not have is remembered briefly (`catalog::MISS_TTL`): asking again costs
+    /// no query, and concurrent askers wait for the first one's answer.
     pub async fn load_if_missing(&self, concert: i64) -> AppResult<()> {
-        let _guard = self.loading.lock().await;
+        if self.catalogs.is_missing(concert) {
+            return Err(ErrorCode::CONCERT_NOT_FOUND.into());
+        }
+        let _guard = self.loading.lock(concert).await;
+        if self.catalogs.is_missing(concert) {
+            return Err(ErrorCode::CONCERT_NOT_FOUND.into());
+        }
+        self.load_unless_loaded(concert).await
+    }
+
+    /// `load` unless the states are in Redis; the caller holds the concert's load lock.
+    async fn load_unless_loaded(&self, concert: i64) -> AppResult<()> {
         if !matches!(self.holds.availability(concert, None).await?, AvailabilityRead::Miss) {
             return Ok(());
         }
@@ -235,22 +256,30 @@ impl Availability {
     /// Loads the concert's states again after the database refused what Redis allowed: the
     /// database's sold and reserved seats replace holds Redis kept by mistake.
     pub async fn repair(&self, concert: i64) -> AppResult<()> {
-        let _guard = self.loading.lock().await;
+        let _guard = self.loading.lock(concert).await;
         tracing::warn!(concert.id = concert, "Redis disagreed with the database; reloading");
         self.load(concert, true).await
     }
 
     /// Loads the concert's sale window, seats and seat states from the database into Redis.
+    /// Nothing is written for a concert the database does not have; a deleted one leaves a
+    /// tombstone that expires (`holds::GONE_TTL_MS`).
     #[tracing::instrument(skip(self))]
     async fn load(&self, concert: i64, force: bool) -> AppResult<()> {
         for _ in 0..3 {
             let mut conn = self.db.acquire().await?;
+            self.catalogs.count_lookup();
             let Some(stored) = concerts::find_any(&mut conn, concert).await? else {
+                self.catalogs.remember_missing(concert);
                 return Err(ErrorCode::CONCERT_NOT_FOUND.into());
             };
+            if !stored.deleted {
+                // Just seen in the database: whatever an older look-up said.
+                self.catalogs.forget_missing(concert);
+            }
             let active = reservations::active_seats(&mut conn, concert).await?;
             drop(conn);
-            let version = self.holds.version(concert).await?;
+            let version = self.holds.create_version(concert).await?;
             let catalog = match stored.deleted {
                 true => None,
                 false => Some(

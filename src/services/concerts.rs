@@ -35,7 +35,10 @@ impl Concerts {
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, draft: ConcertDraft) -> AppResult<Concert> {
         let mut conn = self.db.acquire().await?;
-        Ok(concerts::insert(&mut conn, &draft).await?)
+        let concert = concerts::insert(&mut conn, &draft).await?;
+        // Someone may have asked for this id just before: it is no longer a miss here.
+        self.availability.catalogs().forget_missing(concert.id);
+        Ok(concert)
     }
 
     pub async fn list(

@@ -224,9 +224,13 @@ impl WaitingRoom {
         };
         let mut total = 0;
         for concert in self.queue.concerts().await? {
-            let open = self.catalogs.current(concert).await?.is_some_and(|c| {
-                concert::sale_window_open(c.concert.open_time, c.concert.close_time, Utc::now())
-            });
+            let Some(catalog) = self.catalogs.current(concert).await? else {
+                // Deleted: its line goes with it, so no key of it lingers.
+                self.queue.remove(concert).await?;
+                continue;
+            };
+            let c = &catalog.concert;
+            let open = concert::sale_window_open(c.open_time, c.close_time, Utc::now());
             if open && let Some(round) = self.queue.admit(concert, rules).await? {
                 total += round.admitted;
                 if round.admitted > 0 {

@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod helpers;
 mod holds;
+mod hygiene;
 mod idempotency;
 mod mail;
 mod mutations;

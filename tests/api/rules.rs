@@ -54,7 +54,7 @@ async fn hold_in_redis(
     let holds = &app.state.holds;
     let seat = concert * 10;
     let now = Utc::now();
-    let version = holds.version(concert).await.unwrap();
+    let version = holds.create_version(concert).await.unwrap();
     let load = ConcertLoad {
         state: ConcertState {
             open_ms: (now + open_in).timestamp_millis(),
