@@ -115,6 +115,7 @@ error_codes! {
     INVALID_CONCERT_ID = UNPROCESSABLE_ENTITY, "모든 좌석은 동일한 콘서트에 속해야 합니다.", "All seats must belong to the same concert.";
     DUPLICATE_SEAT_IN_REQUEST = UNPROCESSABLE_ENTITY, "요청 내에 중복된 좌석이 있습니다.", "The request repeats a seat.";
     RATE_LIMITED = TOO_MANY_REQUESTS, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요.", "Too many requests; try again later.";
+    IDEMPOTENCY_KEY_LIMIT = TOO_MANY_REQUESTS, "사용 중인 Idempotency-Key 가 너무 많습니다. 이전 키가 만료된 뒤 다시 시도해주세요.", "You have too many live Idempotency-Keys; retry once older ones expire.";
     INTERNAL_SERVER_ERROR = INTERNAL_SERVER_ERROR, "내부 서버 오류입니다.", "Internal server error.";
     SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE, "일시적으로 서비스를 이용할 수 없습니다.", "The service is temporarily unavailable.";
 }

@@ -154,7 +154,11 @@ impl AppState {
             waiting_room: WaitingRoom::new(queue, catalogs, queue_rules, shutdown),
             availability,
             seat_feeds,
-            idempotency: Idempotency::new(db.clone()),
+            idempotency: Idempotency::new(
+                db.clone(),
+                s.idempotency_ttl,
+                s.idempotency_max_keys_per_user,
+            ),
             relay: Relay::new(db.clone(), broker.clone()),
             emails: Emails::new(db.clone(), broker.clone(), Arc::new(mailer), retry),
             health: Health::new(db.clone(), redis.clone(), broker.clone()),

@@ -6,6 +6,7 @@ pub mod concerts;
 pub mod emails;
 pub mod health;
 pub mod holds;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod outbox;
 pub mod passwords;
