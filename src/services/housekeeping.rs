@@ -146,12 +146,12 @@ async fn delete_batch(
     table: Table,
     keep_secs: f64,
     batch: i64,
-) -> sqlx::Result<u64> {
-    match table {
-        Table::RefreshTokens => repo::purge_refresh_tokens(conn, keep_secs, batch).await,
-        Table::WebhookEvents => repo::purge_webhook_events(conn, keep_secs, batch).await,
-        Table::Outbox => repo::purge_sent_outbox(conn, keep_secs, batch).await,
-        Table::EmailDeliveries => repo::purge_email_deliveries(conn, keep_secs, batch).await,
-        Table::IdempotencyKeys => repo::purge_idempotency_keys(conn, keep_secs, batch).await,
-    }
+) -> AppResult<u64> {
+    Ok(match table {
+        Table::RefreshTokens => repo::purge_refresh_tokens(conn, keep_secs, batch).await?,
+        Table::WebhookEvents => repo::purge_webhook_events(conn, keep_secs, batch).await?,
+        Table::Outbox => repo::purge_sent_outbox(conn, keep_secs, batch).await?,
+        Table::EmailDeliveries => repo::purge_email_deliveries(conn, keep_secs, batch).await?,
+        Table::IdempotencyKeys => repo::purge_idempotency_keys(conn, keep_secs, batch).await?,
+    })
 }
