@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser benchmark of the live seat map (issue 14; not part of the test command): builds
 # web/dist and the release service, starts it on a free port with its own database
-# (scripts/lib/app.sh, APP_PROFILE=release), and runs web/perf/seatmap.perf.ts in headless
+# (scripts/lib/app.sh, BUILD_PROFILE=release), and runs web/perf/seatmap.perf.ts in headless
 # Chromium: it creates a concert of 50,000 seats on sale through the admin API, then measures
 # the initial JavaScript of /concerts (gzip), the first paint of the map (PERF_PAINT_RUNS, default
 # 5), frame times while panning, and frame times while fans hold and release seats at
@@ -24,7 +24,7 @@ log "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(date 
 web_build
 (cd web && npx --no-install tsc --noEmit -p perf/tsconfig.json)
 
-APP_PROFILE=release
+BUILD_PROFILE=release
 APP_ENV="WEB_DIR=$PWD/web/dist RUST_LOG=warn"
 # shellcheck source=lib/app.sh
 . scripts/lib/app.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The service alone, without Docker: starts (or installs) the local Postgres, Redis and
 # RabbitMQ, builds the browser app (web/dist) and the binary exactly as the Dockerfile does, and
-# runs it on :8080 with development defaults and the demo concerts: open http://localhost:8080/.
+# runs it on :8080 with APP_PROFILE=dev (development defaults) and the demo concerts: open http://localhost:8080/.
 # Extra arguments become environment settings and win over these, e.g.
 #   scripts/run.sh SEED_DEMO_DATA=false SMTP_URL=smtp://127.0.0.1:1025
 set -euo pipefail
@@ -16,4 +16,4 @@ else
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
 cargo build --release --locked --bin ticketing
-exec env WEB_DIR="$PWD/web/dist" SEED_DEMO_DATA=true "$@" "$CARGO_TARGET_DIR/release/ticketing"
+exec env APP_PROFILE=dev WEB_DIR="$PWD/web/dist" SEED_DEMO_DATA=true "$@" "$CARGO_TARGET_DIR/release/ticketing"

@@ -83,10 +83,11 @@ pub enum CorsOrigins {
 #[command(next_help_heading = "Settings (environment variables, or the flags)")]
 #[command(mut_args = |arg: Arg| arg.hide_env_values(true))]
 pub struct SettingsArgs {
-    /// `dev`: readable logs, Swagger UI, payment simulator, demo data allowed. `prod`: JSON logs,
-    /// development secrets refused, ADMIN_EMAIL and ADMIN_PASSWORD required
-    #[arg(long, env = "APP_PROFILE", default_value = "dev", value_parser = setting::<Profile>())]
-    app_profile: Profile,
+    /// Required, no default. `dev`: readable logs, Swagger UI, payment simulator, demo data
+    /// allowed. `prod`: JSON logs, development secrets refused, ADMIN_EMAIL and ADMIN_PASSWORD, a
+    /// real SMTP_URL and AMQP credentials required, metrics only on METRICS_ADDR
+    #[arg(long, env = "APP_PROFILE", value_parser = setting::<Profile>())]
+    app_profile: Option<Profile>,
 
     /// Listen address (port 0 picks a free port)
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -376,6 +377,56 @@ pub struct SettingsArgs {
     #[arg(long, env = "CHALLENGE_TTL_SECS", default_value = "120")]
     #[arg(value_parser = setting::<Secs>())]
     challenge_ttl_secs: Secs,
+
+    // Prod profile (issue 15, item 7).
+    /// A second listener serving only the metrics (/metrics, /actuator/prometheus), which the
+    /// main port then no longer serves [default: none: dev serves them on HTTP_ADDR, prod nowhere]
+    #[arg(long, env = "METRICS_ADDR", value_parser = setting::<SocketAddr>())]
+    metrics_addr: Option<SocketAddr>,
+
+    /// Swagger UI and the OpenAPI document (/swagger-ui, /v3/api-docs): on or off [default: dev:
+    /// on; prod: off]
+    #[arg(long, env = "API_DOCS", value_parser = setting::<Switch>())]
+    api_docs: Option<Switch>,
+
+    // Retention (issue 15, item 8).
+    /// How often the housekeeping worker purges old rows, in seconds
+    #[arg(long, env = "HOUSEKEEPING_INTERVAL_SECS", default_value = "600")]
+    #[arg(value_parser = setting::<Secs>())]
+    housekeeping_interval_secs: Secs,
+
+    /// Refresh tokens are kept this long after they expire (a reused one still revokes its
+    /// family), in seconds
+    #[arg(long, env = "RETENTION_REFRESH_TOKENS_SECS", default_value = "604800")]
+    #[arg(value_parser = setting::<Secs>())]
+    retention_refresh_tokens_secs: Secs,
+
+    /// Payment webhook events are kept this many days: a redelivery of an event still known is
+    /// answered from the record; keep it longer than the provider redelivers
+    #[arg(long, env = "RETENTION_WEBHOOK_EVENTS_DAYS", default_value = "30")]
+    #[arg(value_parser = setting::<Days>())]
+    retention_webhook_events_days: Days,
+
+    /// Outbox rows already published to RabbitMQ are kept this long, in seconds
+    #[arg(long, env = "RETENTION_OUTBOX_SENT_SECS", default_value = "604800")]
+    #[arg(value_parser = setting::<Secs>())]
+    retention_outbox_sent_secs: Secs,
+
+    /// Records of sent emails (the consumer's guard against sending a redelivered message
+    /// twice) are kept this many days
+    #[arg(long, env = "RETENTION_EMAIL_DELIVERIES_DAYS", default_value = "30")]
+    #[arg(value_parser = setting::<Days>())]
+    retention_email_deliveries_days: Days,
+
+    /// How long an Idempotency-Key's answer is kept and replayed, in seconds
+    #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value = "86400")]
+    #[arg(value_parser = setting::<Secs>())]
+    idempotency_ttl_secs: Secs,
+
+    /// Live Idempotency-Keys per user; a new key beyond it is refused with 429
+    #[arg(long, env = "IDEMPOTENCY_MAX_KEYS_PER_USER", default_value = "1000")]
+    #[arg(value_parser = setting::<u32>())]
+    idempotency_max_keys_per_user: u32,
 }
 
 /// Every setting of the service.
@@ -464,6 +515,33 @@ pub struct Settings {
     pub signup_challenge_difficulty: u8,
     /// How long a challenge stays valid.
     pub challenge_ttl: Duration,
+
+    // Prod profile (issue 15, item 7).
+    /// Where the metrics are served alone; when set, the main listener does not serve them.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Whether Swagger UI and the OpenAPI document are served.
+    pub api_docs: bool,
+
+    // Retention (issue 15, item 8).
+    pub retention: Retention,
+    /// How long an Idempotency-Key's answer is kept.
+    pub idempotency_ttl: Duration,
+    /// Live Idempotency-Keys per user.
+    pub idempotency_max_keys_per_user: u32,
+}
+
+/// How long the housekeeping worker keeps each kind of row, and how often it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub interval: Duration,
+    /// Kept this long after `expires_at`.
+    pub refresh_tokens: Duration,
+    /// Kept this long after `received_at`.
+    pub webhook_events: Duration,
+    /// Published outbox rows, kept this long after `published_at`.
+    pub outbox_sent: Duration,
+    /// Kept this long after `sent_at`.
+    pub email_deliveries: Duration,
 }
 
 /// Why the settings could not be built; names the variable.
@@ -512,7 +590,11 @@ impl Settings {
     /// Applies the profile's rules to parsed settings: development defaults for the secrets,
     /// the admin, the simulator and CORS in `dev`; in `prod`, real values required.
     pub fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
-        let profile = args.app_profile;
+        // No default: an unset profile must not silently mean the development secrets.
+        let profile = args.app_profile.ok_or_else(|| ConfigError::Invalid {
+            name: "APP_PROFILE",
+            reason: "must be set, to `dev` or `prod` (there is no default)".into(),
+        })?;
         let prod = profile == Profile::Prod;
 
         // A secret: in prod it must be set and must not be the development default.
@@ -571,6 +653,9 @@ impl Settings {
             }
             Some(Switch(on)) => on,
         };
+        if prod {
+            prod_checks(&args.smtp_url, &args.amqp_url, &payment_webhook_secrets)?;
+        }
 
         let password_hash_concurrency = match args.password_hash_concurrency {
             Some(0) => {
@@ -645,6 +730,17 @@ impl Settings {
             queue_stream_ticket_ttl: args.queue_stream_ticket_ttl_secs.0,
             signup_challenge_difficulty: args.signup_challenge_difficulty.0,
             challenge_ttl: args.challenge_ttl_secs.0,
+            metrics_addr: args.metrics_addr,
+            api_docs: args.api_docs.map_or(!prod, |Switch(on)| on),
+            retention: Retention {
+                interval: args.housekeeping_interval_secs.0,
+                refresh_tokens: args.retention_refresh_tokens_secs.0,
+                webhook_events: args.retention_webhook_events_days.0,
+                outbox_sent: args.retention_outbox_sent_secs.0,
+                email_deliveries: args.retention_email_deliveries_days.0,
+            },
+            idempotency_ttl: args.idempotency_ttl_secs.0,
+            idempotency_max_keys_per_user: args.idempotency_max_keys_per_user,
         })
     }
 
@@ -658,6 +754,62 @@ impl SettingsArgs {
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
     }
+}
+
+/// Shortest webhook secret prod accepts: an HMAC key shorter than its hash adds guessable
+/// strength only.
+const MIN_WEBHOOK_SECRET_BYTES: usize = 32;
+
+/// What prod needs beyond real secrets: real mail delivery, long webhook secrets and AMQP
+/// credentials of its own.
+fn prod_checks(
+    smtp: &SmtpTarget,
+    amqp_url: &str,
+    webhook_secrets: &[SecretString],
+) -> Result<(), ConfigError> {
+    if *smtp == SmtpTarget::Log {
+        return Err(ConfigError::Invalid {
+            name: "SMTP_URL",
+            reason: "must be an smtp:// or smtps:// server when APP_PROFILE=prod (`log` writes \
+                     every email, ticket codes included, to the log)"
+                .into(),
+        });
+    }
+    if webhook_secrets.is_empty() {
+        return Err(ConfigError::MissingInProd { name: "PAYMENT_WEBHOOK_SECRETS" });
+    }
+    if let Some((i, short)) = webhook_secrets
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.expose_secret().len() < MIN_WEBHOOK_SECRET_BYTES)
+    {
+        return Err(ConfigError::Invalid {
+            name: "PAYMENT_WEBHOOK_SECRETS",
+            reason: format!(
+                "every secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes when \
+                 APP_PROFILE=prod; secret {} has {}",
+                i + 1,
+                short.expose_secret().len()
+            ),
+        });
+    }
+    match amqp_credentials(amqp_url) {
+        Some((user, password)) if user != "guest" && !password.is_empty() => Ok(()),
+        _ => Err(ConfigError::Invalid {
+            name: "AMQP_URL",
+            reason: "needs a user of its own and a password when APP_PROFILE=prod \
+                     (amqp://user:password@host:5672/vhost), not RabbitMQ's default guest"
+                .into(),
+        }),
+    }
+}
+
+/// The user and password of `amqp://user:password@host/vhost`, if the URL names them.
+fn amqp_credentials(url: &str) -> Option<(&str, &str)> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    Some(userinfo.split_once(':').unwrap_or((userinfo, "")))
 }
 
 /// An empty value counts as unset.
@@ -725,6 +877,22 @@ impl FromStr for Secs {
         match s.parse::<u64>().map_err(|e| e.to_string())? {
             0 => Err("must be greater than 0".into()),
             n => Ok(Secs(Duration::from_secs(n))),
+        }
+    }
+}
+
+/// A number of days, greater than 0.
+#[derive(Clone, Copy)]
+struct Days(Duration);
+
+impl FromStr for Days {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<u64>().map_err(|e| e.to_string())? {
+            0 => Err("must be greater than 0".into()),
+            n if n > 36_500 => Err("must be at most 36500 (100 years)".into()),
+            n => Ok(Days(Duration::from_secs(n * 86_400))),
         }
     }
 }
@@ -804,6 +972,9 @@ impl fmt::Debug for Settings {
             .field("cors_origins", &self.cors_origins)
             .field("web_dir", &self.web_dir)
             .field("trusted_proxies", &self.trusted_proxies.to_string())
+            .field("metrics_addr", &self.metrics_addr)
+            .field("api_docs", &self.api_docs)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -826,20 +997,128 @@ mod tests {
 
     use super::*;
 
+    /// Settings from these variables, with `APP_PROFILE=dev` unless they name a profile.
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
+        let mut map: HashMap<String, String> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("APP_PROFILE".into()).or_insert_with(|| "dev".into());
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
-    fn dev_starts_with_no_configuration() {
-        let s = settings(&[]).unwrap();
+    fn dev_starts_with_only_app_profile() {
+        let s = Settings::from_lookup(|k| (k == "APP_PROFILE").then(|| "dev".into())).unwrap();
         assert_eq!(s.profile, Profile::Dev);
         assert_eq!(s.http_addr.port(), 8080);
         assert_eq!(s.hold_ttl, Duration::from_secs(600));
         assert_eq!(s.cors_origins, CorsOrigins::Any);
         assert_eq!(s.web_dir, PathBuf::from("web/dist"));
+        assert!(s.api_docs, "dev serves the API docs");
+        assert_eq!(s.metrics_addr, None);
+    }
+
+    #[test]
+    fn a_missing_app_profile_refuses_to_start_and_names_it() {
+        let err = Settings::from_lookup(|_| None).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "APP_PROFILE", .. }), "{err}");
+        assert!(err.to_string().starts_with("APP_PROFILE: must be set"), "{err}");
+        let blank = Settings::from_lookup(|k| (k == "APP_PROFILE").then(|| " ".into()));
+        assert!(blank.unwrap_err().to_string().starts_with("APP_PROFILE"), "blank is unset");
+    }
+
+    /// Everything prod requires, valid.
+    const PROD: [(&str, &str); 7] = [
+        ("APP_PROFILE", "prod"),
+        ("JWT_SECRET", "a-real-secret-that-is-long-enough-0123456789"),
+        ("PAYMENT_WEBHOOK_SECRETS", "whsec_0123456789abcdef0123456789abcdef"),
+        ("ADMIN_EMAIL", "ops@example.com"),
+        ("ADMIN_PASSWORD", "a-strong-password"),
+        ("SMTP_URL", "smtps://mail.example.com:465"),
+        ("AMQP_URL", "amqp://ticketing:s3cret-pass@rabbitmq:5672/%2f"),
+    ];
+
+    /// The prod settings with one variable changed (or removed, with `None`).
+    fn prod_with(name: &str, value: Option<&str>) -> Result<Settings, ConfigError> {
+        let mut vars: Vec<(&str, &str)> =
+            PROD.iter().copied().filter(|(k, _)| *k != name).collect();
+        if let Some(v) = value {
+            vars.push((name, v));
+        }
+        settings(&vars)
+    }
+
+    #[test]
+    fn prod_starts_with_real_values_and_hides_metrics_and_docs() {
+        let s = settings(&PROD).unwrap();
+        assert!(s.is_prod());
+        assert!(!s.api_docs, "prod serves no API docs unless asked");
+        assert_eq!(s.metrics_addr, None);
+        let s = prod_with("API_DOCS", Some("on")).unwrap();
+        assert!(s.api_docs, "API_DOCS=on turns them on in prod");
+        assert!(!settings(&[("API_DOCS", "off")]).unwrap().api_docs, "and off in dev");
+        let s = prod_with("METRICS_ADDR", Some("127.0.0.1:9091")).unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9091".parse().unwrap()));
+    }
+
+    #[test]
+    fn prod_refuses_logging_emails_instead_of_sending_them() {
+        for smtp in [None, Some("log")] {
+            let err = prod_with("SMTP_URL", smtp).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "SMTP_URL", .. }), "{err}");
+            assert!(err.to_string().starts_with("SMTP_URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn prod_refuses_a_webhook_secret_shorter_than_32_bytes() {
+        let short = "a".repeat(31);
+        let long = "b".repeat(32);
+        for secrets in [short.clone(), format!("{long},{short}"), ",".into()] {
+            let err = prod_with("PAYMENT_WEBHOOK_SECRETS", Some(&secrets)).unwrap_err();
+            assert!(err.to_string().starts_with("PAYMENT_WEBHOOK_SECRETS"), "{secrets}: {err}");
+        }
+        let err = prod_with("PAYMENT_WEBHOOK_SECRETS", Some(&short)).unwrap_err();
+        assert!(err.to_string().contains("secret 1 has 31"), "{err}");
+        let both = format!("{long}, {long}c");
+        assert_eq!(
+            prod_with("PAYMENT_WEBHOOK_SECRETS", Some(&both))
+                .unwrap()
+                .payment_webhook_secrets
+                .len(),
+            2
+        );
+        // Dev keeps its short development secret.
+        assert!(settings(&[("PAYMENT_WEBHOOK_SECRETS", "short")]).is_ok());
+    }
+
+    #[test]
+    fn prod_refuses_rabbitmqs_default_credentials() {
+        for url in [
+            None,
+            Some("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            Some("amqp://guest:other@rabbitmq:5672/%2f"),
+            Some("amqp://rabbitmq:5672/%2f"),
+            Some("amqp://ticketing@rabbitmq:5672/%2f"),
+            Some("amqp://ticketing:@rabbitmq:5672/%2f"),
+        ] {
+            let err = prod_with("AMQP_URL", url).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "AMQP_URL", .. }), "{url:?}: {err}");
+            assert!(!err.to_string().contains("guest:guest@"), "the URL is not echoed: {err}");
+        }
+        assert!(prod_with("AMQP_URL", Some("amqps://app:p%40ss@mq.example:5671/prod")).is_ok());
+    }
+
+    #[test]
+    fn retention_settings_have_safe_defaults_and_refuse_zero() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.retention.webhook_events, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.retention.email_deliveries, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.idempotency_ttl, Duration::from_secs(86_400));
+        assert_eq!(s.idempotency_max_keys_per_user, 1000);
+        for name in ["RETENTION_WEBHOOK_EVENTS_DAYS", "RETENTION_OUTBOX_SENT_SECS"] {
+            let err = settings(&[(name, "0")]).unwrap_err();
+            assert_eq!(err.to_string(), format!("{name}: `0`: must be greater than 0"));
+        }
     }
 
     #[test]
@@ -860,7 +1139,9 @@ mod tests {
         let base = [
             ("APP_PROFILE", "prod"),
             ("JWT_SECRET", "a-real-secret-that-is-long-enough-0123456789"),
-            ("PAYMENT_WEBHOOK_SECRETS", "whsec_real"),
+            ("PAYMENT_WEBHOOK_SECRETS", "whsec_real_0123456789abcdef0123456789"),
+            ("SMTP_URL", "smtp://mail.example.com:25"),
+            ("AMQP_URL", "amqp://ticketing:s3cret-pass@rabbitmq:5672/%2f"),
         ];
         let err = settings(&base).unwrap_err();
         assert!(matches!(err, ConfigError::MissingInProd { name: "ADMIN_EMAIL" }), "{err}");

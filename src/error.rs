@@ -124,6 +124,7 @@ error_codes! {
     TOO_MANY_STREAMS = TOO_MANY_REQUESTS, "열려 있는 실시간 연결이 너무 많습니다. 다른 탭을 닫고 다시 시도해주세요.", "You have too many live streams open; close another tab and try again.";
     RATE_LIMITED = TOO_MANY_REQUESTS, "요청이 너무 많습니다. 잠시 후 다시 시도해주세요.", "Too many requests; try again later.";
     CHECKOUT_COOLDOWN = TOO_MANY_REQUESTS, "결제하지 않은 예약이 여러 번 만료되어 잠시 좌석 선택과 결제가 제한됩니다. 잠시 후 다시 시도해주세요.", "Several of your checkouts expired unpaid, so holding seats and checking out are paused for a while; try again later.";
+    IDEMPOTENCY_KEY_LIMIT = TOO_MANY_REQUESTS, "사용 중인 Idempotency-Key 가 너무 많습니다. 이전 키가 만료된 뒤 다시 시도해주세요.", "You have too many live Idempotency-Keys; retry once older ones expire.";
     INTERNAL_SERVER_ERROR = INTERNAL_SERVER_ERROR, "내부 서버 오류입니다.", "Internal server error.";
     STREAM_CAPACITY_REACHED = SERVICE_UNAVAILABLE, "실시간 연결이 가득 찼습니다. 잠시 후 다시 시도해주세요.", "This server has as many live streams as it can take; try again shortly.";
     SERVICE_UNAVAILABLE = SERVICE_UNAVAILABLE, "일시적으로 서비스를 이용할 수 없습니다.", "The service is temporarily unavailable.";

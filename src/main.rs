@@ -31,15 +31,19 @@ const ABOUT: &str = "\
 Concert seat-reservation service: HTTP API, Swagger UI, SSE waiting room, workers.
 
 Every setting is an environment variable (a .env file in the working directory is read too) or
-the flag of the same name; a flag wins over its variable. Everything has a development default,
-so `ticketing` alone starts against local Postgres, Redis and RabbitMQ. With APP_PROFILE=prod,
-the development secrets are refused and ADMIN_EMAIL and ADMIN_PASSWORD are required.";
+the flag of the same name; a flag wins over its variable. APP_PROFILE must be set (`dev` or
+`prod`); with APP_PROFILE=dev everything else has a development default, so
+`APP_PROFILE=dev ticketing` starts against local Postgres, Redis and RabbitMQ. With
+APP_PROFILE=prod, the development secrets are refused, and ADMIN_EMAIL, ADMIN_PASSWORD, a real
+SMTP_URL, webhook secrets of 32 bytes or more and AMQP credentials of its own are required.";
 
 const AFTER_HELP: &str = "\
 Also read from the environment: RUST_LOG, the log filter (default info).
 
-Endpoints: the API under /api, Swagger UI at /swagger-ui.html, OpenAPI at /v3/api-docs,
-health at /actuator/health, /health/live, /health/ready, metrics at /actuator/prometheus.";
+Endpoints: the API under /api, Swagger UI at /swagger-ui.html, OpenAPI at /v3/api-docs (unless
+API_DOCS=off; off by default in prod), health at /actuator/health, /health/live, /health/ready,
+metrics at /actuator/prometheus and /metrics (on METRICS_ADDR when set; prod serves them only
+there).";
 
 /// Argon2 hashes allocate ~19 MiB each. glibc raises its mmap threshold after the first such
 /// block is freed and then serves them from the heap, where they fragment: RSS grew by about

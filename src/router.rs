@@ -114,7 +114,7 @@ fn idempotent(
 
 /// The API routes and their OpenAPI document.
 pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::sign_up))
         .routes(routes!(users::log_in))
         .routes(routes!(users::refresh_token))
@@ -150,9 +150,23 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reservations::list_concert_reservations))
         .routes(routes!(health::get_health))
         .routes(routes!(health::get_readiness))
-        .routes(routes!(health::get_liveness))
-        .routes(routes!(get_metrics))
-        .split_for_parts()
+        .routes(routes!(health::get_liveness));
+    let api = if metrics_on_main_port(state) { api.routes(routes!(get_metrics)) } else { api };
+    api.split_for_parts()
+}
+
+/// The main listener serves the metrics only in dev without `METRICS_ADDR`: with it they are
+/// served there alone, and prod never shows them on the public port.
+fn metrics_on_main_port(state: &AppState) -> bool {
+    state.settings.metrics_addr.is_none() && !state.settings.is_prod()
+}
+
+/// The metrics listener's routes (`METRICS_ADDR`): the metrics and nothing else.
+pub fn metrics(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(get_metrics))
+        .route("/actuator/prometheus", get(get_metrics))
+        .with_state(state)
 }
 
 /// The whole HTTP application.
@@ -164,11 +178,15 @@ pub fn build(state: AppState) -> Router {
     let api = if state.simulator.is_some() { api.merge(simulator::routes()) } else { api };
 
     let web_dir = state.settings.web_dir.clone();
-    let server = api
-        .route("/metrics", get(get_metrics))
-        .route("/swagger-ui.html", get(|| async { Redirect::permanent("/swagger-ui/") }))
-        .with_state(state)
-        .merge(SwaggerUi::new("/swagger-ui").url("/v3/api-docs", openapi));
+    let api =
+        if metrics_on_main_port(&state) { api.route("/metrics", get(get_metrics)) } else { api };
+    let server = if state.settings.api_docs {
+        api.route("/swagger-ui.html", get(|| async { Redirect::permanent("/swagger-ui/") }))
+            .with_state(state)
+            .merge(SwaggerUi::new("/swagger-ui").url("/v3/api-docs", openapi))
+    } else {
+        api.with_state(state)
+    };
     // The browser app, when built, answers every GET that no route takes; otherwise 404.
     web_app::serve(server, &web_dir)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

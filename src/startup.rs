@@ -33,6 +33,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_ADDR`'s listener, when set: the metrics alone.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
@@ -65,6 +67,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match settings.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding METRICS_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         let simulator = settings.payment_simulator.then(|| {
             let base = settings
                 .public_base_url
@@ -93,11 +103,16 @@ impl Application {
         };
         let state = AppState::new(settings, connections, shutdown.clone());
         let router = router::build(state.clone());
-        Ok(Application { listener, router, state, shutdown })
+        Ok(Application { listener, metrics_listener, router, state, shutdown })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The port of `METRICS_ADDR`'s listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -110,10 +125,20 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, router, state, shutdown } = self;
+        let Application { listener, metrics_listener, router, state, shutdown } = self;
         telemetry::describe_metrics();
         spawn_metrics_upkeep(state.clone(), shutdown.clone());
         workers::spawn_all(&state, &shutdown);
+        if let Some(metrics_listener) = metrics_listener {
+            tracing::info!(addr = %metrics_listener.local_addr()?, "serving metrics");
+            let server = axum::serve(metrics_listener, router::metrics(state.clone()))
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            tokio::spawn(async move {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -214,7 +214,11 @@ impl AppState {
             challenges,
             availability,
             seat_feeds,
-            idempotency: Idempotency::new(db.clone()),
+            idempotency: Idempotency::new(
+                db.clone(),
+                s.idempotency_ttl,
+                s.idempotency_max_keys_per_user,
+            ),
             relay: Relay::new(db.clone(), broker.clone()),
             emails: Emails::new(db.clone(), broker.clone(), Arc::new(mailer), retry),
             health: Health::new(db.clone(), redis.clone(), broker.clone()),

@@ -164,6 +164,15 @@ pub fn describe_metrics() {
         "ticketing_expiry_sweeper_last_run_timestamp_seconds",
         "When the expiry sweeper last finished a round"
     );
+    describe_counter!(
+        "ticketing_housekeeping_purged_total",
+        "Rows deleted by the housekeeping worker, by table"
+    );
+    for table in
+        ["refresh_tokens", "webhook_events", "outbox", "email_deliveries", "idempotency_keys"]
+    {
+        metrics::counter!("ticketing_housekeeping_purged_total", "table" => table).increment(0);
+    }
     for counter in [
         "redis_errors_total",
         "amqp_errors_total",

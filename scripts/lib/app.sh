@@ -1,10 +1,11 @@
-# Starts the service (the debug binary; APP_PROFILE=release for the release one) on a free port with its own database, Redis prefix and AMQP prefix
+# Starts the service (the debug binary; BUILD_PROFILE=release for the release one) with APP_PROFILE=dev on a free port with its own database, Redis prefix and AMQP prefix
 # (dropped again on exit): sourced by scripts that need the real app. Sets BASE, and ADMIN_TOKEN.
 # Extra settings: APP_ENV (e.g. "SEED_DEMO_DATA=true"). URLs it hands out (the simulator's
 # checkout pages) name the address it listens on, so a browser stays on one origin.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing/target}"
-APP_PROFILE=${APP_PROFILE:-debug}
-if [ "$APP_PROFILE" = release ]; then
+# The cargo profile, not the service's APP_PROFILE (which is always dev here; APP_ENV may override).
+BUILD_PROFILE=${BUILD_PROFILE:-debug}
+if [ "$BUILD_PROFILE" = release ]; then
   cargo build --locked --quiet --release --bin ticketing
 else
   cargo build --locked --quiet --bin ticketing
@@ -14,10 +15,10 @@ APP_DB="ticketing_$(basename "$0" .sh | tr -c 'a-z0-9_\n' _)_$$"
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 APP_LOG=$(mktemp)
 # shellcheck disable=SC2086
-env HTTP_ADDR="127.0.0.1:$APP_PORT" DATABASE_URL="$PGURL/$APP_DB" REDIS_KEY_PREFIX="app:$$:" \
+env APP_PROFILE=dev HTTP_ADDR="127.0.0.1:$APP_PORT" DATABASE_URL="$PGURL/$APP_DB" REDIS_KEY_PREFIX="app:$$:" \
   AMQP_PREFIX="app.$$." LOGIN_MAX_ATTEMPTS_PER_IP=1000000 SIGNUP_MAX_PER_IP=1000000 PUBLIC_BASE_URL="http://127.0.0.1:$APP_PORT" \
   ${APP_ENV:-} \
-  "$CARGO_TARGET_DIR/$APP_PROFILE/ticketing" >"$APP_LOG" 2>&1 &
+  "$CARGO_TARGET_DIR/$BUILD_PROFILE/ticketing" >"$APP_LOG" 2>&1 &
 APP_PID=$!
 stop_app() {
   kill "$APP_PID" 2>/dev/null || true

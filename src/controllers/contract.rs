@@ -133,6 +133,19 @@ fn text_constraints(v: &mut Value) {
                         json!(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$");
                 }
             }
+            let keyed = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+            if keyed {
+                // The per-user cap on live keys (IDEMPOTENCY_MAX_KEYS_PER_USER).
+                const LIMIT: &str = "`IDEMPOTENCY_KEY_LIMIT`: a new `Idempotency-Key` past the caller's limit of live keys";
+                match op["responses"]["429"]["description"].as_str() {
+                    Some(d) => {
+                        op["responses"]["429"]["description"] = json!(format!("{d}; or {LIMIT}"))
+                    }
+                    None => op["responses"]["429"] = error(LIMIT),
+                }
+            }
         }
     }
 }

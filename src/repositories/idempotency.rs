@@ -7,19 +7,38 @@ pub struct KeyRow {
     pub response_body: Option<Vec<u8>>,
 }
 
-/// Forgets keys older than a day, and claims left by a request that never finished.
-pub async fn forget_stale(conn: &mut PgConnection, user: i64, key: &str) -> sqlx::Result<()> {
+/// Forgets the key if it is older than `ttl_secs`, or a claim left by a request that never
+/// finished.
+pub async fn forget_stale(
+    conn: &mut PgConnection,
+    user: i64,
+    key: &str,
+    ttl_secs: f64,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "delete from idempotency_keys
          where user_id = $1 and idempotency_key = $2
-           and (created_at < now() - interval '24 hours'
+           and (created_at < now() - make_interval(secs => $3)
                 or (response_status is null and created_at < now() - interval '1 minute'))",
         user,
         key,
+        ttl_secs,
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The user's keys younger than `ttl_secs`.
+pub async fn count_live(conn: &mut PgConnection, user: i64, ttl_secs: f64) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from idempotency_keys
+           where user_id = $1 and created_at >= now() - make_interval(secs => $2)"#,
+        user,
+        ttl_secs,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Claims the key for a request; false when someone already has it.
@@ -83,12 +102,4 @@ pub async fn release(conn: &mut PgConnection, user: i64, key: &str) -> sqlx::Res
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Deletes every key older than a day; returns how many.
-pub async fn purge_expired(conn: &mut PgConnection) -> sqlx::Result<u64> {
-    Ok(sqlx::query!("delete from idempotency_keys where created_at < now() - interval '24 hours'")
-        .execute(conn)
-        .await?
-        .rows_affected())
 }

@@ -3,6 +3,7 @@
 pub mod concerts;
 pub mod database;
 pub mod health;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod locks;
 pub mod outbox;

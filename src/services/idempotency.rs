@@ -1,6 +1,9 @@
 //! `Idempotency-Key`: the same key with the same request gets the stored answer; with another
 //! request, 422; a concurrent duplicate waits for the first answer. Keys are per user and last
-//! 24 hours. Only successful answers are stored: after an error the client may retry.
+//! `IDEMPOTENCY_TTL_SECS` (a day); a user has at most `IDEMPOTENCY_MAX_KEYS_PER_USER` live keys,
+//! and a new key beyond that is refused (429) rather than an old one evicted: evicting would
+//! silently turn the retry of an old request into a second execution. Only successful answers
+//! are stored: after an error the client may retry.
 
 use std::time::Duration;
 
@@ -35,18 +38,34 @@ pub struct KeyedRequest<'a> {
 #[derive(Clone)]
 pub struct Idempotency {
     db: PgPool,
+    ttl: Duration,
+    max_keys_per_user: u32,
 }
 
 impl Idempotency {
-    pub fn new(db: PgPool) -> Self {
-        Idempotency { db }
+    pub fn new(db: PgPool, ttl: Duration, max_keys_per_user: u32) -> Self {
+        Idempotency { db, ttl, max_keys_per_user }
     }
 
     /// Claims the key for this request, or finds the answer to replay; waits for a
-    /// concurrent duplicate to finish (up to 15 s, then 409 `IDEMPOTENCY_KEY_IN_USE`).
+    /// concurrent duplicate to finish (up to 15 s, then 409 `IDEMPOTENCY_KEY_IN_USE`). A new
+    /// key past the user's cap is 429 `IDEMPOTENCY_KEY_LIMIT`; known keys still replay.
     pub async fn begin(&self, req: KeyedRequest<'_>) -> AppResult<Begin> {
         let KeyedRequest { user, key, hash } = req;
-        repo::forget_stale(&mut *self.db.acquire().await?, user, key).await?;
+        {
+            let mut conn = self.db.acquire().await?;
+            // An interval of thousands of years overflows in the database.
+            let ttl = self.ttl.as_secs_f64().min(100.0 * 365.0 * 86_400.0);
+            repo::forget_stale(&mut conn, user, key, ttl).await?;
+            // Concurrent new keys of one user may pass together: the cap can be exceeded by the
+            // user's requests in flight, never more.
+            if repo::find(&mut conn, user, key).await?.is_none()
+                && repo::count_live(&mut conn, user, ttl).await?
+                    >= i64::from(self.max_keys_per_user)
+            {
+                return Err(ErrorCode::IDEMPOTENCY_KEY_LIMIT.into());
+            }
+        }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             // A connection per round, never held while waiting: the first request needs the pool.
@@ -86,10 +105,5 @@ impl Idempotency {
     pub async fn release(&self, user: i64, key: &str) -> AppResult<()> {
         repo::release(&mut *self.db.acquire().await?, user, key).await?;
         Ok(())
-    }
-
-    /// Forgets keys older than 24 hours; returns how many.
-    pub async fn purge_expired(&self) -> AppResult<u64> {
-        Ok(repo::purge_expired(&mut *self.db.acquire().await?).await?)
     }
 }

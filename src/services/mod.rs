@@ -8,6 +8,7 @@ pub mod cooldown;
 pub mod emails;
 pub mod health;
 pub mod holds;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod outbox;
 pub mod passwords;

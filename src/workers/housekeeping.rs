@@ -1,27 +1,50 @@
-//! Housekeeping: idempotency keys are forgotten after 24 hours.
-
-use std::time::Duration;
+//! Housekeeping: every `HOUSEKEEPING_INTERVAL_SECS`, old rows are purged by their retention
+//! settings (see `services::housekeeping` for what each kind is kept for).
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::AppResult, state::AppState};
+use crate::{
+    error::AppResult,
+    services::housekeeping::{Housekeeping, Purged},
+    state::AppState,
+};
 
-const INTERVAL: Duration = Duration::from_secs(600);
+/// The rules of this instance's settings.
+fn service(state: &AppState) -> Housekeeping {
+    let s = &state.settings;
+    Housekeeping::new(state.db.clone(), s.retention, s.idempotency_ttl)
+}
 
-pub async fn execute_once(state: &AppState) -> AppResult<u64> {
-    state.idempotency.purge_expired().await
+/// One round; returns what was deleted.
+pub async fn execute_once(state: &AppState) -> AppResult<Purged> {
+    service(state).purge().await
 }
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let interval = state.settings.retention.interval;
+    let housekeeping = service(&state);
     let step = move || {
-        let state = state.clone();
+        let housekeeping = housekeeping.clone();
         async move {
-            let n = execute_once(&state).await?;
-            if n > 0 {
-                tracing::info!(count = n, "forgot expired idempotency keys");
+            let p = housekeeping.purge().await?;
+            if p.total() > 0 {
+                tracing::info!(
+                    refresh_tokens = p.refresh_tokens,
+                    webhook_events = p.webhook_events,
+                    outbox = p.outbox,
+                    email_deliveries = p.email_deliveries,
+                    idempotency_keys = p.idempotency_keys,
+                    "purged old rows"
+                );
             }
             AppResult::Ok(())
         }
     };
-    super::schedule::repeat("housekeeping", shutdown, INTERVAL, step).await;
+    // The first round one interval after start: instances started together do not purge
+    // together, and nothing here is urgent.
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::time::sleep(interval) => {}
+    }
+    super::schedule::repeat("housekeeping", shutdown, interval, step).await;
 }

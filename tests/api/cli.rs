@@ -55,6 +55,49 @@ fn prod_refuses_to_start_and_names_the_missing_variable() {
     assert!(String::from_utf8(out.stderr).unwrap().contains("JWT_SECRET"));
 }
 
+#[test]
+fn a_missing_app_profile_refuses_to_start_and_names_it() {
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no silent fallback to dev");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("APP_PROFILE: must be set"), "{err}");
+}
+
+#[test]
+fn prod_refuses_log_mail_short_webhook_secrets_and_guest_amqp() {
+    let prod = [
+        ("APP_PROFILE", "prod"),
+        ("JWT_SECRET", "a-production-secret-of-sufficient-length-42"),
+        ("PAYMENT_WEBHOOK_SECRETS", "whsec_live_0123456789abcdef0123456789"),
+        ("ADMIN_EMAIL", "ops@example.com"),
+        ("ADMIN_PASSWORD", "ops-admin-password"),
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ("AMQP_URL", "amqp://ticketing:mq-password-42@127.0.0.1:5672/%2f"),
+    ];
+    for (name, bad) in [
+        ("SMTP_URL", "log"),
+        ("PAYMENT_WEBHOOK_SECRETS", "whsec_live_0123456789abcdef0123"),
+        ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+    ] {
+        assert_eq!(bad.len() == 31, name == "PAYMENT_WEBHOOK_SECRETS", "31 bytes: {bad}");
+        let out = Command::new(BIN)
+            .env_clear()
+            .envs(prod.iter().copied().filter(|(k, _)| *k != name))
+            .env(name, bad)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}={bad} is refused");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(&format!("configuration error: {name}")), "{name}: {err}");
+    }
+}
+
 fn pg_base() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -65,6 +108,7 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
     let db_name = format!("ticketing_cli_{}", uuid::Uuid::new_v4().simple());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(BIN)
+        .env("APP_PROFILE", "dev")
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", format!("{}/{db_name}", pg_base()))
         .env("REDIS_KEY_PREFIX", format!("cli:{db_name}:"))
@@ -136,7 +180,8 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
 async fn prod_logs_are_json_lines_with_request_ids_and_no_secrets() {
     let db_name = format!("ticketing_cli_{}", uuid::Uuid::new_v4().simple());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let webhook_secret = "whsec_prod_test_secret";
+    let webhook_secret = "whsec_prod_test_secret_0123456789abcdef";
+    let amqp_password = "mq-password-never-logged";
     let mut child = Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -145,6 +190,8 @@ async fn prod_logs_are_json_lines_with_request_ids_and_no_secrets() {
         .env("PAYMENT_WEBHOOK_SECRETS", webhook_secret)
         .env("ADMIN_EMAIL", "ops@example.com")
         .env("ADMIN_PASSWORD", "ops-admin-password")
+        .env("SMTP_URL", "smtp://127.0.0.1:2525")
+        .env("AMQP_URL", format!("amqp://ticketing:{amqp_password}@127.0.0.1:5672/%2f"))
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", format!("{}/{db_name}", pg_base()))
         .env("REDIS_KEY_PREFIX", format!("cli:{db_name}:"))
@@ -239,6 +286,7 @@ async fn prod_logs_are_json_lines_with_request_ids_and_no_secrets() {
         "ops-admin-password",
         "a-production-secret-of-sufficient-length-42",
         webhook_secret,
+        amqp_password,
     ] {
         assert!(!log.contains(secret), "the log leaks `{secret}`");
     }

@@ -29,6 +29,8 @@ fn redis_url() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// `METRICS_ADDR`'s listener (`http://127.0.0.1:port`), when the test set one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     /// A pool on the test's own database, for arranging and inspecting state.
     pub db: PgPool,
@@ -77,6 +79,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
     let redis_prefix = format!("test:{id}:");
     let mut vars: HashMap<String, String> = HashMap::from([
+        ("APP_PROFILE".into(), "dev".into()),
         ("HTTP_ADDR".into(), "127.0.0.1:0".into()),
         ("DATABASE_URL".into(), format!("{}/{db_name}", pg_base())),
         ("DATABASE_MAX_CONNECTIONS".into(), "10".into()),
@@ -114,6 +117,7 @@ async fn start(
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let db = app.state().db.clone();
     let state = app.state().clone();
     let shutdown = app.shutdown_token();
@@ -126,6 +130,7 @@ async fn start(
         .unwrap();
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         client,
         db,
         db_name,

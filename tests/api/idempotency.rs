@@ -167,7 +167,8 @@ async fn keys_expire_after_a_day_and_must_be_sane() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert_eq!(ticketing::workers::housekeeping::execute_once(&app.state).await.unwrap(), 1);
+    let purged = ticketing::workers::housekeeping::execute_once(&app.state).await.unwrap();
+    assert_eq!(purged.idempotency_keys, 1);
 
     let long = "k".repeat(256);
     error_body(

@@ -315,7 +315,9 @@ async fn tokens_signed_with_another_key_or_malformed_are_refused() {
 #[tokio::test]
 async fn an_expired_access_token_is_refused() {
     let app = spawn_app().await;
-    let settings = ticketing::config::Settings::from_lookup(|_| None).unwrap();
+    let settings =
+        ticketing::config::Settings::from_lookup(|k| (k == "APP_PROFILE").then(|| "dev".into()))
+            .unwrap();
     // Same dev secret as the app, but a lifetime that ended long ago (past the 5 s leeway).
     let tokens = ticketing::services::tokens::Tokens::new(
         &settings.jwt_secret,

@@ -52,16 +52,16 @@ fn the_compose_stack_has_every_service_with_health_checks_and_ordered_start() {
             .map(|v| v.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     };
-    assert!(ports("postgres").contains(&"5433:5432".to_owned()));
+    assert!(ports("postgres").contains(&"127.0.0.1:5433:5432".to_owned()));
     for (service, port) in [
-        ("rabbitmq", "5672:5672"),
-        ("rabbitmq", "15672:15672"),
-        ("mailhog", "1025:1025"),
-        ("mailhog", "8025:8025"),
-        ("prometheus", "9090:9090"),
-        ("grafana", "3000:3000"),
-        ("loki", "3100:3100"),
-        ("concert-app", "8080:8080"),
+        ("rabbitmq", "127.0.0.1:5672:5672"),
+        ("rabbitmq", "127.0.0.1:15672:15672"),
+        ("mailhog", "127.0.0.1:1025:1025"),
+        ("mailhog", "127.0.0.1:8025:8025"),
+        ("prometheus", "127.0.0.1:9090:9090"),
+        ("grafana", "127.0.0.1:3000:3000"),
+        ("loki", "127.0.0.1:3100:3100"),
+        ("concert-app", "127.0.0.1:8080:8080"),
     ] {
         assert!(ports(service).contains(&port.to_owned()), "{service} publishes {port}");
     }
@@ -97,6 +97,96 @@ fn the_compose_stack_has_every_service_with_health_checks_and_ordered_start() {
     for key in app["environment"].as_hash().unwrap().keys().filter_map(Yaml::as_str) {
         assert!(help.contains(key), "{key} is a documented setting");
     }
+}
+
+/// `${NAME…}` references of a compose value: (name, whether it is required with `:?`).
+fn interpolations(value: &str) -> Vec<(String, bool)> {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| {
+            let inner = rest.split('}').next()?;
+            let name: String =
+                inner.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let required = inner[name.len()..].starts_with(":?");
+            Some((name, required))
+        })
+        .collect()
+}
+
+/// The `NAME=value` lines of an env file.
+fn env_file(path: &str) -> Vec<(String, String)> {
+    repo_file(path)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+#[test]
+fn the_compose_stack_publishes_only_on_localhost_and_has_no_default_passwords() {
+    let compose = yaml("docker-compose.yml");
+    let services = compose["services"].as_hash().expect("services");
+    let mut published = 0;
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        for port in service["ports"].as_vec().into_iter().flatten() {
+            let port = port.as_str().unwrap_or_else(|| panic!("{name}: ports as strings"));
+            assert!(port.starts_with("127.0.0.1:"), "{name} publishes {port} on every interface");
+            published += 1;
+        }
+        for volume in service["volumes"].as_vec().into_iter().flatten().filter_map(Yaml::as_str) {
+            assert!(!volume.contains("docker.sock"), "{name} mounts the Docker socket: {volume}");
+        }
+        // Every password (a variable named so, or one inside a URL) comes from the environment,
+        // required, never a value written here.
+        for (key, value) in service["environment"].as_hash().into_iter().flatten() {
+            let (key, value) = (key.as_str().unwrap(), value.as_str().unwrap_or_default());
+            let in_url = value.split_once("://").and_then(|(_, rest)| rest.split_once('@'));
+            let secret_key = key.contains("PASSWORD") || key.ends_with("_PASS");
+            if let Some((userinfo, _)) = in_url {
+                // Each `${…}` stands for one opaque value (its message may hold a colon).
+                let mut plain = String::new();
+                let mut rest = userinfo;
+                while let Some((before, after)) = rest.split_once("${") {
+                    plain.push_str(before);
+                    plain.push('\0');
+                    rest = after.split_once('}').map_or("", |(_, r)| r);
+                }
+                plain.push_str(rest);
+                let password = plain.split_once(':').map(|(_, p)| p);
+                assert!(
+                    password.is_none_or(|p| p == "\0")
+                        && interpolations(userinfo).iter().all(|(_, required)| *required),
+                    "{name}: {key} holds a password written in docker-compose.yml: {value}"
+                );
+            }
+            if secret_key && !value.is_empty() {
+                let refs = interpolations(value);
+                assert!(
+                    value.starts_with("${") && refs.iter().all(|(_, required)| *required)
+                        || refs.iter().all(|(_, required)| !*required) && value.ends_with(":-}"),
+                    "{name}: {key} has a default: {value}"
+                );
+            }
+        }
+    }
+    assert!(published >= 8, "the checks saw the published ports");
+    // The development values live in one file named for dev, and it names every required one.
+    let dev = env_file("ops/dev.env");
+    assert!(dev.contains(&("APP_PROFILE".to_owned(), "dev".to_owned())), "{dev:?}");
+    let text = repo_file("docker-compose.yml");
+    let required: BTreeSet<String> =
+        interpolations(&text).into_iter().filter(|(_, r)| *r).map(|(n, _)| n).collect();
+    for name in ["APP_PROFILE", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]
+    {
+        assert!(required.contains(name), "{name} is required by docker-compose.yml");
+    }
+    for name in &required {
+        assert!(dev.iter().any(|(k, _)| k == name), "ops/dev.env sets {name}");
+    }
+    assert!(repo_file("README.md").contains("--env-file ops/dev.env"), "README shows how");
 }
 
 /// The files compose mounts into the Prometheus container, as (repository path, container path),
@@ -163,8 +253,22 @@ fn promtool(args: &[&str]) -> (bool, String) {
 fn prometheus_scrapes_the_app_by_service_name_and_loads_the_alerts() {
     let prometheus = yaml("prometheus.yml");
     let job = &prometheus["scrape_configs"][0];
-    assert_eq!(job["metrics_path"].as_str(), Some("/actuator/prometheus"));
-    assert_eq!(job["static_configs"][0]["targets"][0].as_str(), Some("concert-app:8080"));
+    assert_eq!(job["metrics_path"].as_str(), Some("/metrics"));
+    // The app's metrics listener (METRICS_ADDR), not its public port, which serves no metrics.
+    let compose = yaml("docker-compose.yml");
+    let metrics_addr = compose["services"]["concert-app"]["environment"]["METRICS_ADDR"]
+        .as_str()
+        .expect("the app has a metrics listener");
+    let port = metrics_addr.rsplit_once(':').unwrap().1;
+    assert_eq!(
+        job["static_configs"][0]["targets"][0].as_str(),
+        Some(format!("concert-app:{port}").as_str())
+    );
+    let published = compose["services"]["concert-app"]["ports"].as_vec().unwrap();
+    assert!(
+        published.iter().filter_map(Yaml::as_str).all(|p| !p.ends_with(&format!(":{port}"))),
+        "the metrics port is not published"
+    );
     // Relative rule files are read from the configuration's directory in the container.
     let (mounts, config) = prometheus_container_files();
     let config_dir = std::path::Path::new(&config).parent().unwrap();
@@ -294,17 +398,54 @@ fn every_alert_has_a_firing_and_a_quiet_case_in_its_unit_tests() {
 }
 
 #[test]
-fn promtail_discovers_docker_logs_parses_json_and_keeps_labels_few() {
+fn promtail_reads_log_files_without_the_docker_socket_parses_json_and_keeps_labels_few() {
     let promtail = yaml("promtail.yml");
+    assert!(!repo_file("promtail.yml").contains("docker.sock"), "no Docker socket");
     let job = &promtail["scrape_configs"][0];
-    assert_eq!(job["docker_sd_configs"][0]["host"].as_str(), Some("unix:///var/run/docker.sock"));
+    assert!(job["docker_sd_configs"].is_badvalue(), "no discovery through the Docker API");
+    let path = job["static_configs"][0]["labels"]["__path__"].as_str().expect("a file target");
+    assert_eq!(path, "/var/lib/docker/containers/*/*-json.log");
+    // Compose mounts exactly that directory, read-only, into Promtail.
+    let compose = yaml("docker-compose.yml");
+    let mounts: Vec<&str> = compose["services"]["promtail"]["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(
+        mounts.contains(&"/var/lib/docker/containers:/var/lib/docker/containers:ro"),
+        "{mounts:?}"
+    );
+    // The labels Promtail reads from each line's attrs are the ones the logging options write.
+    let attrs = compose["x-logging"]["options"]["labels"].as_str().expect("logging labels");
+    assert!(attrs.split(',').any(|l| l == "logging"), "{attrs}");
+    assert!(attrs.split(',').any(|l| l == "com.docker.compose.service"), "{attrs}");
+    assert_eq!(compose["services"]["concert-app"]["labels"]["logging"].as_str(), Some("promtail"));
+
     let stages = job["pipeline_stages"].as_vec().unwrap();
-    let json = stages.iter().find(|s| !s["json"].is_badvalue()).expect("a json stage");
-    assert!(!json["json"]["expressions"]["level"].is_badvalue());
-    let labels = stages.iter().find(|s| !s["labels"].is_badvalue()).expect("a labels stage");
-    let label_names: Vec<&str> =
-        labels["labels"].as_hash().unwrap().keys().filter_map(Yaml::as_str).collect();
-    assert_eq!(label_names, ["level"], "request ids and routes are not labels");
+    let docker_line = stages.iter().find(|s| !s["json"].is_badvalue()).expect("a json stage");
+    assert_eq!(docker_line["json"]["expressions"]["output"].as_str(), Some("log"));
+    let dropped = stages.iter().find(|s| !s["match"].is_badvalue()).expect("a match stage");
+    assert_eq!(dropped["match"]["action"].as_str(), Some("drop"));
+    assert!(dropped["match"]["selector"].as_str().unwrap().contains(r#"logging!="promtail""#));
+    let app_line = stages.iter().filter(|s| !s["json"].is_badvalue()).nth(1).expect("app json");
+    assert!(!app_line["json"]["expressions"]["level"].is_badvalue());
+    // Labels that reach Loki: those set, minus those dropped.
+    let mut labels = BTreeSet::new();
+    for stage in stages {
+        for key in stage["labels"].as_hash().into_iter().flat_map(|h| h.keys()) {
+            labels.insert(key.as_str().unwrap());
+        }
+        for key in stage["labeldrop"].as_vec().into_iter().flatten() {
+            labels.remove(key.as_str().unwrap());
+        }
+    }
+    assert_eq!(
+        labels,
+        BTreeSet::from(["level", "service", "stream"]),
+        "request ids and routes are not labels"
+    );
     assert_eq!(promtail["clients"][0]["url"].as_str(), Some("http://loki:3100/loki/api/v1/push"));
 }
 
