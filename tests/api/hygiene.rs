@@ -54,6 +54,10 @@ async fn probe_concert(app: &TestApp, concert: i64, fan: &str, admin: &str) {
         let queue = json!({"concertId": concert});
         probe(app, Method::POST, "/api/queue", token, Some(queue)).await;
         probe(app, Method::DELETE, &format!("/api/queue/{concert}"), token, None).await;
+        let ticket = format!("/api/queue/{concert}/stream-ticket");
+        probe(app, Method::POST, &ticket, token, None).await;
+        let challenge = json!({"purpose": "QUEUE", "concertId": concert});
+        probe(app, Method::POST, "/api/challenge", token, Some(challenge)).await;
         let body = concert_body("probe");
         probe(app, Method::PUT, &format!("/api/concert/{concert}"), token, Some(body)).await;
         let batch = json!([seat_body(concert)]);
@@ -63,7 +67,7 @@ async fn probe_concert(app: &TestApp, concert: i64, fan: &str, admin: &str) {
     // The streams answer at once when the concert is unknown; a bounded wait either way.
     for path in [
         format!("/api/seat/concert/{concert}/availability/stream"),
-        format!("/api/queue/{concert}/stream?token={fan}"),
+        format!("/api/queue/{concert}/stream?ticket={fan}"),
     ] {
         let res = app.client.get(app.url(&path)).timeout(Duration::from_secs(3)).send().await;
         if let Ok(res) = res {
