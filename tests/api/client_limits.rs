@@ -205,7 +205,7 @@ async fn seat_map_streams_are_capped_per_forwarded_client() {
     let b = app.request_with(Method::GET, &path, &[("x-forwarded-for", "203.0.113.2")]).await;
     assert_eq!(b.status(), StatusCode::OK, "another fan behind the proxy");
     let again = app.request_with(Method::GET, &path, &[("x-forwarded-for", "203.0.113.1")]).await;
-    error_body(again, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    error_body(again, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS").await;
     drop((a, b));
 }
 

@@ -18,7 +18,7 @@ pub const ADMIN_EMAIL: &str = "admin@admin";
 pub const ADMIN_PASSWORD: &str = "admin1234";
 
 /// Postgres server for tests (`TEST_DATABASE_URL`, without a database name).
-fn pg_base() -> String {
+pub fn pg_base() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
@@ -204,15 +204,7 @@ impl Drop for TestApp {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                if let Ok(mut conn) =
-                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
-                {
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            r#"drop database if exists "{db_name}" with (force)"#
-                        )))
-                        .await;
-                }
+                drop_database(&db_name).await;
                 delete_amqp_topology(&amqp_prefix).await;
                 if let Ok(client) = deadpool_redis::redis::Client::open(redis_url())
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
@@ -241,6 +233,17 @@ fn amqp_url() -> String {
 }
 
 /// Removes a test's durable queues and exchanges from the broker.
+/// Drops a test's database, whoever is still connected; failures are ignored (clean-up).
+pub async fn drop_database(db_name: &str) {
+    if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", pg_base())).await {
+        let _ = conn
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"drop database if exists "{db_name}" with (force)"#
+            )))
+            .await;
+    }
+}
+
 pub async fn delete_amqp_topology(prefix: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let Ok(conn) =

@@ -8,9 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::helpers::{drop_database, pg_base};
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::{Connection, Executor, PgConnection};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ticketing");
 const PERMITS: u64 = 2;
@@ -20,11 +20,6 @@ const SIGNUPS: usize = 200;
 /// code, hashing all 200 at once, peaked at 1,010 MiB in this same test (and answered 503
 /// without `Retry-After` when its database pool ran dry).
 const PEAK_BOUND_KIB: u64 = 256 * 1024;
-
-fn pg_base() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
 
 /// The service as a process of its own; killed and its database dropped when dropped.
 struct Service {
@@ -39,17 +34,7 @@ impl Drop for Service {
         let db_name = self.db_name.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) =
-                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
-                {
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            r#"drop database if exists "{db_name}" with (force)"#
-                        )))
-                        .await;
-                }
-            });
+            rt.block_on(drop_database(&db_name));
         })
         .join();
     }
@@ -73,6 +58,7 @@ async fn two_hundred_concurrent_signups_hash_a_few_at_a_time_in_bounded_memory()
     let db_name = format!("ticketing_hash_{id}");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(BIN)
+        .env("APP_PROFILE", "dev")
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", format!("{}/{db_name}", pg_base()))
         .env("REDIS_KEY_PREFIX", format!("test:{id}:"))
