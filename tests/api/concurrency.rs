@@ -36,7 +36,7 @@ async fn five_hundred_fans_race_for_one_seat_and_exactly_one_wins() {
     let winners: Vec<i64> = results.iter().filter(|r| r.1 == StatusCode::OK).map(|r| r.0).collect();
     assert_eq!(winners.len(), 1, "exactly one fan holds the seat");
     for (_, status, body) in results.iter().filter(|r| r.1 != StatusCode::OK) {
-        assert_eq!(*status, StatusCode::CONFLICT);
+        assert_eq!(*status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["code"], "SEAT_ALREADY_LOCKED");
     }
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD");
