@@ -114,6 +114,7 @@ error_codes! {
     INVALID_CONCERT_STATUS = UNPROCESSABLE_ENTITY, "예매할 수 없는 콘서트 상태입니다.", "The concert is not on sale.";
     SEAT_LIMIT_EXCEEDED = UNPROCESSABLE_ENTITY, "공연당 선택할 수 있는 좌석 수를 초과했습니다.", "You would exceed the seats allowed per fan for this concert.";
     AMOUNT_MISMATCH = UNPROCESSABLE_ENTITY, "결제 금액이 좌석 가격과 일치하지 않습니다.", "The amount does not match the seats' prices.";
+    CHALLENGE_CONCERT_REQUIRED = UNPROCESSABLE_ENTITY, "대기열 입장용 확인에는 콘서트 ID가 필요합니다.", "A QUEUE challenge needs the concertId of the waiting room.";
     RESERVATION_EXPIRED = UNPROCESSABLE_ENTITY, "예약이 만료되었습니다.", "The reservation has expired.";
     RESERVATION_NOT_CONFIRMED = UNPROCESSABLE_ENTITY, "확정된 예약만 취소할 수 있습니다.", "Only a confirmed reservation can be canceled.";
     CANCELLATION_DEADLINE_PASSED = UNPROCESSABLE_ENTITY, "공연 2시간 전까지만 취소할 수 있습니다.", "Cancellation closes two hours before the show.";

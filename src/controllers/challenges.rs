@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::AppJson;
 use crate::{
     domain::{challenge::ChallengePurpose, check::Check, time::serialize_kst},
-    error::{AppError, AppResult, ErrorBody},
+    error::{AppError, AppResult, ErrorBody, ErrorCode, FieldError, FieldProblem},
     state::AppState,
 };
 
@@ -17,6 +17,8 @@ const TAG: &str = "challenge";
 
 /// The header that carries a solved challenge.
 pub const HEADER: &str = "x-challenge";
+/// The longest `X-Challenge` value accepted (a challenge is about 80 characters).
+const MAX_LEN: usize = 200;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -59,8 +61,9 @@ pub struct ChallengeResponse {
 #[utoipa::path(post, path = "/api/challenge", tag = TAG, request_body = ChallengeRequest,
     responses(
         (status = 200, description = "A challenge to solve", body = ChallengeResponse),
-        (status = 400, description = "Invalid fields (`concertId` is required for `QUEUE`)", body = ErrorBody),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
         (status = 404, description = "`CONCERT_NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`CHALLENGE_CONCERT_REQUIRED`: `QUEUE` without a `concertId`", body = ErrorBody),
     ))]
 pub async fn create_challenge(
     State(state): State<AppState>,
@@ -68,11 +71,16 @@ pub async fn create_challenge(
 ) -> AppResult<AppJson<ChallengeResponse>> {
     let mut check = Check::new();
     let purpose = check.required("purpose", req.purpose);
-    let concert = match purpose {
-        Some(ChallengePurpose::Queue) => check.required("concertId", req.concert_id),
-        _ => None,
-    };
     let purpose = check.build(|| purpose)?;
+    // The document cannot say "required for QUEUE" as a shape, so it is a rule: 422.
+    let concert = match (purpose, req.concert_id) {
+        (ChallengePurpose::Queue, None) => {
+            let missing = FieldError::new("concertId", FieldProblem::Required);
+            return Err(AppError::Invalid(ErrorCode::CHALLENGE_CONCERT_REQUIRED, vec![missing]));
+        }
+        (ChallengePurpose::Queue, concert) => concert,
+        (_, _) => None,
+    };
     let issued = state.challenges.issue(purpose, concert).await?;
     Ok(AppJson(ChallengeResponse {
         challenge: issued.challenge,
@@ -107,6 +115,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ChallengeProof {
         // answer, which the check refuses (when there is a check).
         let x_challenge =
             parts.headers.get(HEADER).map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
+        // The header is held to its documented shape whether or not a check is on.
+        if x_challenge.as_ref().is_some_and(|v| v.chars().count() > MAX_LEN) {
+            let problem = FieldProblem::Length { min: 0, max: MAX_LEN };
+            return Err(AppError::field("X-Challenge", problem));
+        }
         Ok(ChallengeProof { x_challenge })
     }
 }
