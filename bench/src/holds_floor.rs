@@ -37,6 +37,8 @@ pub struct Config {
     pub duration: Duration,
     /// A floor already running (`ticketing-bench floor`); `None`: one started in this process.
     pub floor_url: Option<String>,
+    /// The concert that floor serves.
+    pub floor_concert: Option<i64>,
     /// The service's settings the floor must share (Redis, prefix, JWT secret, hold rules).
     pub floor: floor::Config,
     pub rounds: usize,
@@ -123,6 +125,43 @@ async fn warm(client: &reqwest::Client, base: &str, concert: i64) -> anyhow::Res
     Ok(())
 }
 
+/// The seat ids of a concert, from the service's seat map.
+async fn seat_ids(client: &reqwest::Client, base: &str, concert: i64) -> anyhow::Result<Vec<i64>> {
+    let map: Vec<Value> = client
+        .get(format!("{base}/api/seat/concert/{concert}/seat-map"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let ids: Vec<i64> = map.iter().filter_map(|s| s["id"].as_i64()).collect();
+    anyhow::ensure!(!ids.is_empty(), "concert {concert} has no seats");
+    Ok(ids)
+}
+
+/// The concerts `ticketing-bench floor` serves: those given, loaded into Redis by the service,
+/// or a new one of `seats` seats.
+pub async fn floor_concerts(
+    options: &crate::Options,
+    given: Vec<i64>,
+    seats: usize,
+) -> anyhow::Result<Vec<i64>> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let base = &options.base_url;
+    if !given.is_empty() {
+        for concert in &given {
+            warm(&client, base, *concert).await?;
+        }
+        return Ok(given);
+    }
+    let admin =
+        admin_token_at(&client, base, &options.admin_email, &options.admin_password).await?;
+    let (concert, _) = create_concert_at(&client, base, &admin, seats).await?;
+    warm(&client, base, concert).await?;
+    println!("created concert {concert} with {seats} seats for the floor");
+    Ok(vec![concert])
+}
+
 /// Service vs floor vs redis-benchmark.
 pub async fn compare(config: &Config) -> anyhow::Result<()> {
     let base = config.base_url.as_str();
@@ -130,7 +169,13 @@ pub async fn compare(config: &Config) -> anyhow::Result<()> {
     let s = setup(config, users).await?;
     eprintln!("creating two concerts of {} seats (service, floor)…", config.seats);
     let (service_concert, service_seats) = warm_concert(&s, base, config.seats).await?;
-    let (floor_concert, floor_seats) = warm_concert(&s, base, config.seats).await?;
+    let (floor_concert, floor_seats) = match config.floor_concert {
+        Some(concert) => {
+            warm(&s.client, base, concert).await?;
+            (concert, seat_ids(&s.client, base, concert).await?)
+        }
+        None => warm_concert(&s, base, config.seats).await?,
+    };
     let floor_base = match &config.floor_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {

@@ -134,8 +134,11 @@ enum Scenario {
         #[arg(long)]
         floor: bool,
         /// With --floor: a floor already running (`ticketing-bench floor`) instead of one here
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", requires = "floor_concert")]
         floor_url: Option<String>,
+        /// With --floor-url: the concert that floor serves (it prints its id)
+        #[arg(long, value_name = "ID")]
+        floor_concert: Option<i64>,
         /// First holds on a cold concert vs a warm one (issue 16)
         #[arg(long)]
         cold_warm: bool,
@@ -149,17 +152,21 @@ enum Scenario {
     },
     /// The floor server alone (issue 16): POST /api/seat/{id}/select of the given concerts
     ///
-    /// Reads the concerts' seat maps from --base-url once, then serves holds on --port with
-    /// the service's JWT check, hold script (velocity limits off) and answer, no middleware.
-    /// The concerts' state must be loaded in Redis by the service (any read of them does it).
+    /// Without --concert, creates a concert of --seats seats through the service at
+    /// --base-url and prints its id. Has the service load the concerts' state into Redis,
+    /// reads their seat maps once, then serves holds on --port with the service's JWT check,
+    /// hold script (velocity limits off) and answer, no middleware.
     #[command(verbatim_doc_comment)]
     Floor {
         /// Port to listen on (127.0.0.1)
         #[arg(long, value_name = "N", default_value_t = 8090)]
         port: u16,
-        /// Concerts to serve (comma-separated)
-        #[arg(long, value_name = "ID", value_delimiter = ',', required = true)]
+        /// Concerts to serve (comma-separated); none: one created
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
         concert: Vec<i64>,
+        /// Seats of the concert created without --concert
+        #[arg(long, value_name = "N", default_value_t = 20_000)]
+        seats: usize,
         #[command(flatten)]
         service: ServiceArgs,
         #[command(flatten)]
@@ -354,6 +361,7 @@ async fn main() -> anyhow::Result<()> {
             users,
             floor,
             floor_url,
+            floor_concert,
             cold_warm,
             rounds,
             service,
@@ -373,6 +381,7 @@ async fn main() -> anyhow::Result<()> {
                 clients,
                 duration,
                 floor_url,
+                floor_concert,
                 rounds,
                 json: options.json,
             };
@@ -386,9 +395,10 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Scenario::Floor { common, port, concert, service } => {
-            let base_url = common.options().base_url;
-            floor::serve(service.floor(&base_url, concert, port)).await
+        Scenario::Floor { common, port, concert, seats, service } => {
+            let options = common.options();
+            let concerts = holds_floor::floor_concerts(&options, concert, seats).await?;
+            floor::serve(service.floor(&options.base_url, concerts, port)).await
         }
         Scenario::Sse { common, streams, server_pid } => {
             sse::run(&Options { streams, server_pid, ..common.options() }).await
@@ -521,6 +531,8 @@ mod tests {
             "holds --cold-warm --seats 20000 --clients 64 --rounds 5",
             "holds --floor --cold-warm --seats 20000 --users 200 --clients 64 --seconds 10 --redis-prefix bench: --jwt-secret a-secret-of-at-least-32-characters-0123",
             "floor --port 8090 --concert 12 --redis-prefix bench:",
+            "floor --port 8090 --seats 20000",
+            "holds --floor --floor-url http://127.0.0.1:8090 --floor-concert 12 --seats 20000",
             "sse --streams 10000 --server-pid 4242",
             "availability --seats 50000 --readers 64 --seconds 10",
             "seat-stream --seats 50000 --watchers 10000 --holds 100 --interval-ms 200 --server-pid 4242",
