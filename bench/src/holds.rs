@@ -210,7 +210,7 @@ pub async fn signup_fans(
 }
 
 /// `SET key NX PX` throughput at the same concurrency, on the same Redis.
-fn redis_benchmark(clients: usize) -> anyhow::Result<f64> {
+pub fn redis_benchmark(clients: usize) -> anyhow::Result<f64> {
     let out = Command::new("redis-benchmark")
         .args([
             "-h",

@@ -3,7 +3,9 @@
 
 pub mod availability;
 pub mod flash_sale;
+pub mod floor;
 pub mod holds;
+pub mod holds_floor;
 pub mod live;
 pub mod queue_stream;
 pub mod report;

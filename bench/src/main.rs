@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ticketing_bench::{
-    Options, availability, flash_sale, holds, report, seat_map, seat_stream, smtp::SmtpSink, sse,
+    Options, availability, flash_sale, floor, holds, holds_floor, report, seat_map, seat_stream,
+    smtp::SmtpSink, sse,
 };
 
 /// The command line: one subcommand per scenario.
@@ -98,22 +99,76 @@ enum Scenario {
         #[command(flatten)]
         common: Common,
     },
-    /// Seat holds under contention, next to redis-benchmark
+    /// Seat holds under contention, next to redis-benchmark (and a floor server)
     ///
     /// --clients fans hold (and release) seats for --seconds: first all on one hot seat, then
     /// spread over --seats seats; reports holds/s, latency percentiles, conflict rate, and
     /// redis-benchmark SET NX PX at the same concurrency for the ratio.
+    ///
+    /// --floor (issue 16): redis-benchmark, a floor server (axum, the service's JWT check, hold
+    /// script and answer, no middleware; started in this process unless --floor-url) and the
+    /// service, in that order, under the same load: --clients connections, --users fans taking
+    /// turns on them, single-seat holds and no releases, on one hot seat then a random seat of
+    /// --seats; reports req/s, p50/p99 and service / redis-benchmark, service / floor,
+    /// floor / redis-benchmark. The floor shares the service's Redis and key prefix
+    /// (--redis-url, --redis-prefix) and must know its JWT secret (--jwt-secret) and hold rules.
+    ///
+    /// --cold-warm (issue 16): --rounds times, --clients fans send their first holds at once
+    /// (different seats) to a concert whose keys were just deleted from Redis, then to the same
+    /// concert warm; reports 5xx and p50/p99 of both.
     #[command(verbatim_doc_comment)]
     Holds {
         /// Seats in the concert
         #[arg(long, value_name = "N", default_value_t = 5_000)]
         seats: usize,
-        /// Concurrent fans
+        /// Concurrent fans (connections with --floor, the burst with --cold-warm)
         #[arg(long, value_name = "N", default_value_t = 64)]
         clients: usize,
         /// How long each mode runs
         #[arg(long, value_name = "S", default_value_t = 10)]
         seconds: u64,
+        /// With --floor: fans signed up, taking turns on the connections
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        users: usize,
+        /// Compare the service with redis-benchmark and a floor server (issue 16)
+        #[arg(long)]
+        floor: bool,
+        /// With --floor: a floor already running (`ticketing-bench floor`) instead of one here
+        #[arg(long, value_name = "URL", requires = "floor_concert")]
+        floor_url: Option<String>,
+        /// With --floor-url: the concert that floor serves (it prints its id)
+        #[arg(long, value_name = "ID")]
+        floor_concert: Option<i64>,
+        /// First holds on a cold concert vs a warm one (issue 16)
+        #[arg(long)]
+        cold_warm: bool,
+        /// With --cold-warm: bursts of each kind
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        rounds: usize,
+        #[command(flatten)]
+        service: ServiceArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The floor server alone (issue 16): POST /api/seat/{id}/select of the given concerts
+    ///
+    /// Without --concert, creates a concert of --seats seats through the service at
+    /// --base-url and prints its id. Has the service load the concerts' state into Redis,
+    /// reads their seat maps once, then serves holds on --port with the service's JWT check,
+    /// hold script (velocity limits off) and answer, no middleware.
+    #[command(verbatim_doc_comment)]
+    Floor {
+        /// Port to listen on (127.0.0.1)
+        #[arg(long, value_name = "N", default_value_t = 8090)]
+        port: u16,
+        /// Concerts to serve (comma-separated); none: one created
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        concert: Vec<i64>,
+        /// Seats of the concert created without --concert
+        #[arg(long, value_name = "N", default_value_t = 20_000)]
+        seats: usize,
+        #[command(flatten)]
+        service: ServiceArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -172,6 +227,42 @@ enum Scenario {
 }
 
 /// Options of every scenario.
+/// The service's settings a floor server must share with it.
+#[derive(Args)]
+struct ServiceArgs {
+    /// The service's Redis
+    #[arg(long, env = "REDIS_URL", value_name = "URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// The service's REDIS_KEY_PREFIX
+    #[arg(long, env = "REDIS_KEY_PREFIX", value_name = "P", default_value = "")]
+    redis_prefix: String,
+    /// The service's JWT_SECRET (default: the dev profile's)
+    #[arg(long, env = "JWT_SECRET", value_name = "S", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// The service's HOLD_TTL_SECS
+    #[arg(long, value_name = "S", default_value_t = 600)]
+    hold_ttl_secs: u64,
+    /// The service's MAX_SEATS_PER_USER
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    max_seats_per_user: u32,
+}
+
+impl ServiceArgs {
+    fn floor(self, base_url: &str, concerts: Vec<i64>, port: u16) -> floor::Config {
+        floor::Config {
+            redis_url: self.redis_url,
+            redis_prefix: self.redis_prefix,
+            jwt_secret: self
+                .jwt_secret
+                .unwrap_or_else(|| ticketing::config::dev_defaults::JWT_SECRET.to_owned()),
+            hold_ttl: Duration::from_secs(self.hold_ttl_secs),
+            max_seats_per_user: self.max_seats_per_user,
+            port,
+            ..floor::Config::new(base_url, concerts)
+        }
+    }
+}
+
 #[derive(Args)]
 struct Common {
     /// Service to drive; several, comma-separated or repeated, for the flash sale's instances
@@ -262,9 +353,52 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Scenario::Holds { common, seats, clients, seconds } => {
+        Scenario::Holds {
+            common,
+            seats,
+            clients,
+            seconds,
+            users,
+            floor,
+            floor_url,
+            floor_concert,
+            cold_warm,
+            rounds,
+            service,
+        } => {
             let duration = Duration::from_secs(seconds);
-            holds::run(&Options { seats, clients, duration, ..common.options() }).await
+            let options = Options { seats, clients, duration, ..common.options() };
+            if !floor && !cold_warm {
+                return holds::run(&options).await;
+            }
+            let config = holds_floor::Config {
+                floor: service.floor(&options.base_url, Vec::new(), 0),
+                base_url: options.base_url,
+                admin_email: options.admin_email,
+                admin_password: options.admin_password,
+                seats,
+                users: users.max(clients),
+                clients,
+                duration,
+                floor_url,
+                floor_concert,
+                rounds,
+                json: options.json,
+            };
+            if floor {
+                holds_floor::compare(&config).await?;
+            }
+            if cold_warm {
+                let json = config.json.as_ref().map(|p| format!("{p}.cold-warm.json"));
+                let json = if floor { json } else { config.json.clone() };
+                holds_floor::cold_warm(&holds_floor::Config { json, ..config }).await?;
+            }
+            Ok(())
+        }
+        Scenario::Floor { common, port, concert, seats, service } => {
+            let options = common.options();
+            let concerts = holds_floor::floor_concerts(&options, concert, seats).await?;
+            floor::serve(service.floor(&options.base_url, concerts, port)).await
         }
         Scenario::Sse { common, streams, server_pid } => {
             sse::run(&Options { streams, server_pid, ..common.options() }).await
@@ -393,6 +527,12 @@ mod tests {
         for line in [
             "seat-map --seats 50000 --readers 8 --seconds 10",
             "holds --seats 10000 --clients 64 --seconds 10",
+            "holds --floor --seats 20000 --users 200 --clients 64 --seconds 10",
+            "holds --cold-warm --seats 20000 --clients 64 --rounds 5",
+            "holds --floor --cold-warm --seats 20000 --users 200 --clients 64 --seconds 10 --redis-prefix bench: --jwt-secret a-secret-of-at-least-32-characters-0123",
+            "floor --port 8090 --concert 12 --redis-prefix bench:",
+            "floor --port 8090 --seats 20000",
+            "holds --floor --floor-url http://127.0.0.1:8090 --floor-concert 12 --seats 20000",
             "sse --streams 10000 --server-pid 4242",
             "availability --seats 50000 --readers 64 --seconds 10",
             "seat-stream --seats 50000 --watchers 10000 --holds 100 --interval-ms 200 --server-pid 4242",

@@ -4,7 +4,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use base64::Engine as _;
@@ -142,6 +145,8 @@ pub struct Availability {
     latest: Mutex<HashMap<i64, Arc<Snapshot>>>,
     /// One load per concert at a time per instance: a crowd at a cold concert waits for one.
     loading: LoadLocks,
+    /// Seat-state loads from the database (see `state_loads`).
+    state_loads: AtomicU64,
 }
 
 impl Availability {
@@ -152,7 +157,14 @@ impl Availability {
             catalogs,
             latest: Mutex::default(),
             loading: LoadLocks::default(),
+            state_loads: AtomicU64::new(0),
         }
+    }
+
+    /// How many times this instance read a concert's seat states from the database to load
+    /// them into Redis (each is also one of `Catalogs::lookups`).
+    pub fn state_loads(&self) -> u64 {
+        self.state_loads.load(Ordering::Relaxed)
     }
 
     /// The in-memory catalogues this availability reads with.
@@ -269,6 +281,7 @@ impl Availability {
         for _ in 0..3 {
             let mut conn = self.db.acquire().await?;
             self.catalogs.count_lookup();
+            self.state_loads.fetch_add(1, Ordering::Relaxed);
             let Some(stored) = concerts::find_any(&mut conn, concert).await? else {
                 self.catalogs.remember_missing(concert);
                 return Err(ErrorCode::CONCERT_NOT_FOUND.into());

@@ -280,3 +280,35 @@ async fn holding_needs_a_signed_in_fan() {
         .await;
     error_body(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
+
+/// Issue 16: the moment a sale opens. 64 fans send their first holds at once to a concert whose
+/// state is not in Redis, on an instance that has never seen it: every one is answered (no 5xx,
+/// no retry-needed), and the seat states are read from the database once for all of them.
+#[tokio::test]
+async fn a_burst_of_first_holds_on_a_cold_concert_loads_its_state_once_and_all_succeed() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(64).await;
+    let fans = app.bulk_users(64).await;
+    // Cold: nothing of the concert in Redis, and a fresh instance with empty in-memory caches.
+    app.flush_redis().await;
+    let cold = app.another_instance().await;
+    let availability = cold.state.availability.clone();
+    let (loads, lookups) = (availability.state_loads(), availability.catalogs().lookups());
+
+    let answers = futures::future::join_all(
+        fans.iter().zip(&seats).map(|((_, token), seat)| cold.hold(token, *seat)),
+    )
+    .await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for res in answers {
+        *statuses.entry(res.status().as_u16()).or_default() += 1;
+    }
+    assert_eq!(statuses, [(200, 64)].into(), "answers by status");
+    assert_eq!(availability.state_loads() - loads, 1, "seat-state loads for the burst");
+    // The states, and the catalogue at the version that load created.
+    let lookups = availability.catalogs().lookups() - lookups;
+    assert!((1..=2).contains(&lookups), "{lookups} database look-ups for 64 first holds");
+    assert_eq!(availability.catalogs().loads_in_flight(), 0, "no lock outlives the burst");
+    let held = cold.seat_statuses(concert).await;
+    assert!(seats.iter().all(|s| held[s] == "HELD"), "every seat held: {held:?}");
+}
