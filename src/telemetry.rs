@@ -80,7 +80,8 @@ pub fn request_span(req: &Request) -> Span {
 /// `&'static str`s: nothing is allocated for them per request.
 pub async fn track_http(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| route_label(m.as_str()));
+    let route =
+        req.extensions().get::<MatchedPath>().map_or("unmatched", |m| route_label(m.as_str()));
     let method = method_label(req.method());
     let response = next.run(req).await;
     let labels = [

@@ -83,7 +83,8 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
         }
         let body = BUF.with_borrow_mut(|buf| {
             buf.clear();
-            let written = serde_json::to_writer(&mut *buf, &self.0).map(|()| Bytes::copy_from_slice(buf));
+            let written =
+                serde_json::to_writer(&mut *buf, &self.0).map(|()| Bytes::copy_from_slice(buf));
             // A huge answer (the seat map) does not keep its memory on the thread.
             if buf.capacity() > 64 * 1024 {
                 *buf = Vec::new();
