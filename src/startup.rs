@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::Router;
+use axum::{Router, serve::ListenerExt};
 use secrecy::ExposeSecret;
 use sqlx::{
     ConnectOptions, PgPool,
@@ -140,6 +140,13 @@ impl Application {
             });
         }
         tracing::info!(addr = %listener.local_addr()?, "listening");
+        // Answers are small and written whole: no Nagle delay waiting for an ACK. HTTP/1.1
+        // keep-alive is hyper's default, so a fan's connection carries all its requests.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;

@@ -1,14 +1,24 @@
 //! Logs (readable in dev, one JSON object per line in prod), request spans with the request
 //! id, and the Prometheus recorder.
 
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    collections::HashSet,
+    sync::{
+        LazyLock, OnceLock, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request},
+    http::{HeaderValue, Method, StatusCode},
     middleware::Next,
     response::Response,
 };
+use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Span;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -66,21 +76,85 @@ pub fn request_span(req: &Request) -> Span {
     )
 }
 
-/// Counts requests and their latency by route template, method and status.
+/// Counts requests and their latency by route template, method and status. The labels are
+/// `&'static str`s: nothing is allocated for them per request.
 pub async fn track_http(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().to_string();
+    let route =
+        req.extensions().get::<MatchedPath>().map_or("unmatched", |m| route_label(m.as_str()));
+    let method = method_label(req.method());
     let response = next.run(req).await;
-    let labels =
-        [("route", route), ("method", method), ("status", response.status().as_u16().to_string())];
-    metrics::counter!("http_server_requests_total", &labels).increment(1);
-    metrics::histogram!("http_server_request_duration_seconds", &labels)
+    let labels = [
+        Label::from_static_parts("route", route),
+        Label::from_static_parts("method", method),
+        Label::new("status", status_label(response.status())),
+    ];
+    metrics::counter!("http_server_requests_total", labels.iter()).increment(1);
+    metrics::histogram!("http_server_request_duration_seconds", labels.iter())
         .record(start.elapsed().as_secs_f64());
     response
+}
+
+/// The route template as a `&'static str`: templates come from the route table, a few dozen,
+/// each leaked once the first time it is seen.
+fn route_label(path: &str) -> &'static str {
+    static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    if let Some(known) = ROUTES.read().expect("lock").get(path) {
+        return known;
+    }
+    let mut routes = ROUTES.write().expect("lock");
+    match routes.get(path) {
+        Some(known) => known,
+        None => {
+            let leaked: &'static str = Box::leak(path.into());
+            routes.insert(leaked);
+            leaked
+        }
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+fn status_label(status: StatusCode) -> SharedString {
+    let code = status.as_u16();
+    match STATUS_TEXT.get(usize::from(code).wrapping_sub(100)) {
+        Some(text) => SharedString::const_str(text),
+        None => SharedString::from_owned(code.to_string()),
+    }
+}
+
+/// "100" … "599", for `status_label`.
+static STATUS_TEXT: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    (100u16..600).map(|code| &*Box::leak(code.to_string().into_boxed_str())).collect()
+});
+
+/// Request ids without a UUID per request: a random per-process prefix and a counter, in the
+/// UUID's 8-4-4-4-12 layout (36 characters) so logs and clients see the same shape. An
+/// `x-request-id` sent by the client is kept (`SetRequestIdLayer` only fills a missing one).
+#[derive(Clone, Copy, Default)]
+pub struct MakeRequestCounter;
+
+impl MakeRequestId for MakeRequestCounter {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        static PREFIX: LazyLock<u64> = LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = (u128::from(*PREFIX) << 64) | u128::from(n);
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::from_u128(id).hyphenated().encode_lower(&mut buf);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }
 
 /// Describes every metric of the service and starts each counter at zero, so dashboards and

@@ -72,12 +72,14 @@ local function state_of(v)
     if v == 's' then return 3 end
     return 0
 end
-local function note(sid, v)
-    local idx = redis.call('HGET', KEYS[1], sid)
-    if not idx then return end
+local function note_at(sid, idx, v)
     local s = state_of(v)
     local old = redis.call('BITFIELD', KEYS[2], 'SET', 'u2', '#' .. idx, s)[1]
     if old ~= s then changes[#changes + 1] = sid .. ':' .. idx .. ':' .. s end
+end
+local function note(sid, v)
+    local idx = redis.call('HGET', KEYS[1], sid)
+    if idx then note_at(sid, idx, v) end
 end
 local function publish()
     if #changes == 0 then return end
@@ -150,9 +152,11 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         local n = #KEYS - base
         local fresh = {}
         local expiries = {}
+        local places = {}
         for i = 1, n do
             local sid = ARGV[8 + i]
-            if redis.call('HEXISTS', KEYS[1], sid) == 0 then return {'NO_SEAT', sid} end
+            places[i] = redis.call('HGET', KEYS[1], sid)
+            if not places[i] then return {'NO_SEAT', sid} end
             local v = redis.call('GET', KEYS[base + i])
             if not v then
                 fresh[#fresh + 1] = i
@@ -177,10 +181,18 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             redis.call('SET', KEYS[base + i], mine, 'PX', ttl)
             redis.call('ZADD', KEYS[6], exp, sid)
             redis.call('ZADD', KEYS[7], exp, sid)
-            note(sid, mine)
+            note_at(sid, places[i], mine)
             expiries[i] = exp
         end
-        expire_with_last(KEYS[7])
+        -- The user's key expires with its last member: every writer keeps it so, so one new
+        -- member only moves the expiry later (GT), and a key that was empty gets it anew.
+        if #fresh > 0 then
+            if held == 0 then
+                redis.call('PEXPIREAT', KEYS[7], exp)
+            else
+                redis.call('PEXPIREAT', KEYS[7], exp, 'GT')
+            end
+        end
         publish()
         local out = {'OK', ver}
         for i = 1, n do out[#out + 1] = tostring(expiries[i]) end
@@ -649,19 +661,19 @@ impl Holds {
     }
 
     fn seat_key(&self, seat: i64) -> String {
-        self.redis.key(&format!("seat:{seat}"))
+        self.redis.key_fmt(format_args!("seat:{seat}"))
     }
 
     fn concert_key(&self, concert: i64, part: &str) -> String {
-        self.redis.key(&format!("concert:{concert}:{part}"))
+        self.redis.key_fmt(format_args!("concert:{concert}:{part}"))
     }
 
     fn user_key(&self, concert: i64, user: i64, part: &str) -> String {
-        self.redis.key(&format!("concert:{concert}:user:{user}:{part}"))
+        self.redis.key_fmt(format_args!("concert:{concert}:user:{user}:{part}"))
     }
 
     fn cooldown_key(&self, user: i64) -> String {
-        self.redis.key(&format!("user:{user}:cooldown"))
+        self.redis.key_fmt(format_args!("user:{user}:cooldown"))
     }
 
     fn live_key(&self) -> String {
@@ -698,10 +710,10 @@ impl Holds {
             .key(self.user_key(concert, user, "holds"))
             .key(self.user_key(concert, user, "owned"))
             .key(self.concert_key(concert, "ver"))
-            .key(self.redis.key(&format!("queue:{concert}:active")))
+            .key(self.redis.key_fmt(format_args!("queue:{concert}:active")))
             .key(self.cooldown_key(user))
-            .key(self.redis.key(&format!("rate:hold:user:{user}")))
-            .key(self.redis.key(&format!("rate:hold:ip:{}", attempt.client)))
+            .key(self.redis.key_fmt(format_args!("rate:hold:user:{user}")))
+            .key(self.redis.key_fmt(format_args!("rate:hold:ip:{}", attempt.client)))
             .arg(user)
             .arg(ttl_ms)
             .arg(max_seats)

@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use deadpool::managed::{self, Metrics, RecycleResult};
 use deadpool_redis::{
-    Config, Pool, Runtime,
-    redis::{self, Arg, Cmd, Pipeline, RedisFuture, Value, aio::ConnectionLike},
+    Runtime,
+    redis::{
+        self, Arg, Cmd, Pipeline, RedisError, RedisFuture, Value,
+        aio::{ConnectionLike, MultiplexedConnection},
+    },
 };
 
 use crate::error::{AppError, AppResult};
@@ -31,6 +35,42 @@ pub struct Pace {
     pub window: Duration,
 }
 
+/// A connection is checked with a `PING` when it comes out of the pool only after being idle
+/// this long (or after a failure): deadpool-redis pings on every checkout, a second round trip
+/// for every one-script request such as a hold.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// A pooled connection and whether a command on it failed at the transport level.
+pub struct PooledConn {
+    conn: MultiplexedConnection,
+    broken: bool,
+}
+
+/// deadpool-redis's manager without the per-checkout `PING`: a connection that saw a transport
+/// error is replaced, one idle for `CHECK_IDLE_AFTER` is pinged, any other is handed out as is.
+pub struct Manager(deadpool_redis::Manager);
+
+impl managed::Manager for Manager {
+    type Type = PooledConn;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<PooledConn, RedisError> {
+        Ok(PooledConn { conn: managed::Manager::create(&self.0).await?, broken: false })
+    }
+
+    async fn recycle(&self, obj: &mut PooledConn, metrics: &Metrics) -> RecycleResult<RedisError> {
+        if obj.broken {
+            return Err(managed::RecycleError::message("transport error"));
+        }
+        if metrics.last_used() < CHECK_IDLE_AFTER {
+            return Ok(());
+        }
+        managed::Manager::recycle(&self.0, &mut obj.conn, metrics).await
+    }
+}
+
+type Pool = managed::Pool<Manager>;
+
 /// A Redis pool and the prefix of this deployment's keys.
 #[derive(Clone)]
 pub struct RedisClient {
@@ -40,19 +80,27 @@ pub struct RedisClient {
 
 impl RedisClient {
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let mut config = Config::from_url(url);
-        let mut pool_config = deadpool_redis::PoolConfig::new(64);
+        let manager = Manager(deadpool_redis::Manager::new(url)?);
+        let mut pool_config = managed::PoolConfig::new(64);
         pool_config.timeouts.wait = Some(Duration::from_secs(5));
         pool_config.timeouts.create = Some(Duration::from_secs(3));
         pool_config.timeouts.recycle = Some(Duration::from_secs(3));
-        config.pool = Some(pool_config);
-        let pool = config.create_pool(Some(Runtime::Tokio1))?;
+        let pool = Pool::builder(manager).config(pool_config).runtime(Runtime::Tokio1).build()?;
         Ok(RedisClient { pool, prefix: prefix.to_owned() })
     }
 
     /// The full key for `name`, with the deployment prefix.
     pub fn key(&self, name: &str) -> String {
         format!("{}{}", self.prefix, name)
+    }
+
+    /// The full key for a formatted name, in one allocation.
+    pub fn key_fmt(&self, name: std::fmt::Arguments<'_>) -> String {
+        use std::fmt::Write;
+        let mut key = String::with_capacity(self.prefix.len() + 40);
+        key.push_str(&self.prefix);
+        let _ = key.write_fmt(name);
+        key
     }
 
     pub fn prefix(&self) -> &str {
@@ -169,7 +217,7 @@ impl RedisClient {
 
 /// A Redis connection that records `redis_command_duration_seconds` and `redis_errors_total` by
 /// command name (`EVALSHA`, `GET`, … — a handful of values).
-pub struct Instrumented(deadpool_redis::Connection);
+pub struct Instrumented(managed::Object<Manager>);
 
 fn command_name(cmd: &Cmd) -> &'static str {
     let first = cmd.args_iter().next();
@@ -205,7 +253,8 @@ impl ConnectionLike for Instrumented {
         let command = command_name(cmd);
         Box::pin(async move {
             let start = Instant::now();
-            let result = self.0.req_packed_command(cmd).await;
+            let result = self.0.conn.req_packed_command(cmd).await;
+            self.0.broken |= result.as_ref().is_err_and(is_transport_error);
             // NOSCRIPT is the normal first call of a script, not an error.
             let failed = result.as_ref().is_err_and(|e| e.code() != Some("NOSCRIPT"));
             observe(command, start, failed);
@@ -221,19 +270,24 @@ impl ConnectionLike for Instrumented {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let start = Instant::now();
-            let result = self.0.req_packed_commands(pipeline, offset, count).await;
+            let result = self.0.conn.req_packed_commands(pipeline, offset, count).await;
+            self.0.broken |= result.as_ref().is_err_and(is_transport_error);
             observe("PIPELINE", start, result.is_err());
             result
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.0.get_db()
+        self.0.conn.get_db()
     }
 }
 
-impl From<deadpool_redis::PoolError> for AppError {
-    fn from(err: deadpool_redis::PoolError) -> Self {
+fn is_transport_error(err: &RedisError) -> bool {
+    err.is_io_error() || err.is_connection_dropped() || err.is_timeout()
+}
+
+impl From<managed::PoolError<RedisError>> for AppError {
+    fn from(err: managed::PoolError<RedisError>) -> Self {
         AppError::Unavailable(err.into())
     }
 }

@@ -10,7 +10,7 @@ use axum::{
         path::ErrorKind,
         rejection::{BytesRejection, PathRejection, QueryRejection},
     },
-    http::{HeaderMap, header, request::Parts},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -75,8 +75,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {
+    /// Serialised once, into this thread's reused buffer, then copied into a body of exactly
+    /// its size (axum's `Json` grows a fresh buffer from 128 bytes for every answer).
     fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let body = BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            let written =
+                serde_json::to_writer(&mut *buf, &self.0).map(|()| Bytes::copy_from_slice(buf));
+            // A huge answer (the seat map) does not keep its memory on the thread.
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            written
+        });
+        match body {
+            Ok(body) => {
+                ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body)
+                    .into_response()
+            }
+            Err(e) => AppError::Unexpected(e.into()).into_response(),
+        }
     }
 }
 
@@ -175,6 +196,10 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        // Verified already by a layer in front (`Idempotency-Key`): not a second time.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(AuthUser(*principal));
+        }
         authenticate(&AppState::from_ref(state), &parts.headers).map(AuthUser)
     }
 }

@@ -58,6 +58,9 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
             response
         }
         Ok(Begin::Owner) => {
+            let mut parts = parts;
+            // The handler's `AuthUser` takes the principal verified here: one token check.
+            parts.extensions.insert(user);
             let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
             match finish(&state, user.user_id, &key, response).await {
                 Ok(response) => response,

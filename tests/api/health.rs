@@ -47,6 +47,30 @@ async fn request_id_is_generated_or_echoed() {
 }
 
 #[tokio::test]
+async fn generated_request_ids_differ_and_a_hold_echoes_the_clients_own() {
+    let app = spawn_app().await;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let res = app.get("/health/live", None).await;
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "the UUID layout: {id}");
+        assert!(seen.insert(id), "request ids are unique");
+    }
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/seat/{}/select", seats[0])))
+        .bearer_auth(&fan.token)
+        .header("x-request-id", "hold-trace-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-request-id"], "hold-trace-7");
+}
+
+#[tokio::test]
 async fn cors_preflight_allows_the_spa() {
     let app = spawn_app().await;
     let res = app

@@ -312,3 +312,67 @@ async fn a_burst_of_first_holds_on_a_cold_concert_loads_its_state_once_and_all_s
     let held = cold.seat_statuses(concert).await;
     assert!(seats.iter().all(|s| held[s] == "HELD"), "every seat held: {held:?}");
 }
+
+/// The per-user hold list expires with its last member (the single-seat script moves the
+/// expiry with `PEXPIREAT … GT` instead of reading the last member back).
+#[tokio::test]
+async fn a_fans_hold_list_expires_with_the_last_hold_and_never_earlier() {
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "30")]).await;
+    let (_, concert, seats) = app.concert_on_sale(3).await;
+    let fan = app.signup().await;
+    let user = app.user_id(&fan.email).await;
+    let key = format!("{}concert:{concert}:user:{user}:holds", app.redis_prefix);
+    let pexpiretime = |key: String| {
+        let app = &app;
+        async move {
+            let mut conn = app.state.redis.conn().await.unwrap();
+            let at: i64 = deadpool_redis::redis::cmd("PEXPIRETIME")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let last: Vec<(String, i64)> = deadpool_redis::redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(-1)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (at, last.first().map(|(_, score)| *score))
+        }
+    };
+
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (at, last) = pexpiretime(key.clone()).await;
+    assert_eq!(Some(at), last, "a new list expires with its one hold");
+
+    // A later hold moves the expiry to it.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(app.hold(&fan.token, seats[1]).await.status(), StatusCode::OK);
+    let (later, last) = pexpiretime(key.clone()).await;
+    assert_eq!(Some(later), last, "the expiry follows the last hold");
+    assert!(later > at);
+
+    // A member that ends later than a new hold (a seat in an unpaid reservation, kept until
+    // its expiry plus grace) is never cut short by that hold.
+    let mut conn = app.state.redis.conn().await.unwrap();
+    let far = later + 3_600_000;
+    let _: () = deadpool_redis::redis::cmd("ZADD")
+        .arg(&key)
+        .arg(far)
+        .arg("999999")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = deadpool_redis::redis::cmd("PEXPIREAT")
+        .arg(&key)
+        .arg(far)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(app.hold(&fan.token, seats[2]).await.status(), StatusCode::OK);
+    let (at, _) = pexpiretime(key).await;
+    assert_eq!(at, far, "not moved earlier");
+}

@@ -178,3 +178,32 @@ async fn keys_expire_after_a_day_and_must_be_sane() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_hold_without_a_key_stores_nothing_and_one_with_a_key_replays() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(2).await;
+    let fan = app.signup().await;
+
+    let res = app.hold_many(&fan.token, &[seats[0]]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!(count(&app, "idempotency_keys").await, 0, "no key, no stored answer");
+
+    // With a key the token is checked once, by the layer, and the handler acts for that fan.
+    let body = json!({"seatIds": [seats[1]]});
+    let first = post_with_key(&app, "/api/seat/select", &fan.token, "hold-a", &body).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(count(&app, "idempotency_keys").await, 1);
+    assert_eq!(app.seat_statuses(concert).await[&seats[1]], "HELD");
+    let again = post_with_key(&app, "/api/seat/select", &fan.token, "hold-a", &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+
+    // A bad token with a key is still 401, and stores nothing.
+    let bad = post_with_key(&app, "/api/seat/select", "not-a-token", "hold-b", &body).await;
+    error_body(bad, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
+    assert_eq!(count(&app, "idempotency_keys").await, 1);
+}
