@@ -4,7 +4,7 @@
 // same at the recommended one.
 import { search } from "../src/lib/challenge/solver";
 import { expect, expectNoSeriousA11yViolations, signUpFan, test } from "./fixtures";
-import { bearer, createConcert, signInAs } from "./helpers";
+import { bearer, createConcert, signInAs, untilAdmitted } from "./helpers";
 
 const DIFFICULTY = 12;
 
@@ -40,15 +40,7 @@ test("a fan's browser solves the concert's bot check and joins its waiting room"
     params: { header: { "X-Challenge": `${challenge};${solution}` } },
   });
   expect(joined.response.ok).toBe(true);
-  await expect
-    .poll(async () => {
-      const { data } = await api.GET("/api/queue/{concertId}/status", {
-        headers: aheadAuth,
-        params: { path: { concertId: concert.id } },
-      });
-      return data?.canEnter;
-    })
-    .toBe(true);
+  await untilAdmitted(api, aheadAuth, concert.id);
 
   await signInAs(page, fan);
   await page.goto(`/concerts/${concert.id}`);

@@ -23,6 +23,23 @@ export function uniqueTitle(prefix: string): string {
 /** An RFC 3339 instant `ms` from now. */
 export const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
 
+/** Waits until the fan with these headers is admitted from the concert's waiting room. */
+export async function untilAdmitted(
+  api: Api,
+  headers: Record<string, string>,
+  concertId: number,
+): Promise<void> {
+  await expect
+    .poll(async () => {
+      const { data } = await api.GET("/api/queue/{concertId}/status", {
+        headers,
+        params: { path: { concertId } },
+      });
+      return data?.canEnter;
+    })
+    .toBe(true);
+}
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 

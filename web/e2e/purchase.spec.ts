@@ -3,7 +3,7 @@
 // confirmed booking — with no reload anywhere. Also takes the README's screenshots of the
 // concert list, the waiting room, the seat map and the confirmation.
 import { expect, expectNoSeriousA11yViolations, saveScreenshot, signUpFan, test } from "./fixtures";
-import { bearer, demoConcert, seatMap } from "./helpers";
+import { bearer, demoConcert, seatMap, untilAdmitted } from "./helpers";
 
 test.use({
   viewport: { width: 1280, height: 800 },
@@ -28,15 +28,7 @@ test("a fan signs up, waits in line, is admitted, picks a seat, pays on the simu
   const aheadAuth = bearer(ahead.session.token);
   const joined = await api.POST("/api/queue", { headers: aheadAuth, body: { concertId: concert.id } });
   expect(joined.response.ok).toBe(true);
-  await expect
-    .poll(async () => {
-      const { data } = await api.GET("/api/queue/{concertId}/status", {
-        headers: aheadAuth,
-        params: { path: { concertId: concert.id } },
-      });
-      return data?.canEnter;
-    })
-    .toBe(true);
+  await untilAdmitted(api, aheadAuth, concert.id);
 
   // Sign up in the app.
   const unique = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
