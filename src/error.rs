@@ -224,11 +224,8 @@ pub enum AppError {
     /// Too many attempts; retry after the given number of seconds.
     #[error("rate limited for {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
-    /// This instance is saturated (e.g. every password-hashing slot is busy); retry after the
-    /// given number of seconds. 503 with `Retry-After`, not logged as a fault.
-    #[error("busy; retry in {retry_after_secs}s")]
-    Busy { retry_after_secs: u64 },
-    /// A rule refuses the caller for a while (the code says which); retry after the seconds.
+    /// A rule refuses the caller for a while, or this instance is saturated (the code says
+    /// which: 429s, or `SERVICE_UNAVAILABLE`); retry after the seconds. Not logged as a fault.
     #[error("{} for {retry_after_secs}s", .code.as_str())]
     Throttled { code: ErrorCode, retry_after_secs: u64 },
     /// A dependency (database, Redis, broker) is unreachable or overloaded.
@@ -254,7 +251,6 @@ impl AppError {
         match self {
             AppError::Rejected(code) | AppError::Invalid(code, _) => *code,
             AppError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
-            AppError::Busy { .. } => ErrorCode::SERVICE_UNAVAILABLE,
             AppError::Throttled { code, .. } => *code,
             AppError::Unavailable(_) => ErrorCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => ErrorCode::INTERNAL_SERVER_ERROR,
@@ -317,7 +313,6 @@ impl IntoResponse for AppError {
         let fields = match self {
             AppError::Invalid(_, fields) => fields,
             AppError::RateLimited { retry_after_secs }
-            | AppError::Busy { retry_after_secs }
             | AppError::Throttled { retry_after_secs, .. } => {
                 retry_after = Some(retry_after_secs.max(1));
                 Vec::new()

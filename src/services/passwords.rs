@@ -15,7 +15,7 @@ use argon2::{
 };
 use tokio::sync::Semaphore;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Memory one Argon2 computation takes with the default parameters (m = 19,456 KiB).
 pub const MIB_PER_HASH: u32 = 19;
@@ -106,7 +106,10 @@ impl Hasher {
                 Err(_elapsed) => {
                     inner.refused.fetch_add(1, Ordering::SeqCst);
                     metrics::counter!("ticketing_password_hashes_refused_total").increment(1);
-                    return Err(AppError::Busy { retry_after_secs: 1 });
+                    return Err(AppError::Throttled {
+                        code: ErrorCode::SERVICE_UNAVAILABLE,
+                        retry_after_secs: 1,
+                    });
                 }
             };
         let task = tokio::task::spawn_blocking(move || {
@@ -176,7 +179,12 @@ mod tests {
         let hasher = Hasher::new(1, Duration::from_millis(1));
         let calls = (0..8).map(|_| hasher.hash("correct horse".into()));
         let results = futures::future::join_all(calls).await;
-        let busy = results.iter().filter(|r| matches!(r, Err(AppError::Busy { .. }))).count();
+        let busy = results
+            .iter()
+            .filter(|r| {
+                matches!(r, Err(AppError::Throttled { code: ErrorCode::SERVICE_UNAVAILABLE, .. }))
+            })
+            .count();
         let stats = hasher.stats();
         assert_eq!(stats.high_water, 1, "{stats:?}");
         assert!(busy >= 1, "a 1 ms queue cannot hold 8 hashes of one slot: {stats:?}");
