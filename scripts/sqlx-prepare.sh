@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
-DB=ticketing_sqlx_prepare
+# Its own name per run, so two at once (two work trees) do not drop each other's database.
+DB=ticketing_sqlx_prepare_$$
+trap 'psql "$PGURL/postgres" -qc "drop database if exists $DB with (force)" >/dev/null 2>&1 || true' EXIT
 psql "$PGURL/postgres" -qc "drop database if exists $DB with (force)" -c "create database $DB"
 for f in migrations/*.sql; do psql "$PGURL/$DB" -q -v ON_ERROR_STOP=1 -f "$f"; done
 rm -rf .sqlx && mkdir .sqlx
