@@ -16,6 +16,9 @@ step "cargo clippy --locked --workspace --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 step "scripts/sqlx-check.sh"
 ./scripts/sqlx-check.sh
+# The Kubernetes manifests, rendered and checked against the Kubernetes schemas (offline).
+step "scripts/k8s-validate.sh"
+./scripts/k8s-validate.sh
 # Integration tests wait on I/O more than on CPU: run more of them than there are cores.
 step "cargo test"
 cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-6}" "$@"

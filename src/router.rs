@@ -48,7 +48,9 @@ use crate::{
 
 /// Largest request body (a 5,000-seat batch is about 600 KB).
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a request may run (408 past it); a graceful shutdown waits at most this long
+/// for in-flight requests (the Kubernetes grace period is sized from it).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(OpenApi)]
 #[openapi(

@@ -4,6 +4,7 @@
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+mod k8s;
 
 use std::{collections::BTreeSet, time::Duration};
 
