@@ -224,6 +224,26 @@ where
     }
 }
 
+/// An authenticated caller who works the doors: STAFF or ADMIN. Anonymous → 401, a USER → 403.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffUser(pub Principal);
+
+impl<S> FromRequestParts<S> for StaffUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        if !matches!(principal.role, Role::Staff | Role::Admin) {
+            return Err(ErrorCode::FORBIDDEN.into());
+        }
+        Ok(StaffUser(principal))
+    }
+}
+
 /// The client, as every per-address limit counts it (login, signup, streams, holds): the
 /// socket peer, or — when the peer is one of `TRUSTED_PROXIES` — the right-most
 /// `X-Forwarded-For` address that is not itself a trusted proxy. An IPv6 client counts as its
