@@ -213,6 +213,11 @@ pub struct SettingsArgs {
     #[arg(value_parser = setting::<Millis>())]
     availability_sweep_ms: Millis,
 
+    /// How long before a sale opens its seat states are loaded into Redis, in s (0 = off)
+    #[arg(long, env = "SALE_WARM_AHEAD_SECS", default_value = "60")]
+    #[arg(value_parser = setting::<u64>())]
+    sale_warm_ahead_secs: u64,
+
     /// Availability changes each concert keeps for resuming streams (`Last-Event-ID`)
     #[arg(long, env = "AVAILABILITY_WINDOW", default_value = "10000")]
     #[arg(value_parser = setting::<u32>())]
@@ -464,6 +469,8 @@ pub struct Settings {
     pub expiry_sweep_interval: Duration,
     /// How often expired holds are noticed and published.
     pub availability_sweep: Duration,
+    /// How long before a sale opens its state is warmed (zero: never).
+    pub sale_warm_ahead: Duration,
     /// Changes each concert's stream keeps, for resuming.
     pub availability_window: u32,
     pub seat_stream_max: u32,
@@ -697,6 +704,7 @@ impl Settings {
             queue_presence_grace: args.queue_presence_grace_secs.0,
             expiry_sweep_interval: args.expiry_sweep_interval_ms.0,
             availability_sweep: args.availability_sweep_ms.0,
+            sale_warm_ahead: Duration::from_secs(args.sale_warm_ahead_secs),
             availability_window: args.availability_window.max(100),
             seat_stream_max: args.seat_stream_max,
             seat_stream_max_per_client: args.seat_stream_max_per_client,

@@ -202,3 +202,16 @@ pub async fn lock_shared(conn: &mut PgConnection, id: i64) -> sqlx::Result<Optio
 pub async fn count_all(conn: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "count!" from concert"#).fetch_one(conn).await
 }
+
+/// Live concerts whose sale opens within the next `ahead_secs` seconds (the sale-opening
+/// warmer's list).
+pub async fn opening_within(conn: &mut PgConnection, ahead_secs: f64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar::<_, i64>(
+        "select id from concert
+          where deleted_at is null and close_time > now()
+            and open_time > now() and open_time <= now() + make_interval(secs => $1)",
+    )
+    .bind(ahead_secs)
+    .fetch_all(conn)
+    .await
+}

@@ -9,6 +9,7 @@ pub mod housekeeping;
 pub mod outbox;
 pub mod refunds;
 pub mod schedule;
+pub mod warm;
 
 use tokio_util::sync::CancellationToken;
 
@@ -23,4 +24,5 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
     tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));
+    tokio::spawn(warm::run(state.clone(), shutdown.clone()));
 }

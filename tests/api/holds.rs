@@ -376,3 +376,46 @@ async fn a_fans_hold_list_expires_with_the_last_hold_and_never_earlier() {
     let (at, _) = pexpiretime(key).await;
     assert_eq!(at, far, "not moved earlier");
 }
+
+/// Issue 16: the sale-opening warmer. A concert whose sale opens within
+/// `SALE_WARM_AHEAD_SECS` is loaded into Redis before any hold, so the first burst of 64
+/// concurrent holds when the sale opens reads nothing from the database, and all succeed.
+#[tokio::test]
+async fn a_concert_warmed_before_its_sale_opens_answers_its_first_burst_without_a_load() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(64).await;
+    let fans = app.bulk_users(64).await;
+    // The sale opens in two seconds; nothing of the concert in Redis, a fresh instance.
+    let opens = chrono::Utc::now() + chrono::Duration::seconds(2);
+    sqlx::query("update concert set open_time = $2 where id = $1")
+        .bind(concert)
+        .bind(opens)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.flush_redis().await;
+    let cold = app.another_instance().await;
+    let availability = cold.state.availability.clone();
+    let loads = availability.state_loads();
+
+    let seen = ticketing::workers::warm::execute_once(&cold.state).await.unwrap();
+    assert!(seen >= 1, "the warmer saw the opening concert");
+    assert_eq!(availability.state_loads() - loads, 1, "the warmer loaded the state once");
+    // A second round (another instance's, or the next tick) loads nothing more.
+    ticketing::workers::warm::execute_once(&cold.state).await.unwrap();
+    assert_eq!(availability.state_loads() - loads, 1, "a second warm round loads nothing");
+
+    let wait = (opens - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(200)).await;
+    let warmed = availability.state_loads();
+    let answers = futures::future::join_all(
+        fans.iter().zip(&seats).map(|((_, token), seat)| cold.hold(token, *seat)),
+    )
+    .await;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for res in answers {
+        *statuses.entry(res.status().as_u16()).or_default() += 1;
+    }
+    assert_eq!(statuses, [(200, 64)].into(), "answers by status");
+    assert_eq!(availability.state_loads() - warmed, 0, "seat-state loads for the burst");
+}
