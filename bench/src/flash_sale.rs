@@ -79,7 +79,7 @@ pub struct WorkerSpec {
     pub base_urls: Vec<String>,
     pub database_url: String,
     pub concert_id: i64,
-    pub run_id: u64,
+    pub run_id: i64,
     pub from: usize,
     pub to: usize,
     pub decline_ratio: f64,
@@ -404,7 +404,7 @@ const FIXTURE_PASSWORD: &str = "flash-sale-pass";
 
 /// SETUP, outside the timed sale: `fans` users `fs{run}_{i}` inserted straight into Postgres,
 /// all with ONE Argon2 hash made once by the service's own hasher (its parameters).
-async fn fixture_users(db: &mut PgConnection, run_id: u64, fans: usize) -> anyhow::Result<()> {
+async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
     let hash = ticketing::services::passwords::hash(FIXTURE_PASSWORD.to_owned()).await?;
     for start in (0..fans).step_by(10_000) {
         let end = (start + 10_000).min(fans) as i64 - 1;
