@@ -43,6 +43,9 @@ async fn a_flash_sale_over_two_instances_sells_out_with_a_clean_audit() {
         settle_timeout: Duration::from_secs(60),
         progress: false,
         map: flash_sale::MapMode::Stream,
+        accounts: flash_sale::Accounts::Signup,
+        processes: 1,
+        server_pids: vec![],
     };
     let report = flash_sale::run(&config, &sink).await.expect("the flash sale ran");
     for (check, ok, detail) in &report.audit {

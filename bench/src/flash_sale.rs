@@ -48,6 +48,70 @@ pub struct Config {
     pub progress: bool,
     /// How fans learn which seats are free.
     pub map: MapMode,
+    /// Where fans' accounts come from.
+    pub accounts: Accounts,
+    /// Bench processes the fans are spread over: 1 runs them here; more spawn this binary's
+    /// `flash-sale-worker` that many times (a process may hold only so many descriptors).
+    pub processes: usize,
+    /// The instances' process ids (same order as `base_urls`), for their memory.
+    pub server_pids: Vec<u32>,
+}
+
+/// Where fans' accounts come from.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Accounts {
+    /// Every fan signs up (one Argon2 hash each) before the sale opens.
+    #[default]
+    Signup,
+    /// SETUP, outside the timed sale: a fixture inserts the users straight into Postgres with
+    /// ONE Argon2 hash computed once by the service's own hasher; each fan then logs in (one
+    /// Argon2 verify each) before the sale opens.
+    FixtureLogin,
+    /// SETUP, outside the timed sale: the users are inserted as for `FixtureLogin`, and the
+    /// fixture also mints each fan's access token with the service's JWT secret and token
+    /// code (no login, no Argon2 at all).
+    FixtureTokens { jwt_secret: String },
+}
+
+/// What one bench process runs: fans `from..to` of a sale already set up.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct WorkerSpec {
+    pub base_urls: Vec<String>,
+    pub database_url: String,
+    pub concert_id: i64,
+    pub run_id: i64,
+    pub from: usize,
+    pub to: usize,
+    pub decline_ratio: f64,
+    pub abandon_ratio: f64,
+    pub signup_parallelism: usize,
+    pub stream_map: bool,
+    pub accounts: Accounts,
+}
+
+/// What a worker sends back on stdout (one JSON line), merged by the coordinator.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct WorkerReport {
+    pub steps: HashMap<String, Vec<f64>>,
+    pub conflicts: usize,
+    pub holds: Vec<(u64, f64)>,
+    pub confirms: Vec<u64>,
+    pub failures: Vec<String>,
+}
+
+/// The memory of one instance: at the gate (every fan in line) and the peak during the sale.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    pub pid: u32,
+    pub at_gate_kb: Option<u64>,
+    pub peak_kb: Option<u64>,
+}
+
+/// VmRSS of a process, in kB.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// How a fan learns which seats are free.
@@ -79,6 +143,13 @@ pub struct Report {
     /// Confirmations per second, by second since the sale opened.
     pub timeline: Vec<(u64, u64, f64, f64)>,
     pub audit: Vec<(String, bool, String)>,
+    /// Fans (so waiting-room streams at the gate) per instance, by base URL.
+    pub streams_per_instance: Vec<(String, usize)>,
+    /// Per instance, when `server_pids` was given.
+    pub memory: Vec<Memory>,
+    /// Setup (concert, seats, accounts) and the time until every fan was in line.
+    pub setup: Duration,
+    pub gate: Duration,
 }
 
 impl Report {
@@ -101,14 +172,39 @@ impl Shared {
     fn record(&self, step: &'static str, d: Duration) {
         self.steps.lock().unwrap().0.entry(step).or_default().record(d);
     }
+
+    /// Adds a worker's samples to these.
+    fn merge(&self, r: WorkerReport, failures: &mut Vec<String>) {
+        let mut steps = self.steps.lock().unwrap();
+        for (name, ms) in r.steps {
+            let name: &'static str = match name.as_str() {
+                "signup" => "signup",
+                "login" => "login",
+                "join" => "join",
+                "queue_wait" => "queue_wait",
+                "layout" => "layout",
+                "availability" => "availability",
+                "seat_map" => "seat_map",
+                "hold" => "hold",
+                "checkout" => "checkout",
+                "payment" => "payment",
+                _ => "other",
+            };
+            let l = steps.0.entry(name).or_default();
+            for m in ms {
+                l.record(Duration::from_secs_f64(m / 1000.0));
+            }
+        }
+        self.conflicts.fetch_add(r.conflicts, Ordering::Relaxed);
+        self.holds.lock().unwrap().extend(r.holds);
+        self.confirms.lock().unwrap().extend(r.confirms);
+        failures.extend(r.failures);
+    }
 }
 
 pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let setup_started = Instant::now();
+    let client = http_client()?;
     let base = &config.base_urls[0];
     let admin =
         crate::seat_map::admin_token_at(&client, base, &config.admin_email, &config.admin_password)
@@ -141,74 +237,59 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
             .error_for_status()?;
     }
 
-    // Every fan signs up, joins the line and opens its stream (as a browser would) before the
-    // sale opens; the sale opens once everyone is in line.
+    let run_id = now % 1_000_000;
+    if config.accounts != Accounts::Signup {
+        let mut db = PgConnection::connect(&config.database_url).await?;
+        fixture_users(&mut db, run_id, config.fans).await?;
+    }
+    let setup = setup_started.elapsed();
+
+    // Every fan gets its account, joins the line and opens its stream (as a browser would)
+    // before the sale opens; the sale opens once everyone is in line.
+    let gate_started = Instant::now();
     let shared = Arc::new(Shared::default());
-    let signups = Arc::new(Semaphore::new(config.signup_parallelism.max(1)));
     let joined = Arc::new(AtomicUsize::new(0));
     let sale_start = Arc::new(Mutex::new(None::<Instant>));
-    let run_id = now % 1_000_000;
-    let mut tasks = Vec::with_capacity(config.fans);
-    for i in 0..config.fans {
-        let (client, shared, signups) = (client.clone(), shared.clone(), signups.clone());
-        let (joined, sale_start) = (joined.clone(), sale_start.clone());
-        let base = config.base_urls[i % config.base_urls.len()].clone();
-        let fate = fate(i, config.decline_ratio, config.abandon_ratio);
-        let map = config.map;
-        tasks.push(tokio::spawn(async move {
-            let result = async {
-                // A fan that fails before joining still counts for the gate, or the sale never opens.
-                let before_join = async {
-                let permit = signups.acquire().await?;
-                let t = Instant::now();
-                let name = format!("fs{run_id}_{i}");
-                let res: Value = client
-                    .post(format!("{base}/api/user/signup"))
-                    .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@flash.local"), "password": "flash-sale-pass"}))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                drop(permit);
-                shared.record("signup", t.elapsed());
-                let token = res["token"].as_str().context("token")?.to_owned();
-                let t = Instant::now();
-                client
-                    .post(format!("{base}/api/queue"))
-                    .bearer_auth(&token)
-                    .json(&json!({"concertId": concert_id}))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                shared.record("join", t.elapsed());
-                    Ok::<_, anyhow::Error>(token)
-                };
-                let token = match before_join.await {
-                    Ok(token) => token,
-                    Err(e) => {
-                        joined.fetch_add(1, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                };
-                let admitted = wait_for_admission(&base, concert_id, &token, &joined).await?;
-                let start = sale_start.lock().unwrap().unwrap_or_else(Instant::now);
-                shared.record("queue_wait", start.elapsed());
-                if !admitted {
-                    return Ok(());
-                }
-                fan(&client, &base, concert_id, &token, fate, map, &shared, start).await
+    let spec = |from: usize, to: usize| WorkerSpec {
+        base_urls: config.base_urls.clone(),
+        database_url: config.database_url.clone(),
+        concert_id,
+        run_id,
+        from,
+        to,
+        decline_ratio: config.decline_ratio,
+        abandon_ratio: config.abandon_ratio,
+        signup_parallelism: config.signup_parallelism,
+        stream_map: config.map == MapMode::Stream,
+        accounts: config.accounts.clone(),
+    };
+    let mut tasks = Vec::new();
+    let mut workers = Vec::new();
+    if config.processes <= 1 {
+        tasks = spawn_fans(&spec(0, config.fans), &client, &shared, &joined, &sale_start).await?;
+        while joined.load(Ordering::Relaxed) < config.fans {
+            if tasks.iter().all(|t| t.is_finished()) {
+                bail!("every fan stopped before the sale opened");
             }
-            .await;
-            shared.done.fetch_add(1, Ordering::Relaxed);
-            result
-        }));
-    }
-    while joined.load(Ordering::Relaxed) < config.fans {
-        if tasks.iter().all(|t| t.is_finished()) {
-            bail!("every fan stopped before the sale opened");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    } else {
+        let per = config.fans.div_ceil(config.processes);
+        for from in (0..config.fans).step_by(per.max(1)) {
+            workers.push(Worker::spawn(&spec(from, (from + per).min(config.fans)))?);
+        }
+        for w in &mut workers {
+            w.wait_joined().await?;
+        }
+    }
+    let gate = gate_started.elapsed();
+    let mut memory: Vec<Memory> = config
+        .server_pids
+        .iter()
+        .map(|&pid| Memory { pid, at_gate_kb: rss_kb(pid), peak_kb: rss_kb(pid) })
+        .collect();
+    for w in &mut workers {
+        w.open().await?;
     }
 
     // The sale opens now.
@@ -223,6 +304,18 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         .await?
         .error_for_status()?;
 
+    let peaks = Arc::new(Mutex::new(memory.clone()));
+    let sampler = {
+        let peaks = peaks.clone();
+        tokio::spawn(async move {
+            loop {
+                for m in peaks.lock().unwrap().iter_mut() {
+                    m.peak_kb = m.peak_kb.max(rss_kb(m.pid));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
     let progress = config.progress.then(|| {
         let shared = shared.clone();
         let (fans, seats, url) = (config.fans, config.seats, config.database_url.clone());
@@ -249,6 +342,12 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
             failures.push(format!("{e:#}"));
         }
     }
+    for w in workers {
+        let r = w.finish().await?;
+        shared.merge(r, &mut failures);
+    }
+    sampler.abort();
+    memory = peaks.lock().unwrap().clone();
     if let Some(p) = progress {
         p.abort();
         eprintln!();
@@ -277,7 +376,270 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         conflicts: shared.conflicts.load(Ordering::Relaxed),
         timeline,
         audit,
+        streams_per_instance: config
+            .base_urls
+            .iter()
+            .enumerate()
+            .map(|(k, url)| {
+                let n = config.base_urls.len();
+                (url.clone(), (0..config.fans).filter(|i| i % n == k).count())
+            })
+            .collect(),
+        memory,
+        setup,
+        gate,
     })
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+/// The password every fixture account has.
+const FIXTURE_PASSWORD: &str = "flash-sale-pass";
+
+/// SETUP, outside the timed sale: `fans` users `fs{run}_{i}` inserted straight into Postgres,
+/// all with ONE Argon2 hash made once by the service's own hasher (its parameters).
+async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
+    let hash = ticketing::services::passwords::hash(FIXTURE_PASSWORD.to_owned()).await?;
+    for start in (0..fans).step_by(10_000) {
+        let end = (start + 10_000).min(fans) as i64 - 1;
+        sqlx::query(
+            "insert into users (username, email, password_hash)
+             select 'fs' || $1 || '_' || g, 'fs' || $1 || '_' || g || '@flash.local', $2
+             from generate_series($3::bigint, $4::bigint) g",
+        )
+        .bind(run_id.to_string())
+        .bind(&hash)
+        .bind(start as i64)
+        .bind(end)
+        .execute(&mut *db)
+        .await
+        .context("inserting the fixture users")?;
+    }
+    Ok(())
+}
+
+/// Spawns fans `spec.from..spec.to`; each counts in `joined` once in line (or failed before).
+async fn spawn_fans(
+    spec: &WorkerSpec,
+    client: &reqwest::Client,
+    shared: &Arc<Shared>,
+    joined: &Arc<AtomicUsize>,
+    sale_start: &Arc<Mutex<Option<Instant>>>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
+    // SETUP with FixtureTokens: the fixture mints each fan's token (no login).
+    let minted: Option<Arc<HashMap<usize, String>>> = match &spec.accounts {
+        Accounts::FixtureTokens { jwt_secret } => {
+            let tokens = ticketing::services::tokens::Tokens::new(
+                &secrecy::SecretString::from(jwt_secret.clone()),
+                Duration::from_secs(3 * 3600),
+                Duration::from_secs(3 * 3600),
+            );
+            let mut db = PgConnection::connect(&spec.database_url).await?;
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("select username, id from users where email like $1")
+                    .bind(format!("fs{}\\_%@flash.local", spec.run_id))
+                    .fetch_all(&mut db)
+                    .await?;
+            let prefix = format!("fs{}_", spec.run_id);
+            let mut map = HashMap::new();
+            for (name, id) in rows {
+                let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                if (spec.from..spec.to).contains(&i) {
+                    let principal = ticketing::services::tokens::Principal {
+                        user_id: id,
+                        role: ticketing::domain::user::Role::User,
+                    };
+                    map.insert(i, tokens.issue_access(principal)?);
+                }
+            }
+            Some(Arc::new(map))
+        }
+        _ => None,
+    };
+    let signups = Arc::new(Semaphore::new(spec.signup_parallelism.max(1)));
+    let map = if spec.stream_map { MapMode::Stream } else { MapMode::Refetch };
+    let mut tasks = Vec::with_capacity(spec.to - spec.from);
+    for i in spec.from..spec.to {
+        let (client, shared, signups) = (client.clone(), shared.clone(), signups.clone());
+        let (joined, sale_start, minted) = (joined.clone(), sale_start.clone(), minted.clone());
+        let base = spec.base_urls[i % spec.base_urls.len()].clone();
+        let fate = fate(i, spec.decline_ratio, spec.abandon_ratio);
+        let (accounts, run_id, concert_id) = (spec.accounts.clone(), spec.run_id, spec.concert_id);
+        tasks.push(tokio::spawn(async move {
+            let result = async {
+                // A fan that fails before joining still counts for the gate, or the sale never opens.
+                let before_join = async {
+                    let name = format!("fs{run_id}_{i}");
+                    let token = match (&accounts, &minted) {
+                        (_, Some(minted)) => {
+                            minted.get(&i).cloned().context("no fixture user for this fan")?
+                        }
+                        (Accounts::FixtureLogin, _) => {
+                            let permit = signups.acquire().await?;
+                            let t = Instant::now();
+                            let res: Value = client
+                                .post(format!("{base}/api/user/login"))
+                                .json(&json!({"email": format!("{name}@flash.local"), "password": FIXTURE_PASSWORD}))
+                                .send()
+                                .await?
+                                .error_for_status()?
+                                .json()
+                                .await?;
+                            drop(permit);
+                            shared.record("login", t.elapsed());
+                            res["token"].as_str().context("token")?.to_owned()
+                        }
+                        _ => {
+                            let permit = signups.acquire().await?;
+                            let t = Instant::now();
+                            let res: Value = client
+                                .post(format!("{base}/api/user/signup"))
+                                .json(&json!({"username": &name[..name.len().min(20)], "email": format!("{name}@flash.local"), "password": FIXTURE_PASSWORD}))
+                                .send()
+                                .await?
+                                .error_for_status()?
+                                .json()
+                                .await?;
+                            drop(permit);
+                            shared.record("signup", t.elapsed());
+                            res["token"].as_str().context("token")?.to_owned()
+                        }
+                    };
+                    let t = Instant::now();
+                    client
+                        .post(format!("{base}/api/queue"))
+                        .bearer_auth(&token)
+                        .json(&json!({"concertId": concert_id}))
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    shared.record("join", t.elapsed());
+                    Ok::<_, anyhow::Error>(token)
+                };
+                let token = match before_join.await {
+                    Ok(token) => token,
+                    Err(e) => {
+                        joined.fetch_add(1, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                let admitted = wait_for_admission(&base, concert_id, &token, &joined).await?;
+                let start = sale_start.lock().unwrap().unwrap_or_else(Instant::now);
+                shared.record("queue_wait", start.elapsed());
+                if !admitted {
+                    return Ok(());
+                }
+                fan(&client, &base, concert_id, &token, fate, map, &shared, start).await
+            }
+            .await;
+            shared.done.fetch_add(1, Ordering::Relaxed);
+            result
+        }));
+    }
+    Ok(tasks)
+}
+
+/// A `flash-sale-worker` child: its fans in line → `joined` on stdout; `open` on stdin → the
+/// sale started; its [`WorkerReport`] as one JSON line on stdout at the end.
+struct Worker {
+    child: tokio::process::Child,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    stdin: tokio::process::ChildStdin,
+}
+
+impl Worker {
+    fn spawn(spec: &WorkerSpec) -> anyhow::Result<Worker> {
+        use std::process::Stdio;
+        use tokio::io::AsyncBufReadExt;
+        let exe = std::env::current_exe()?;
+        let mut child = tokio::process::Command::new(exe)
+            .arg("flash-sale-worker")
+            .arg("--spec")
+            .arg(serde_json::to_string(spec)?)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning a flash-sale worker")?;
+        let stdout = tokio::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let stdin = child.stdin.take().context("stdin")?;
+        Ok(Worker { child, stdout, stdin })
+    }
+
+    async fn wait_joined(&mut self) -> anyhow::Result<()> {
+        match self.stdout.next_line().await?.as_deref() {
+            Some("joined") => Ok(()),
+            other => bail!("a worker said {other:?} instead of joined"),
+        }
+    }
+
+    async fn open(&mut self) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.stdin.write_all(b"open\n").await?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<WorkerReport> {
+        let line = self.stdout.next_line().await?.context("a worker ended without its report")?;
+        let report = serde_json::from_str(&line).context("a worker's report")?;
+        let _ = self.child.wait().await;
+        Ok(report)
+    }
+}
+
+/// The worker side: runs `spec`'s fans, talks to the coordinator over stdin/stdout.
+pub async fn worker(spec: WorkerSpec) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let client = http_client()?;
+    let shared = Arc::new(Shared::default());
+    let joined = Arc::new(AtomicUsize::new(0));
+    let sale_start = Arc::new(Mutex::new(None::<Instant>));
+    let tasks = spawn_fans(&spec, &client, &shared, &joined, &sale_start).await?;
+    let fans = spec.to - spec.from;
+    while joined.load(Ordering::Relaxed) < fans {
+        if tasks.iter().all(|t| t.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut out = tokio::io::stdout();
+    out.write_all(b"joined\n").await?;
+    out.flush().await?;
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    match stdin.next_line().await?.as_deref() {
+        Some("open") => *sale_start.lock().unwrap() = Some(Instant::now()),
+        other => bail!("the coordinator said {other:?} instead of open"),
+    }
+    let mut failures = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        if let Err(e) = t? {
+            failures.push(format!("{e:#}"));
+        }
+    }
+    let steps = std::mem::take(&mut *shared.steps.lock().unwrap());
+    let report = WorkerReport {
+        steps: steps.0.into_iter().map(|(k, v)| (k.to_owned(), v.millis())).collect(),
+        conflicts: shared.conflicts.load(Ordering::Relaxed),
+        holds: std::mem::take(&mut *shared.holds.lock().unwrap()),
+        confirms: std::mem::take(&mut *shared.confirms.lock().unwrap()),
+        failures,
+    };
+    let mut line = serde_json::to_vec(&report)?;
+    line.push(b'\n');
+    out.write_all(&line).await?;
+    out.flush().await?;
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -221,8 +221,33 @@ enum Scenario {
         /// whole seat map, again after each conflict)
         #[arg(long, value_name = "MODE", default_value = "stream", value_parser = ["stream", "refetch"])]
         map: String,
+        /// Bench processes to spread the fans over (issue 19): 1 runs them here; more spawn
+        /// `flash-sale-worker` children, each with its range of fans
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        processes: usize,
+        /// SETUP, outside the timed sale: insert the fans' accounts straight into Postgres with
+        /// one Argon2 hash (the service's hasher), then each fan logs in before the sale opens
+        #[arg(long)]
+        fixture_users: bool,
+        /// SETUP, outside the timed sale: as --fixture-users, and the fixture mints each fan's
+        /// access token with the service's JWT secret (--jwt-secret): no login, no Argon2
+        #[arg(long, conflicts_with = "fixture_users")]
+        fixture_tokens: bool,
+        /// The services' JWT_SECRET, for --fixture-tokens (default: the dev profile's)
+        #[arg(long, env = "JWT_SECRET", value_name = "S", hide_env_values = true)]
+        jwt_secret: Option<String>,
+        /// The instances' process ids, same order as --base-url, for their memory (VmRSS)
+        #[arg(long, value_name = "PID", value_delimiter = ',')]
+        server_pids: Vec<u32>,
         #[command(flatten)]
         common: Common,
+    },
+    /// A flash-sale worker, spawned by `flash-sale --processes N` (not for direct use)
+    #[command(hide = true)]
+    FlashSaleWorker {
+        /// Its fans and the sale, as JSON
+        #[arg(long)]
+        spec: String,
     },
 }
 
@@ -412,14 +437,30 @@ async fn main() -> anyhow::Result<()> {
             decline,
             abandon,
             map,
+            processes,
+            fixture_users,
+            fixture_tokens,
+            jwt_secret,
+            server_pids,
         } => {
             let map = if map == "refetch" {
                 flash_sale::MapMode::Refetch
             } else {
                 flash_sale::MapMode::Stream
             };
+            let accounts = if fixture_tokens {
+                flash_sale::Accounts::FixtureTokens {
+                    jwt_secret: jwt_secret
+                        .unwrap_or_else(|| ticketing::config::dev_defaults::JWT_SECRET.to_owned()),
+                }
+            } else if fixture_users {
+                flash_sale::Accounts::FixtureLogin
+            } else {
+                flash_sale::Accounts::Signup
+            };
             run_flash_sale(
                 map,
+                SaleExtras { accounts, processes, server_pids },
                 Options {
                     seats,
                     fans,
@@ -432,10 +473,24 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Scenario::FlashSaleWorker { spec } => {
+            flash_sale::worker(serde_json::from_str(&spec).context("the worker's --spec")?).await
+        }
     }
 }
 
-async fn run_flash_sale(map: flash_sale::MapMode, options: Options) -> anyhow::Result<()> {
+/// The flash sale's options beyond [`Options`].
+struct SaleExtras {
+    accounts: flash_sale::Accounts,
+    processes: usize,
+    server_pids: Vec<u32>,
+}
+
+async fn run_flash_sale(
+    map: flash_sale::MapMode,
+    extras: SaleExtras,
+    options: Options,
+) -> anyhow::Result<()> {
     let sink = SmtpSink::start_on(options.smtp_port).await.context("starting the mail sink")?;
     let config = flash_sale::Config {
         base_urls: options.base_urls.clone(),
@@ -450,6 +505,9 @@ async fn run_flash_sale(map: flash_sale::MapMode, options: Options) -> anyhow::R
         settle_timeout: Duration::from_secs(120),
         progress: true,
         map,
+        accounts: extras.accounts,
+        processes: extras.processes,
+        server_pids: extras.server_pids,
     };
     let started = std::time::Instant::now();
     let mut r = flash_sale::run(&config, &sink).await?;
@@ -465,10 +523,25 @@ async fn run_flash_sale(map: flash_sale::MapMode, options: Options) -> anyhow::R
         ),
         None => println!("NOT sold out"),
     }
+    println!(
+        "setup (concert, seats, accounts) {:.1}s; every fan in line after {:.1}s more; sale {:.1}s",
+        r.setup.as_secs_f64(),
+        r.gate.as_secs_f64(),
+        r.duration.as_secs_f64()
+    );
     let mut steps: Vec<_> = r.steps.0.iter_mut().collect();
     steps.sort_by_key(|(name, _)| *name);
     for (name, latencies) in steps {
-        println!("  {name:>10}: {}", latencies.summary());
+        println!("  {name:>12}: {}", latencies.summary());
+    }
+    for (url, n) in &r.streams_per_instance {
+        println!("  {url}: {n} fans (waiting-room streams at the gate)");
+    }
+    for m in &r.memory {
+        let mb = |kb: Option<u64>| {
+            kb.map_or("?".to_owned(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+        };
+        println!("  pid {}: VmRSS {} at the gate, peak {}", m.pid, mb(m.at_gate_kb), mb(m.peak_kb));
     }
     println!("audit:");
     for (check, ok, detail) in &r.audit {
@@ -495,6 +568,9 @@ async fn run_flash_sale(map: flash_sale::MapMode, options: Options) -> anyhow::R
             "sold_out_after_s": r.sold_out_after.map(|d| d.as_secs_f64()),
             "confirmed_reservations": r.confirmed_reservations, "sold_seats": r.sold_seats,
             "steps": steps,
+            "setup_s": r.setup.as_secs_f64(), "gate_s": r.gate.as_secs_f64(), "sale_s": r.duration.as_secs_f64(),
+            "streams_per_instance": r.streams_per_instance.iter().map(|(u, n)| serde_json::json!({"url": u, "fans": n})).collect::<Vec<_>>(),
+            "memory": r.memory.iter().map(|m| serde_json::json!({"pid": m.pid, "at_gate_kb": m.at_gate_kb, "peak_kb": m.peak_kb})).collect::<Vec<_>>(),
             "timeline": r.timeline.iter().map(|(s, n, p50, p99)| serde_json::json!({"second": s, "confirmations": n, "hold_p50_ms": p50, "hold_p99_ms": p99})).collect::<Vec<_>>(),
             "audit": r.audit.iter().map(|(c, ok, d)| serde_json::json!({"check": c, "ok": ok, "detail": d})).collect::<Vec<_>>(),
         });

@@ -15,6 +15,11 @@ impl Latencies {
         self.0.extend(other.0);
     }
 
+    /// Every sample, in ms (for a worker's report).
+    pub fn millis(&self) -> Vec<f64> {
+        self.0.iter().map(|d| d.as_secs_f64() * 1000.0).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
