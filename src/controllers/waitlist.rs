@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AdminUser, AppJson, AppPath, AuthUser};
 use crate::{
-    domain::{check::Check, time::serialize_kst},
+    domain::{check::Check, seat, time::serialize_kst},
     error::{AppResult, ErrorBody, FieldProblem},
     services::waitlist::{Entry, Waitlist},
     state::AppState,
@@ -32,7 +32,7 @@ pub struct JoinWaitlistRequest {
     #[serde(default, deserialize_with = "super::extract::integer::option")]
     pub quantity: Option<i64>,
     /// Only seats of this grade (any grade when absent).
-    #[schema(max_length = 20, example = "VIP")]
+    #[schema(example = "VIP")]
     pub grade: Option<String>,
 }
 
@@ -122,7 +122,7 @@ pub async fn join_waitlist(
         check.fail("quantity", FieldProblem::Range { min: 1, max });
     }
     let grade = match req.grade {
-        Some(g) => check.text("grade", Some(g), 1, 20),
+        Some(g) => check.text("grade", Some(g), seat::LABEL_LEN.0, seat::LABEL_LEN.1),
         None => None,
     };
     let quantity = check.build(|| quantity)?;
