@@ -106,8 +106,8 @@ impl Waitlist<'_> {
         )
         .fetch_one(self.db)
         .await?;
-        metrics::gauge!("ticketing_waitlist_waiting").increment(1.0);
         metrics::counter!("ticketing_waitlist_joined_total").increment(1);
+        self.publish_waiting().await?;
         let position = self.position(concert, row.created_at, row.id).await?;
         Ok(Entry {
             id: row.id,
@@ -209,7 +209,19 @@ impl Waitlist<'_> {
         if done.is_none() {
             return Err(ErrorCode::WAITLIST_ENTRY_NOT_FOUND.into());
         }
-        metrics::gauge!("ticketing_waitlist_waiting").decrement(1.0);
+        metrics::counter!("ticketing_waitlist_left_total").increment(1);
+        self.publish_waiting().await
+    }
+
+    /// `ticketing_waitlist_waiting`: entries waiting, all concerts, read from the database so
+    /// every instance reports the same number.
+    async fn publish_waiting(&self) -> AppResult<()> {
+        let n = sqlx::query_scalar!(
+            r#"select count(*) as "n!" from waitlist_entries where status = 'WAITING'"#
+        )
+        .fetch_one(self.db)
+        .await?;
+        metrics::gauge!("ticketing_waitlist_waiting").set(n as f64);
         Ok(())
     }
 }

@@ -111,7 +111,8 @@ async fn the_per_user_limit_counts_what_the_fan_already_holds() {
     let res = app.post(&path, Some(&fan.token), json!({"quantity": 1})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
-    let res = app.post("/api/concert/999999/waitlist", Some(&fan.token), json!({"quantity": 1})).await;
+    let res =
+        app.post("/api/concert/999999/waitlist", Some(&fan.token), json!({"quantity": 1})).await;
     error_body(res, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND").await;
     let res = app.post(&path, None, json!({"quantity": 1})).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
