@@ -100,6 +100,10 @@ error_codes! {
     SEAT_LOCK_RETRY_NEEDED = CONFLICT, "좌석 선점 중 충돌이 발생했습니다. 다시 시도해주세요.", "The hold raced with a change; try again.";
     RESERVATION_ALREADY_PROCESSED = CONFLICT, "이미 처리된 예약입니다.", "This reservation was already processed.";
     IDEMPOTENCY_KEY_IN_USE = CONFLICT, "같은 Idempotency-Key 의 요청이 아직 처리 중입니다.", "A request with this Idempotency-Key is still being processed.";
+    // The waitlist after sell-out: issue 18.
+    SEATS_AVAILABLE = CONFLICT, "선택 가능한 좌석이 있습니다. 대기 신청 대신 좌석을 선택해주세요.", "Matching seats are available; select them instead of joining the waitlist.";
+    ALREADY_ON_WAITLIST = CONFLICT, "이미 이 공연의 대기 명단에 있습니다.", "You are already on this concert's waitlist.";
+    WAITLIST_ENTRY_NOT_FOUND = NOT_FOUND, "대기 신청을 찾을 수 없습니다.", "The waitlist entry was not found.";
     PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";
@@ -295,6 +299,8 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
         "concert_date_after_close" => ErrorCode::CONCERT_DATE_AFTER_CLOSE_TIME,
         "seat_concert_id_fkey" => ErrorCode::CONCERT_NOT_FOUND,
         "reservation_seat_active_uk" => ErrorCode::IS_ALREADY_RESERVATION,
+        "waitlist_entries_active_uk" => ErrorCode::ALREADY_ON_WAITLIST,
+        "waitlist_entries_concert_id_fkey" => ErrorCode::CONCERT_NOT_FOUND,
         _ => return None,
     })
 }

@@ -38,7 +38,7 @@ use crate::{
     config::CorsOrigins,
     controllers::{
         admin, availability, challenges, concerts, contract, health, idempotency, payments, queue,
-        reservations, seats, simulator, users, web_app,
+        reservations, seats, simulator, users, waitlist, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -67,6 +67,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "payment", description = "Checkout and payments"),
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
+        (name = "waitlist", description = "The waitlist after sell-out: freed seats go to the fans who waited"),
         (name = "admin", description = "Account administration"),
         (name = "challenge", description = "Bot checks (proof of work) before signup and joining a waiting room"),
         (name = "health", description = "Health and readiness"),
@@ -145,6 +146,9 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queue::leave_queue))
         .routes(routes!(queue::stream_queue))
         .routes(routes!(queue::create_stream_ticket))
+        .routes(routes!(waitlist::join_waitlist, waitlist::list_concert_waitlist))
+        .routes(routes!(waitlist::list_my_waitlist))
+        .routes(routes!(waitlist::leave_waitlist))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
         .routes(idempotent(state, routes!(reservations::cancel_reservation)))

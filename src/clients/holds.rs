@@ -908,6 +908,19 @@ impl Holds {
         Ok(HELD_NOW.key(self.concert_key(concert, "held")).invoke_async(&mut conn).await?)
     }
 
+    /// Seats the user holds (unexpired, unpaid reservations included) and owns in the concert:
+    /// what the per-user limit counts (issue 18, joining the waitlist).
+    pub async fn user_seat_count(&self, concert: i64, user: i64) -> AppResult<u64> {
+        let mut conn = self.redis.conn().await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let (held, owned): (u64, Option<u64>) = redis::pipe()
+            .zcount(self.user_key(concert, user, "holds"), now, "+inf")
+            .get(self.user_key(concert, user, "owned"))
+            .query_async(&mut conn)
+            .await?;
+        Ok(held + owned.unwrap_or(0))
+    }
+
     /// Who holds the seat right now, and until when (ms), if it is held (not sold).
     pub async fn holder(&self, seat: i64) -> AppResult<Option<Holder>> {
         let mut conn = self.redis.conn().await?;

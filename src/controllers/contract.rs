@@ -27,11 +27,23 @@ pub fn finish(doc: OpenApi, max_seats: u32) -> OpenApi {
     queue_events(&mut v);
     seat_events(&mut v);
     challenge_request(&mut v);
+    waitlist_request(&mut v, max_seats);
     let batch = &mut v["paths"]["/api/seat/batch"]["post"]["requestBody"]["content"]["application/json"]
         ["schema"];
     batch["minItems"] = json!(1);
     batch["maxItems"] = json!(seat::MAX_BATCH);
     serde_json::from_value(v).expect("the finished OpenAPI document reads back")
+}
+
+/// Joining the waitlist (issue 18): `quantity` is `1..=MAX_SEATS_PER_USER`; `grade` is a filter
+/// (`Check::text`).
+fn waitlist_request(v: &mut Value, max_seats: u32) {
+    let props = &mut v["components"]["schemas"]["JoinWaitlistRequest"]["properties"];
+    props["quantity"]["minimum"] = json!(1);
+    props["quantity"]["maximum"] = json!(max_seats);
+    let grade = props["grade"].as_object_mut().expect("JoinWaitlistRequest.grade is documented");
+    grade.remove("maxLength");
+    grade.insert("pattern".into(), json!(text_pattern(seat::LABEL_LEN.0, seat::LABEL_LEN.1)));
 }
 
 fn error(description: &str) -> Value {

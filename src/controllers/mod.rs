@@ -15,4 +15,5 @@ pub mod reservations;
 pub mod seats;
 pub mod simulator;
 pub mod users;
+pub mod waitlist;
 pub mod web_app;

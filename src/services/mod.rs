@@ -21,3 +21,4 @@ pub mod stream_caps;
 pub mod stream_tickets;
 pub mod tokens;
 pub mod users;
+pub mod waitlist;

@@ -31,5 +31,6 @@ mod seats;
 mod simulator;
 mod streams;
 mod users;
+mod waitlist;
 mod web;
 mod webhooks;

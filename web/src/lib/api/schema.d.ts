@@ -116,6 +116,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/concert/{id}/waitlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A concert's active waitlist entries in order of service (admins). */
+        get: operations["list_concert_waitlist"];
+        put?: never;
+        /** Join a sold-out concert's waitlist. */
+        post: operations["join_waitlist"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/payment": {
         parameters: {
             query?: never;
@@ -657,6 +675,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/waitlist/my": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's waitlist entries, newest first. */
+        get: operations["list_my_waitlist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/waitlist/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Leave the waitlist (an offer not yet paid is given up too). */
+        delete: operations["leave_waitlist"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -695,6 +747,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An admin's view of an entry: the fan too. */
+        AdminWaitlistEntryResponse: components["schemas"]["WaitlistEntryResponse"] & {
+            /** Format: int64 */
+            userId: number;
+        };
         /** @description A signed-in session, as the original's `UserResponse` plus the refresh token. */
         AuthResponse: {
             email: string;
@@ -933,7 +990,7 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "SEATS_AVAILABLE" | "ALREADY_ON_WAITLIST" | "WAITLIST_ENTRY_NOT_FOUND" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -956,6 +1013,19 @@ export interface components {
          * @example 2026-12-25T19:00:00
          */
         InputTimestamp: string;
+        JoinWaitlistRequest: {
+            /**
+             * @description Only seats of this grade (any grade when absent).
+             * @example VIP
+             */
+            grade?: string | null;
+            /**
+             * Format: int64
+             * @description Seats wanted, `1..=MAX_SEATS_PER_USER` (less what the fan already holds or owns).
+             * @example 2
+             */
+            quantity: number;
+        };
         LoginRequest: {
             /**
              * Format: email
@@ -1458,6 +1528,26 @@ export interface components {
              *     It is not an access token.
              */
             ticket: string;
+        };
+        /** @description A waitlist entry. */
+        WaitlistEntryResponse: {
+            /** Format: int64 */
+            concertId: number;
+            createdAt: string;
+            grade?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** @description When an offer's hold ends (an `OFFERED` entry only). */
+            offerExpiresAt?: string | null;
+            /**
+             * Format: int64
+             * @description Place among the concert's waiting entries, from 1 (0 once no longer waiting).
+             */
+            position: number;
+            /** Format: int32 */
+            quantity: number;
+            /** @description `WAITING`, `OFFERED`, `PURCHASED`, `EXPIRED` or `CANCELLED`. */
+            status: string;
         };
         /**
          * @description What a provider event does to a payment.
@@ -2065,6 +2155,164 @@ export interface operations {
                 };
             };
             /** @description `CANNOT_DELETE_RESERVATION_OPEN_CONCERT`: it has active reservations */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_concert_waitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Waiting and offered entries in order (up to 1000) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminWaitlistEntryResponse"][];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    join_waitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinWaitlistRequest"];
+            };
+        };
+        responses: {
+            /** @description On the waitlist */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitlistEntryResponse"];
+                };
+            };
+            /** @description Invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND`, or `SEAT_NOT_FOUND`: no seat of that grade */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SEATS_AVAILABLE`: matching seats can be held now; `ALREADY_ON_WAITLIST`; `SEAT_LOCK_RETRY_NEEDED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SEAT_LIMIT_EXCEEDED`: the fan's holds and purchases leave less; `SALE_CLOSED`, `RESERVATION_NOT_OPEN_YET`, `INVALID_CONCERT_STATUS` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4522,6 +4770,101 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_waitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's entries (up to 100) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitlistEntryResponse"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    leave_waitlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Waitlist entry id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `WAITLIST_ENTRY_NOT_FOUND`: no active entry of the caller's with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,0 +1,185 @@
+//! `/api/concert/{id}/waitlist` and `/api/waitlist`: the waitlist after sell-out (issue 18).
+
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{AdminUser, AppJson, AppPath, AuthUser};
+use crate::{
+    domain::{check::Check, seat, time::serialize_kst},
+    error::{AppResult, ErrorBody, FieldProblem},
+    services::waitlist::{Entry, Waitlist},
+    state::AppState,
+};
+
+const TAG: &str = "waitlist";
+
+fn waitlist(state: &AppState) -> Waitlist<'_> {
+    Waitlist {
+        db: &state.db,
+        holds: &state.holds,
+        availability: &state.availability,
+        max_seats_per_user: state.settings.max_seats_per_user,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinWaitlistRequest {
+    /// Seats wanted, `1..=MAX_SEATS_PER_USER` (less what the fan already holds or owns).
+    #[schema(required = true, value_type = i64, example = 2)]
+    #[serde(default, deserialize_with = "super::extract::integer::option")]
+    pub quantity: Option<i64>,
+    /// Only seats of this grade (any grade when absent).
+    #[schema(example = "VIP")]
+    pub grade: Option<String>,
+}
+
+/// A waitlist entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitlistEntryResponse {
+    pub id: i64,
+    pub concert_id: i64,
+    /// Place among the concert's waiting entries, from 1 (0 once no longer waiting).
+    pub position: i64,
+    pub quantity: i32,
+    pub grade: Option<String>,
+    /// `WAITING`, `OFFERED`, `PURCHASED`, `EXPIRED` or `CANCELLED`.
+    pub status: String,
+    /// When an offer's hold ends (an `OFFERED` entry only).
+    #[serde(serialize_with = "crate::domain::time::serialize_kst_opt")]
+    #[schema(value_type = Option<String>)]
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "serialize_kst")]
+    #[schema(value_type = String)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// An admin's view of an entry: the fan too.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminWaitlistEntryResponse {
+    pub user_id: i64,
+    #[serde(flatten)]
+    pub entry: WaitlistEntryResponse,
+}
+
+impl From<Entry> for WaitlistEntryResponse {
+    fn from(e: Entry) -> Self {
+        WaitlistEntryResponse {
+            id: e.id,
+            concert_id: e.concert_id,
+            position: e.position,
+            quantity: e.quantity,
+            grade: e.grade,
+            status: e.status,
+            offer_expires_at: e.offer_expires_at,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ConcertPath {
+    /// Concert id.
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EntryPath {
+    /// Waitlist entry id.
+    pub id: i64,
+}
+
+/// Join a sold-out concert's waitlist.
+#[utoipa::path(post, path = "/api/concert/{id}/waitlist", tag = TAG, params(ConcertPath),
+    request_body = JoinWaitlistRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "On the waitlist", body = WaitlistEntryResponse),
+        (status = 400, description = "Invalid fields", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`CONCERT_NOT_FOUND`, or `SEAT_NOT_FOUND`: no seat of that grade", body = ErrorBody),
+        (status = 409, description = "`SEATS_AVAILABLE`: matching seats can be held now; `ALREADY_ON_WAITLIST`; `SEAT_LOCK_RETRY_NEEDED`", body = ErrorBody),
+        (status = 422, description = "`SEAT_LIMIT_EXCEEDED`: the fan's holds and purchases leave less; `SALE_CLOSED`, `RESERVATION_NOT_OPEN_YET`, `INVALID_CONCERT_STATUS`", body = ErrorBody),
+    ))]
+pub async fn join_waitlist(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(ConcertPath { id }): AppPath<ConcertPath>,
+    AppJson(req): AppJson<JoinWaitlistRequest>,
+) -> AppResult<(StatusCode, AppJson<WaitlistEntryResponse>)> {
+    let max = i64::from(state.settings.max_seats_per_user);
+    let mut check = Check::new();
+    let quantity = check.required("quantity", req.quantity);
+    if let Some(q) = quantity
+        && !(1..=max).contains(&q)
+    {
+        check.fail("quantity", FieldProblem::Range { min: 1, max });
+    }
+    let grade = match req.grade {
+        Some(g) => check.text("grade", Some(g), seat::LABEL_LEN.0, seat::LABEL_LEN.1),
+        None => None,
+    };
+    let quantity = check.build(|| quantity)?;
+    let entry = waitlist(&state).join(id, user.user_id, quantity as u32, grade.as_deref()).await?;
+    Ok((StatusCode::CREATED, AppJson(entry.into())))
+}
+
+/// The caller's waitlist entries, newest first.
+#[utoipa::path(get, path = "/api/waitlist/my", tag = TAG,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's entries (up to 100)", body = Vec<WaitlistEntryResponse>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn list_my_waitlist(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> AppResult<AppJson<Vec<WaitlistEntryResponse>>> {
+    let entries = waitlist(&state).mine(user.user_id).await?;
+    Ok(AppJson(entries.into_iter().map(Into::into).collect()))
+}
+
+/// Leave the waitlist (an offer not yet paid is given up too).
+#[utoipa::path(delete, path = "/api/waitlist/{id}", tag = TAG, params(EntryPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`WAITLIST_ENTRY_NOT_FOUND`: no active entry of the caller's with this id", body = ErrorBody),
+    ))]
+pub async fn leave_waitlist(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(EntryPath { id }): AppPath<EntryPath>,
+) -> AppResult<StatusCode> {
+    waitlist(&state).cancel(user.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A concert's active waitlist entries in order of service (admins).
+#[utoipa::path(get, path = "/api/concert/{id}/waitlist", tag = TAG, params(ConcertPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Waiting and offered entries in order (up to 1000)", body = Vec<AdminWaitlistEntryResponse>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn list_concert_waitlist(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(ConcertPath { id }): AppPath<ConcertPath>,
+) -> AppResult<AppJson<Vec<AdminWaitlistEntryResponse>>> {
+    let entries = waitlist(&state).of_concert(id).await?;
+    Ok(AppJson(
+        entries
+            .into_iter()
+            .map(|e| AdminWaitlistEntryResponse { user_id: e.user_id, entry: e.into() })
+            .collect(),
+    ))
+}
