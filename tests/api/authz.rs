@@ -146,6 +146,14 @@ fn table(w: &World) -> Vec<Row> {
         row(M::GET, "/api/seat/{id}", format!("/api/seat/{}", w.held), None, public()),
         row(M::GET, "/api/user/me", "/api/user/me", None, anyone_signed_in),
         row(M::GET, "/api/reservations/my", "/api/reservations/my", None, anyone_signed_in),
+        row(M::GET, "/api/waitlist/my", "/api/waitlist/my", None, anyone_signed_in),
+        row(
+            M::GET,
+            "/api/concert/{id}/waitlist",
+            format!("/api/concert/{c}/waitlist"),
+            None,
+            admin_only(),
+        ),
         row(
             M::GET,
             "/api/reservations/{reservationId}",
@@ -268,6 +276,15 @@ fn table(w: &World) -> Vec<Row> {
                 Refused(404, "NOT_FOUND"),
             ],
         ),
+        // The concert has free seats: joining its waitlist is a business refusal (409) for all.
+        row(
+            M::POST,
+            "/api/concert/{id}/waitlist",
+            format!("/api/concert/{c}/waitlist"),
+            Some(json!({"quantity": 1})),
+            signed_in(),
+        ),
+        row(M::DELETE, "/api/waitlist/{id}", "/api/waitlist/9000000000", None, signed_in()),
         row(M::POST, "/api/concert", "/api/concert", Some(concert_body("authz")), admin_only()),
         row(
             M::PUT,
