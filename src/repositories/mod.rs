@@ -12,6 +12,7 @@ pub mod refresh_tokens;
 pub mod reservations;
 pub mod seats;
 pub mod users;
+pub mod waitlist;
 
 /// Stores text enums (`domain::text_enum!`) in `text` columns: each is encoded as its name.
 macro_rules! stored_as_text {

@@ -32,6 +32,12 @@ impl Concerts {
         Concerts { db, availability }
     }
 
+    /// Live concerts whose sale opens within `ahead` from now (the sale-opening warmer's list).
+    pub async fn opening_within(&self, ahead: std::time::Duration) -> AppResult<Vec<i64>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(concerts::opening_within(&mut conn, ahead.as_secs_f64()).await?)
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, draft: ConcertDraft) -> AppResult<Concert> {
         let mut conn = self.db.acquire().await?;

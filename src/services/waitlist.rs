@@ -14,22 +14,10 @@ use crate::{
         seat::SeatStatus,
     },
     error::{AppResult, ErrorCode},
+    repositories::waitlist,
 };
 
-/// A waitlist entry and its place among the concert's waiting entries.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: i64,
-    pub concert_id: i64,
-    pub user_id: i64,
-    pub quantity: i32,
-    pub grade: Option<String>,
-    pub status: String,
-    /// 1-based place among the concert's `WAITING` entries (0 when not waiting).
-    pub position: i64,
-    pub offer_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
+pub use crate::repositories::waitlist::Entry;
 
 /// The waitlist's operations.
 pub struct Waitlist<'a> {
@@ -95,22 +83,13 @@ impl Waitlist<'_> {
         if mine + u64::from(quantity) > u64::from(self.max_seats_per_user) {
             return Err(ErrorCode::SEAT_LIMIT_EXCEEDED.into());
         }
-        let row = sqlx::query!(
-            r#"insert into waitlist_entries (concert_id, user_id, quantity, grade)
-               values ($1, $2, $3, $4)
-               returning id, created_at"#,
-            concert,
-            user,
-            quantity as i32,
-            grade,
-        )
-        .fetch_one(self.db)
-        .await?;
+        let (id, created_at) =
+            waitlist::insert(self.db, concert, user, quantity as i32, grade).await?;
         metrics::counter!("ticketing_waitlist_joined_total").increment(1);
         self.publish_waiting().await?;
-        let position = self.position(concert, row.created_at, row.id).await?;
+        let position = self.position(concert, created_at, id).await?;
         Ok(Entry {
-            id: row.id,
+            id,
             concert_id: concert,
             user_id: user,
             quantity: quantity as i32,
@@ -118,95 +97,29 @@ impl Waitlist<'_> {
             status: "WAITING".into(),
             position,
             offer_expires_at: None,
-            created_at: row.created_at,
+            created_at,
         })
     }
 
     async fn position(&self, concert: i64, created_at: DateTime<Utc>, id: i64) -> AppResult<i64> {
-        let n = sqlx::query_scalar!(
-            r#"select count(*) as "n!" from waitlist_entries
-               where concert_id = $1 and status = 'WAITING' and (created_at, id) <= ($2, $3)"#,
-            concert,
-            created_at,
-            id,
-        )
-        .fetch_one(self.db)
-        .await?;
+        let n = waitlist::position(self.db, concert, created_at, id).await?;
         Ok(n)
     }
 
     /// The fan's entries, newest first, with their places.
     pub async fn mine(&self, user: i64) -> AppResult<Vec<Entry>> {
-        let rows = sqlx::query!(
-            r#"select e.id, e.concert_id, e.user_id, e.quantity, e.grade, e.status,
-                      e.offer_expires_at, e.created_at,
-                      case when e.status = 'WAITING' then
-                          (select count(*) from waitlist_entries w
-                           where w.concert_id = e.concert_id and w.status = 'WAITING'
-                             and (w.created_at, w.id) <= (e.created_at, e.id))
-                      else 0 end as "position!"
-               from waitlist_entries e where e.user_id = $1 order by e.id desc limit 100"#,
-            user,
-        )
-        .fetch_all(self.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Entry {
-                id: r.id,
-                concert_id: r.concert_id,
-                user_id: r.user_id,
-                quantity: r.quantity,
-                grade: r.grade,
-                status: r.status,
-                position: r.position,
-                offer_expires_at: r.offer_expires_at,
-                created_at: r.created_at,
-            })
-            .collect())
+        Ok(waitlist::of_user(self.db, user).await?)
     }
 
     /// A concert's active entries in order of service, for admins.
     pub async fn of_concert(&self, concert: i64) -> AppResult<Vec<Entry>> {
-        let rows = sqlx::query!(
-            r#"select id, concert_id, user_id, quantity, grade, status, offer_expires_at,
-                      created_at,
-                      row_number() over (order by created_at, id) as "position!"
-               from waitlist_entries
-               where concert_id = $1 and status in ('WAITING', 'OFFERED')
-               order by created_at, id limit 1000"#,
-            concert,
-        )
-        .fetch_all(self.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Entry {
-                id: r.id,
-                concert_id: r.concert_id,
-                user_id: r.user_id,
-                quantity: r.quantity,
-                grade: r.grade,
-                status: r.status,
-                position: r.position,
-                offer_expires_at: r.offer_expires_at,
-                created_at: r.created_at,
-            })
-            .collect())
+        Ok(waitlist::of_concert(self.db, concert).await?)
     }
 
     /// Leaves the waitlist: the fan's active entry becomes `CANCELLED`.
     pub async fn cancel(&self, user: i64, id: i64) -> AppResult<()> {
-        let done = sqlx::query!(
-            r#"update waitlist_entries set status = 'CANCELLED', updated_at = now()
-               where id = $1 and user_id = $2 and status in ('WAITING', 'OFFERED')
-               returning status"#,
-            id,
-            user,
-        )
-        .fetch_optional(self.db)
-        .await?;
-        if done.is_none() {
+        let done = waitlist::cancel(self.db, id, user).await?;
+        if !done {
             return Err(ErrorCode::WAITLIST_ENTRY_NOT_FOUND.into());
         }
         metrics::counter!("ticketing_waitlist_left_total").increment(1);
@@ -216,11 +129,7 @@ impl Waitlist<'_> {
     /// `ticketing_waitlist_waiting`: entries waiting, all concerts, read from the database so
     /// every instance reports the same number.
     async fn publish_waiting(&self) -> AppResult<()> {
-        let n = sqlx::query_scalar!(
-            r#"select count(*) as "n!" from waitlist_entries where status = 'WAITING'"#
-        )
-        .fetch_one(self.db)
-        .await?;
+        let n = waitlist::waiting(self.db).await?;
         metrics::gauge!("ticketing_waitlist_waiting").set(n as f64);
         Ok(())
     }

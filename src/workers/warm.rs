@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::AppResult, repositories::concerts, state::AppState};
+use crate::{error::AppResult, state::AppState};
 
 /// One round: warms every concert whose sale opens within the window; returns how many it
 /// looked at.
@@ -17,10 +17,7 @@ pub async fn execute_once(state: &AppState) -> AppResult<u64> {
     if ahead.is_zero() {
         return Ok(0);
     }
-    let opening = {
-        let mut conn = state.db.acquire().await?;
-        concerts::opening_within(&mut conn, ahead.as_secs_f64()).await?
-    };
+    let opening = state.concerts.opening_within(ahead).await?;
     for &concert in &opening {
         if let Err(e) = state.availability.load_if_missing(concert).await {
             tracing::warn!(error = %e, concert.id = concert, "could not warm seat states");
