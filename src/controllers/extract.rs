@@ -204,6 +204,19 @@ where
     }
 }
 
+/// The signed-in caller when their role is one of `roles`: anonymous → 401, another role → 403.
+async fn with_role<S>(parts: &mut Parts, state: &S, roles: &[Role]) -> Result<Principal, AppError>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+    if !roles.contains(&principal.role) {
+        return Err(ErrorCode::FORBIDDEN.into());
+    }
+    Ok(principal)
+}
+
 /// An authenticated caller with the ADMIN role. Anonymous → 401, a USER → 403.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminUser(pub Principal);
@@ -216,11 +229,7 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
-        if principal.role != Role::Admin {
-            return Err(ErrorCode::FORBIDDEN.into());
-        }
-        Ok(AdminUser(principal))
+        with_role(parts, state, &[Role::Admin]).await.map(AdminUser)
     }
 }
 
@@ -236,11 +245,7 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
-        if !matches!(principal.role, Role::Staff | Role::Admin) {
-            return Err(ErrorCode::FORBIDDEN.into());
-        }
-        Ok(StaffUser(principal))
+        with_role(parts, state, &[Role::Staff, Role::Admin]).await.map(StaffUser)
     }
 }
 

@@ -60,7 +60,8 @@ pub async fn position(
 
 /// A fan's entries, newest first, with their places.
 pub async fn of_user(db: &PgPool, user: i64) -> sqlx::Result<Vec<Entry>> {
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        Entry,
         r#"select e.id, e.concert_id, e.user_id, e.quantity, e.grade, e.status,
                       e.offer_expires_at, e.created_at,
                       case when e.status = 'WAITING' then
@@ -72,26 +73,13 @@ pub async fn of_user(db: &PgPool, user: i64) -> sqlx::Result<Vec<Entry>> {
         user,
     )
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Entry {
-            id: r.id,
-            concert_id: r.concert_id,
-            user_id: r.user_id,
-            quantity: r.quantity,
-            grade: r.grade,
-            status: r.status,
-            position: r.position,
-            offer_expires_at: r.offer_expires_at,
-            created_at: r.created_at,
-        })
-        .collect())
+    .await
 }
 
 /// A concert's active entries in order of service.
 pub async fn of_concert(db: &PgPool, concert: i64) -> sqlx::Result<Vec<Entry>> {
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        Entry,
         r#"select id, concert_id, user_id, quantity, grade, status, offer_expires_at,
                       created_at,
                       row_number() over (order by created_at, id) as "position!"
@@ -101,21 +89,7 @@ pub async fn of_concert(db: &PgPool, concert: i64) -> sqlx::Result<Vec<Entry>> {
         concert,
     )
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Entry {
-            id: r.id,
-            concert_id: r.concert_id,
-            user_id: r.user_id,
-            quantity: r.quantity,
-            grade: r.grade,
-            status: r.status,
-            position: r.position,
-            offer_expires_at: r.offer_expires_at,
-            created_at: r.created_at,
-        })
-        .collect())
+    .await
 }
 
 /// The fan's active entry `id` becomes `CANCELLED`; false when there is none.
