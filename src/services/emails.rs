@@ -39,6 +39,23 @@ pub struct Emails {
 /// Messages of the email queue in flight at once.
 const PREFETCH: u16 = 16;
 
+/// Tries, after the first, to write a sent email's delivery record (about 30 s in all).
+const RECORD_TRIES: u32 = 8;
+
+/// What a message needs, once the database has been asked.
+enum Prepared {
+    AlreadySent,
+    NotNeeded,
+    /// Rendering failed for a reason of the message's own: retried, then buried.
+    Failed(String),
+    Send(Email),
+}
+
+/// Whether an error came from the database (away, overloaded) rather than from the message.
+fn is_database_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some())
+}
+
 impl Emails {
     pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
         Emails { db, broker, mailer, retry }
@@ -73,7 +90,8 @@ impl Emails {
             let emails = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = emails.handle(delivery).await {
-                    // Unacknowledged: the broker redelivers it when the channel closes.
+                    // The broker refused the settlement: its channel is gone, and the broker
+                    // redelivers the message to the next consumer.
                     tracing::warn!(error = format!("{e:#}"), "email message not settled");
                 }
             });
@@ -83,6 +101,12 @@ impl Emails {
     /// Renders and sends one message, records its id, then acknowledges it. A message already
     /// recorded (a redelivery) is acknowledged without sending; an unreadable one is
     /// dead-lettered; a failed send is retried later, and buried after the last attempt.
+    ///
+    /// Every message is settled here, whatever fails: one whose database work failed before
+    /// the send goes back through the retry queue without spending an attempt (the database
+    /// being away says nothing about the message), and once the send succeeded the message is
+    /// acknowledged even if its delivery record could not be written. An `Err` means only that
+    /// the broker refused the settlement, so the channel is gone and the broker redelivers.
     pub async fn handle(&self, delivery: EmailDelivery) -> anyhow::Result<()> {
         let message: Option<(Uuid, String, Value)> =
             serde_json::from_slice::<Value>(delivery.body()).ok().and_then(|v| {
@@ -94,33 +118,87 @@ impl Emails {
             metrics::counter!("ticketing_emails_dead_lettered_total").increment(1);
             return Ok(());
         };
+        let prepared = match self.prepare(message_id, &kind, &payload).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                metrics::counter!("ticketing_emails_deferred_total").increment(1);
+                let error = format!("{e:#}");
+                tracing::warn!(%kind, %error, "email deferred: its database work failed");
+                let attempt = delivery.attempt();
+                return delivery.retry_later(attempt, self.retry.base, &error).await;
+            }
+        };
+        let email = match prepared {
+            Prepared::AlreadySent => {
+                metrics::counter!("ticketing_emails_duplicates_total").increment(1);
+                return delivery.ack().await;
+            }
+            Prepared::NotNeeded => {
+                tracing::info!(%kind, "email not needed any more (its subject was deleted)");
+                return delivery.ack().await;
+            }
+            Prepared::Failed(e) => return self.retry_or_bury(delivery, &kind, &e).await,
+            Prepared::Send(email) => email,
+        };
+        if let Err(e) = self.mailer.send(&email).await {
+            return self.retry_or_bury(delivery, &kind, &format!("{e:#}")).await;
+        }
+        self.record_sent(message_id, &kind, &email.to_address).await;
+        delivery.ack().await?;
+        metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
+        Ok(())
+    }
+
+    /// Whether the message still needs sending, and what to send.
+    async fn prepare(
+        &self,
+        message_id: Uuid,
+        kind: &str,
+        payload: &Value,
+    ) -> anyhow::Result<Prepared> {
         let mut conn = self.db.acquire().await?;
         if outbox::was_sent(&mut conn, message_id).await? {
-            metrics::counter!("ticketing_emails_duplicates_total").increment(1);
-            delivery.ack().await?;
-            return Ok(());
+            return Ok(Prepared::AlreadySent);
         }
-        let rendered = render(&mut conn, &kind, &payload).await;
-        drop(conn);
-        let result = match rendered {
-            Ok(Some(email)) => self.mailer.send(&email).await.map(|()| Some(email)),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(Some(email)) => {
+        Ok(match render(&mut conn, kind, payload).await {
+            Ok(Some(email)) => Prepared::Send(email),
+            Ok(None) => Prepared::NotNeeded,
+            Err(e) if is_database_error(&e) => return Err(e),
+            Err(e) => Prepared::Failed(format!("{e:#}")),
+        })
+    }
+
+    /// Records a sent email so that a redelivery is not sent again, trying for a while: the
+    /// email is out, so the message is acknowledged whatever happens here. A record that could
+    /// not be written only leaves a window in which a redelivery (a lost acknowledgement) would
+    /// send a second copy; it is logged.
+    async fn record_sent(&self, message_id: Uuid, kind: &str, recipient: &str) {
+        let mut failures = 0;
+        loop {
+            let recorded = async {
                 let mut conn = self.db.acquire().await?;
-                outbox::record_sent(&mut conn, message_id, &kind, &email.to_address).await?;
-                delivery.ack().await?;
-                metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
+                outbox::record_sent(&mut conn, message_id, kind, recipient).await?;
+                anyhow::Ok(())
+            };
+            match recorded.await {
+                Ok(()) => return,
+                Err(e) if failures < RECORD_TRIES => {
+                    failures += 1;
+                    tracing::warn!(%kind, error = format!("{e:#}"), "delivery record failed; trying again");
+                    tokio::time::sleep(backoff::exponential(
+                        Duration::from_millis(100),
+                        failures,
+                        Duration::from_secs(5),
+                    ))
+                    .await;
+                }
+                Err(e) => {
+                    metrics::counter!("ticketing_emails_unrecorded_total").increment(1);
+                    tracing::error!(%kind, %message_id, error = format!("{e:#}"), "email sent but its delivery record could not be written");
+                    return;
+                }
             }
-            Ok(None) => {
-                tracing::info!(%kind, "email not needed any more (its subject was deleted)");
-                delivery.ack().await?;
-            }
-            Err(e) => self.retry_or_bury(delivery, &kind, &format!("{e:#}")).await?,
         }
-        Ok(())
     }
 
     async fn retry_or_bury(

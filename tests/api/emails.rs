@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 use crate::{
     helpers::{TestApp, event, spawn_app_with},
-    mail::{BrokerProxy, SmtpSink},
+    mail::{SmtpSink, TcpProxy},
 };
 
 /// A concert with an ASCII title (easy to find in encoded mail) on sale, with `n` seats.
@@ -152,8 +153,8 @@ async fn failures_expiries_cancellations_and_late_refunds_are_emailed() {
 #[tokio::test]
 async fn bookings_succeed_while_the_broker_is_away_and_their_emails_follow_when_it_returns() {
     let sink = SmtpSink::start().await;
-    let proxy = BrokerProxy::start().await;
-    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("AMQP_URL", &proxy.url())]).await;
+    let proxy = TcpProxy::broker().await;
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("AMQP_URL", &proxy.amqp_url())]).await;
     let seats = concert(&app, 1).await;
     let fan = app.signup().await;
     sink.wait_for(1, |m| m.contains("Subject: [ConcertMania] 가입을 환영합니다")).await;
@@ -254,4 +255,54 @@ async fn a_redelivered_message_is_not_sent_twice() {
         .filter(|m| to(m, &fan.email) && m.contains("Subject: [ConcertMania] 가입을 환영합니다"))
         .count();
     assert_eq!(welcomes, 1, "sent once, whatever the redeliveries");
+}
+
+#[tokio::test]
+async fn a_message_consumed_while_postgres_is_away_is_sent_once_it_returns() {
+    let sink = SmtpSink::start().await;
+    let postgres = TcpProxy::postgres().await;
+    let through_proxy = format!("postgres://postgres@127.0.0.1:{}/{{db_name}}", postgres.port);
+    // One attempt only: a message deferred because the database was away must not spend it,
+    // or it would be dead-lettered instead of sent.
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("DATABASE_URL", &through_proxy),
+        ("EMAIL_MAX_ATTEMPTS", "1"),
+        ("EMAIL_RETRY_BASE_MS", "200"),
+    ])
+    .await;
+    let fan = app.signup().await;
+    let welcome =
+        |m: &str| to(m, &fan.email) && m.contains("Subject: [ConcertMania] 가입을 환영합니다");
+    sink.wait_for(1, welcome).await;
+    let mut direct = sqlx::PgConnection::connect(&app.database_url()).await.unwrap();
+    let payload: Value = sqlx::query_scalar("select payload from outbox where kind = 'welcome'")
+        .fetch_one(&mut direct)
+        .await
+        .unwrap();
+
+    postgres.set_up(false);
+    let message_id = uuid::Uuid::new_v4();
+    let body = json!({"messageId": message_id, "kind": "welcome", "payload": payload}).to_string();
+    app.publish_email_message(&body, &message_id.to_string()).await;
+    let queue = app.state.broker.topology().queue;
+    crate::helpers::wait_until("the consumer took the message", || async {
+        app.queue_depth(&queue).await == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().into_iter().filter(|m| welcome(m)).count(), 1);
+
+    postgres.set_up(true);
+    sink.wait_for(2, welcome).await;
+    let recorded: i64 =
+        sqlx::query_scalar("select count(*) from email_deliveries where message_id = $1")
+            .bind(message_id)
+            .fetch_one(&mut direct)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 1, "its delivery is recorded once the database is back");
+    assert_eq!(app.queue_depth(&app.state.broker.topology().dead_queue).await, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().into_iter().filter(|m| welcome(m)).count(), 2, "sent once");
 }

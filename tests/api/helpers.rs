@@ -101,8 +101,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     if let Ok(url) = std::env::var("TEST_AMQP_URL") {
         vars.insert("AMQP_URL".into(), url);
     }
+    // `{db_name}` in a setting stands for this test's database (a URL through a proxy).
     for (k, v) in overrides {
-        vars.insert((*k).into(), (*v).into());
+        vars.insert((*k).into(), v.replace("{db_name}", &db_name));
     }
     start(vars, db_name, redis_prefix, true).await
 }

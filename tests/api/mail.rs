@@ -1,5 +1,5 @@
 //! Test doubles that speak the real protocols: the SMTP sink (shared with the load generator)
-//! and a TCP proxy in front of RabbitMQ that can be switched off and on.
+//! and a TCP proxy in front of RabbitMQ or Postgres that can be switched off and on.
 
 pub use ticketing_bench::smtp::SmtpSink;
 
@@ -13,15 +13,25 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// A TCP proxy to RabbitMQ that can be switched off (dropping every connection) and on.
-pub struct BrokerProxy {
+/// A TCP proxy to a server that can be switched off (dropping every connection) and on.
+pub struct TcpProxy {
     pub port: u16,
     up: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
-impl BrokerProxy {
-    pub async fn start() -> BrokerProxy {
+impl TcpProxy {
+    /// A proxy to the test RabbitMQ.
+    pub async fn broker() -> TcpProxy {
+        TcpProxy::start("127.0.0.1:5672").await
+    }
+
+    /// A proxy to the test Postgres.
+    pub async fn postgres() -> TcpProxy {
+        TcpProxy::start("127.0.0.1:5432").await
+    }
+
+    pub async fn start(target: &'static str) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
@@ -34,17 +44,18 @@ impl BrokerProxy {
                     continue;
                 }
                 let link = tokio::spawn(async move {
-                    if let Ok(mut broker) = TcpStream::connect("127.0.0.1:5672").await {
+                    if let Ok(mut broker) = TcpStream::connect(target).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut broker).await;
                     }
                 });
                 l.lock().unwrap().push(link);
             }
         });
-        BrokerProxy { port, up, links }
+        TcpProxy { port, up, links }
     }
 
-    pub fn url(&self) -> String {
+    /// The broker's address through the proxy.
+    pub fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
     }
 
