@@ -22,6 +22,19 @@ pub mod dev_defaults {
     pub const PAYMENT_WEBHOOK_SECRETS: &str = "dev-only-webhook-secret";
     pub const ADMIN_EMAIL: &str = "admin@admin";
     pub const ADMIN_PASSWORD: &str = "admin1234";
+    /// 32 bytes in hex: seals the concerts' ticket-signing keys.
+    pub const TICKET_KEY_ENCRYPTION_KEY: &str =
+        "de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de7de70";
+}
+
+/// 32 secret bytes, never printed.
+#[derive(Clone)]
+pub struct SecretBytes32(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretBytes32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
 }
 
 /// Which behaviour set the binary runs with.
@@ -143,6 +156,11 @@ pub struct SettingsArgs {
     /// HMAC key for access tokens, at least 32 bytes [default: dev-only; prod requires it]
     #[arg(long, env = "JWT_SECRET", value_parser = setting::<String>())]
     jwt_secret: Option<String>,
+
+    /// Key sealing the concerts' ticket-signing keys: 32 bytes as 64 hex digits
+    /// [default: dev-only; prod requires it]
+    #[arg(long, env = "TICKET_KEY_ENCRYPTION_KEY", value_parser = setting::<String>())]
+    ticket_key_encryption_key: Option<String>,
 
     /// Access token lifetime, in seconds
     #[arg(long, env = "JWT_ACCESS_TTL_SECS", default_value = "900")]
@@ -452,6 +470,8 @@ pub struct Settings {
     /// Delay before the first retry of a failed send; doubles each time.
     pub email_retry_base: Duration,
     pub jwt_secret: SecretString,
+    /// Seals the concerts' ticket-signing keys at rest.
+    pub ticket_key_encryption_key: SecretBytes32,
     pub jwt_access_ttl: Duration,
     pub jwt_refresh_ttl: Duration,
     pub admin_email: String,
@@ -619,6 +639,18 @@ impl Settings {
                 reason: "must be at least 32 bytes".into(),
             });
         }
+        let kek = secret(
+            "TICKET_KEY_ENCRYPTION_KEY",
+            args.ticket_key_encryption_key,
+            dev_defaults::TICKET_KEY_ENCRYPTION_KEY,
+        )?;
+        let ticket_key_encryption_key: [u8; 32] = hex::decode(kek.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "TICKET_KEY_ENCRYPTION_KEY",
+                reason: "must be 32 bytes written as 64 hex digits".into(),
+            })?;
         let webhook = secret(
             "PAYMENT_WEBHOOK_SECRETS",
             args.payment_webhook_secrets,
@@ -689,6 +721,7 @@ impl Settings {
             email_max_attempts: args.email_max_attempts,
             email_retry_base: args.email_retry_base_ms.0,
             jwt_secret: jwt_secret.into(),
+            ticket_key_encryption_key: SecretBytes32(ticket_key_encryption_key),
             jwt_access_ttl: args.jwt_access_ttl_secs.0,
             jwt_refresh_ttl: args.jwt_refresh_ttl_secs.0,
             admin_email: admin_email.to_lowercase(),
@@ -1133,6 +1166,28 @@ mod tests {
     fn prod_names_the_first_missing_secret() {
         let err = settings(&[("APP_PROFILE", "prod")]).unwrap_err();
         assert!(err.to_string().starts_with("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn the_ticket_key_encryption_key_is_64_hex_digits_and_prod_refuses_the_dev_one() {
+        let err = settings(&[("TICKET_KEY_ENCRYPTION_KEY", "abcd")]).unwrap_err();
+        assert!(err.to_string().starts_with("TICKET_KEY_ENCRYPTION_KEY"), "{err}");
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            hex::encode(s.ticket_key_encryption_key.0),
+            dev_defaults::TICKET_KEY_ENCRYPTION_KEY
+        );
+        assert_eq!(format!("{:?}", s.ticket_key_encryption_key), "[REDACTED]");
+        let err = settings(&[
+            ("APP_PROFILE", "prod"),
+            ("JWT_SECRET", "a-real-secret-that-is-long-enough-0123456789"),
+            ("TICKET_KEY_ENCRYPTION_KEY", dev_defaults::TICKET_KEY_ENCRYPTION_KEY),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::DefaultSecretInProd { name: "TICKET_KEY_ENCRYPTION_KEY" }),
+            "{err}"
+        );
     }
 
     #[test]
