@@ -1068,9 +1068,13 @@ mod tests {
     }
 
     /// Everything prod requires, valid.
-    const PROD: [(&str, &str); 7] = [
+    const PROD: [(&str, &str); 8] = [
         ("APP_PROFILE", "prod"),
         ("JWT_SECRET", "a-real-secret-that-is-long-enough-0123456789"),
+        (
+            "TICKET_KEY_ENCRYPTION_KEY",
+            "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        ),
         ("PAYMENT_WEBHOOK_SECRETS", "whsec_0123456789abcdef0123456789abcdef"),
         ("ADMIN_EMAIL", "ops@example.com"),
         ("ADMIN_PASSWORD", "a-strong-password"),
@@ -1202,6 +1206,10 @@ mod tests {
         let base = [
             ("APP_PROFILE", "prod"),
             ("JWT_SECRET", "a-real-secret-that-is-long-enough-0123456789"),
+            (
+                "TICKET_KEY_ENCRYPTION_KEY",
+                "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            ),
             ("PAYMENT_WEBHOOK_SECRETS", "whsec_real_0123456789abcdef0123456789"),
             ("SMTP_URL", "smtp://mail.example.com:25"),
             ("AMQP_URL", "amqp://ticketing:s3cret-pass@rabbitmq:5672/%2f"),

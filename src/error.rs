@@ -104,6 +104,8 @@ error_codes! {
     SEATS_AVAILABLE = CONFLICT, "선택 가능한 좌석이 있습니다. 대기 신청 대신 좌석을 선택해주세요.", "Matching seats are available; select them instead of joining the waitlist.";
     ALREADY_ON_WAITLIST = CONFLICT, "이미 이 공연의 대기 명단에 있습니다.", "You are already on this concert's waitlist.";
     WAITLIST_ENTRY_NOT_FOUND = NOT_FOUND, "대기 신청을 찾을 수 없습니다.", "The waitlist entry was not found.";
+    // E-tickets and check-in: issue 17.
+    TICKET_NOT_FOUND = NOT_FOUND, "티켓을 찾을 수 없습니다.", "The ticket was not found.";
     PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";

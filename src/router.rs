@@ -38,7 +38,7 @@ use crate::{
     config::CorsOrigins,
     controllers::{
         admin, availability, challenges, concerts, contract, health, idempotency, payments, queue,
-        reservations, seats, simulator, users, waitlist, web_app,
+        reservations, seats, simulator, tickets, users, waitlist, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -67,6 +67,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "payment", description = "Checkout and payments"),
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
+        (name = "tickets", description = "E-tickets: a fan's tickets and QR codes, and the keys and revocations scanners verify offline"),
         (name = "waitlist", description = "The waitlist after sell-out: freed seats go to the fans who waited"),
         (name = "admin", description = "Account administration"),
         (name = "challenge", description = "Bot checks (proof of work) before signup and joining a waiting room"),
@@ -149,6 +150,11 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(waitlist::join_waitlist, waitlist::list_concert_waitlist))
         .routes(routes!(waitlist::list_my_waitlist))
         .routes(routes!(waitlist::leave_waitlist))
+        .routes(routes!(tickets::list_my_tickets))
+        .routes(routes!(tickets::get_ticket))
+        .routes(routes!(tickets::get_ticket_qr))
+        .routes(routes!(tickets::get_checkin_keys))
+        .routes(routes!(tickets::get_checkin_revoked))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
         .routes(idempotent(state, routes!(reservations::cancel_reservation)))

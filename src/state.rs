@@ -37,6 +37,7 @@ use crate::{
         seats::Seats,
         stream_caps::StreamLimits,
         stream_tickets::StreamTickets,
+        tickets::Tickets,
         tokens::Tokens,
         users::{LoginLimits, SignupLimits, Users},
     },
@@ -91,6 +92,8 @@ pub struct Shared {
     pub health: Health,
     /// Bot checks (issue 15).
     pub challenges: Challenges,
+    /// E-tickets (issue 17).
+    pub tickets: Tickets,
 }
 
 impl AppState {
@@ -113,6 +116,7 @@ impl AppState {
             stream_limits,
             shutdown.clone(),
         );
+        let tickets = Tickets::new(db.clone(), s.ticket_key_encryption_key.0);
         let tokens = Arc::new(Tokens::new(&s.jwt_secret, s.jwt_access_ttl, s.jwt_refresh_ttl));
         let login_limits = LoginLimits {
             max_failures: s.login_max_failures,
@@ -201,6 +205,7 @@ impl AppState {
                 gateway,
                 simulator.clone(),
                 cooldowns,
+                tickets.clone(),
             ),
             waiting_room: WaitingRoom::new(
                 queue,
@@ -212,6 +217,7 @@ impl AppState {
                 shutdown,
             ),
             challenges,
+            tickets,
             availability,
             seat_feeds,
             idempotency: Idempotency::new(

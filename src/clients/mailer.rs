@@ -2,7 +2,7 @@
 
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
 };
 
 use crate::config::SmtpTarget;
@@ -15,6 +15,15 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Images the HTML shows with `cid:` addresses (the tickets' QR codes).
+    pub inline_images: Vec<InlineImage>,
+}
+
+/// A PNG image sent inside an email, shown by `<img src="cid:{content_id}">`.
+#[derive(Debug, Clone)]
+pub struct InlineImage {
+    pub content_id: String,
+    pub png: Vec<u8>,
 }
 
 pub enum Mailer {
@@ -49,15 +58,33 @@ impl Mailer {
                     .from(from.clone())
                     .to(to)
                     .subject(&email.subject)
-                    .multipart(MultiPart::alternative_plain_html(
-                        email.text.clone(),
-                        email.html.clone(),
-                    ))?;
+                    .multipart(body(email))?;
                 transport.send(message).await?;
                 Ok(())
             }
         }
     }
+}
+
+/// Plain text and HTML as alternatives; the HTML with its inline images as one related part.
+fn body(email: &Email) -> MultiPart {
+    if email.inline_images.is_empty() {
+        return MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    }
+    let png = ContentType::parse("image/png").expect("a valid content type");
+    let related = email.inline_images.iter().fold(
+        MultiPart::related().singlepart(SinglePart::html(email.html.clone())),
+        |related, image| {
+            related.singlepart(
+                Attachment::new_inline_with_name(
+                    image.content_id.clone(),
+                    format!("{}.png", image.content_id),
+                )
+                .body(image.png.clone(), png.clone()),
+            )
+        },
+    );
+    MultiPart::alternative().singlepart(SinglePart::plain(email.text.clone())).multipart(related)
 }
 
 /// `fan@example.com` → `f***@example.com`.

@@ -14,6 +14,7 @@ pub mod queue;
 pub mod reservations;
 pub mod seats;
 pub mod simulator;
+pub mod tickets;
 pub mod users;
 pub mod waitlist;
 pub mod web_app;

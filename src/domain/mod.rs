@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod concert;
 pub mod money;
 pub mod page;
+pub mod qr;
 pub mod queue;
 pub mod reservation;
 pub mod sealed;

@@ -11,6 +11,7 @@ pub mod payments;
 pub mod refresh_tokens;
 pub mod reservations;
 pub mod seats;
+pub mod tickets;
 pub mod users;
 pub mod waitlist;
 

@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clients::{
         amqp::{Broker, EmailConsumer, EmailDelivery},
-        mailer::{Email, Mailer},
+        mailer::{Email, InlineImage, Mailer},
     },
-    domain::{backoff, money::Money, time::kst},
-    repositories::{outbox, reservations, users},
+    domain::{backoff, money::Money, qr, time::kst},
+    repositories::{outbox, reservations, tickets, users},
 };
 
 /// How failed sends are retried.
@@ -243,6 +243,7 @@ pub async fn render(
             &user.email,
             "[ConcertMania] 가입을 환영합니다",
             &lines,
+            &[],
         )));
     }
     let Some(reservation) = id("reservationId") else {
@@ -307,12 +308,46 @@ pub async fn render(
         other => anyhow::bail!("unknown email kind {other}"),
     };
     lines.extend(show);
-    Ok(Some(email(&f.username, &f.email, &subject, &lines)))
+    let tickets = match kind {
+        "booking_confirmed" => tickets::of_reservation(conn, reservation)
+            .await?
+            .into_iter()
+            .filter(|t| t.status != "REVOKED")
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Some(email(&f.username, &f.email, &subject, &lines, &tickets)))
 }
 
-fn email(name: &str, address: &str, subject: &str, lines: &[String]) -> Email {
-    let text = format!("{}\n\nConcertMania", lines.join("\n"));
-    let items: String = lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect();
+/// The email, with one QR code per ticket: an inline PNG in the HTML, the secret in both parts
+/// (door staff can type it in when a screen will not scan).
+fn email(
+    name: &str,
+    address: &str,
+    subject: &str,
+    lines: &[String],
+    tickets: &[tickets::TicketRow],
+) -> Email {
+    let seat = |t: &tickets::TicketRow| {
+        format!("{}구역 {}열 {}번 ({})", t.section, t.row, t.number, t.grade)
+    };
+    let mut text = lines.join("\n");
+    for t in tickets {
+        text.push_str(&format!("\n\n[입장권 {}] {}\n티켓 코드: {}", t.id, seat(t), t.secret));
+    }
+    text.push_str("\n\nConcertMania");
+    let mut items: String = lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect();
+    let mut inline_images = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        let content_id = format!("ticket-{}", t.id);
+        items.push_str(&format!(
+            r#"<div style="margin:24px 0"><p><strong>입장권 {id}</strong> · {seat}</p><img src="cid:{content_id}" width="240" height="240" alt="QR {id}"><p style="font-family:monospace;font-size:11px;word-break:break-all">{secret}</p></div>"#,
+            id = t.id,
+            seat = escape(&seat(t)),
+            secret = escape(&t.secret),
+        ));
+        inline_images.push(InlineImage { content_id, png: qr::png(&t.secret, 6) });
+    }
     let html = format!(
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>{title}</title></head><body style="font-family:sans-serif">{items}<p style="color:#888">ConcertMania</p></body></html>"#,
         title = escape(subject),
@@ -323,6 +358,7 @@ fn email(name: &str, address: &str, subject: &str, lines: &[String]) -> Email {
         subject: subject.to_owned(),
         text,
         html,
+        inline_images,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod seat_stream;
 pub mod seats;
 pub mod stream_caps;
 pub mod stream_tickets;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod waitlist;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::cooldown::Cooldowns;
+use super::{cooldown::Cooldowns, tickets::Tickets};
 use crate::{
     clients::{
         gateway::{PaymentGateway, Simulator},
@@ -76,6 +76,7 @@ pub struct Payments {
     gateway: Arc<dyn PaymentGateway>,
     simulator: Option<Arc<Simulator>>,
     cooldowns: Cooldowns,
+    tickets: Tickets,
 }
 
 impl Payments {
@@ -86,8 +87,9 @@ impl Payments {
         gateway: Arc<dyn PaymentGateway>,
         simulator: Option<Arc<Simulator>>,
         cooldowns: Cooldowns,
+        tickets: Tickets,
     ) -> Self {
-        Payments { db, holds, queue, gateway, simulator, cooldowns }
+        Payments { db, holds, queue, gateway, simulator, cooldowns, tickets }
     }
 
     /// Applies one delivery in one transaction, with the payment row locked: a redelivery of an
@@ -120,6 +122,9 @@ impl Payments {
         match outcome {
             WebhookOutcome::Confirmed => {
                 repo::confirm(&mut tx, &payment, &ticket_code()).await?;
+                self.tickets
+                    .issue(&mut tx, payment.reservation_id, payment.concert_id, payment.user_id)
+                    .await?;
                 owe_email(&mut tx, "booking_confirmed", &payment).await?;
             }
             WebhookOutcome::Failed => {

@@ -80,6 +80,8 @@ struct World {
     transaction: String,
     owner_refresh: String,
     other_user: i64,
+    /// The owner's e-ticket (a confirmed seat).
+    ticket: i64,
 }
 
 /// The table, in the order the allowed calls run: reads first, then changes, deletions last.
@@ -93,8 +95,39 @@ fn table(w: &World) -> Vec<Row> {
     let not_selected = Refused(404, "SEAT_NOT_SELECTED");
     let foreign_refresh = Refused(401, "INVALID_REFRESH_TOKEN");
     let anyone_signed_in = [UNAUTHORIZED, Found, Found, Found, Found];
+    let t = w.ticket;
+    let staff_only = [UNAUTHORIZED, FORBIDDEN, FORBIDDEN, Found, Found];
     vec![
         row(M::GET, "/actuator/health", "/actuator/health", None, public()),
+        row(M::GET, "/api/tickets/my", "/api/tickets/my", None, anyone_signed_in),
+        row(
+            M::GET,
+            "/api/tickets/{id}",
+            format!("/api/tickets/{t}"),
+            None,
+            owned("TICKET_NOT_FOUND", Found),
+        ),
+        row(
+            M::GET,
+            "/api/tickets/{id}/qr.svg",
+            format!("/api/tickets/{t}/qr.svg"),
+            None,
+            owned("TICKET_NOT_FOUND", Found),
+        ),
+        row(
+            M::GET,
+            "/api/concert/{id}/checkin/keys",
+            format!("/api/concert/{c}/checkin/keys"),
+            None,
+            public(),
+        ),
+        row(
+            M::GET,
+            "/api/concert/{id}/checkin/revoked",
+            format!("/api/concert/{c}/checkin/revoked"),
+            None,
+            staff_only,
+        ),
         row(M::GET, "/actuator/prometheus", "/actuator/prometheus", None, public()),
         row(M::GET, "/health/live", "/health/live", None, public()),
         row(M::GET, "/health/ready", "/health/ready", None, public()),
@@ -381,12 +414,17 @@ async fn check(app: &TestApp, row: &Row, caller: usize, token: Option<&str>) {
 #[tokio::test]
 async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
     let app = spawn_app().await;
-    let (admin, concert, seats) = app.concert_on_sale(4).await;
+    let (admin, concert, seats) = app.concert_on_sale(5).await;
     let empty_concert = app.create_concert(&admin).await["id"].as_i64().unwrap();
     let owner = app.signup().await;
     let other = app.signup().await;
     let staff = staff_member(&app, &admin).await;
-    let [held, free, spare, bought] = seats[..] else { unreachable!() };
+    let [held, free, spare, bought, ticketed] = seats[..] else { unreachable!() };
+    let paid = app.start_checkout(&owner.token, &[ticketed]).await;
+    let res = app.webhook(&crate::helpers::event(&paid.transaction, "SUCCESS", paid.amount)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mine: Value = app.get("/api/tickets/my", Some(&owner.token)).await.json().await.unwrap();
+    let ticket = mine[0]["id"].as_i64().expect("the confirmed seat's ticket");
     let started = app.start_checkout(&owner.token, &[bought]).await;
     assert_eq!(app.hold(&owner.token, held).await.status(), StatusCode::OK);
     let world = World {
@@ -399,6 +437,7 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         transaction: started.transaction,
         owner_refresh: owner.refresh_token.clone(),
         other_user: app.user_id(&other.email).await,
+        ticket,
     };
     let tokens =
         [None, Some(&*owner.token), Some(&*other.token), Some(&*staff.token), Some(&*admin)];

@@ -36,6 +36,10 @@ fn prod_refuses_to_start_and_names_the_missing_variable() {
         .env_clear()
         .env("APP_PROFILE", "prod")
         .env("JWT_SECRET", "a-production-secret-of-sufficient-length-42")
+        .env(
+            "TICKET_KEY_ENCRYPTION_KEY",
+            "3f1c9a7e5b2d4806f1e3c5a7b9d0e2f41a3c5e7f9b1d3f5a7c9e1b3d5f7a9c0e",
+        )
         .env("PAYMENT_WEBHOOK_SECRETS", "whsec_live_1")
         .env("ADMIN_EMAIL", "ops@example.com")
         .current_dir(std::env::temp_dir())
@@ -73,6 +77,10 @@ fn prod_refuses_log_mail_short_webhook_secrets_and_guest_amqp() {
     let prod = [
         ("APP_PROFILE", "prod"),
         ("JWT_SECRET", "a-production-secret-of-sufficient-length-42"),
+        (
+            "TICKET_KEY_ENCRYPTION_KEY",
+            "3f1c9a7e5b2d4806f1e3c5a7b9d0e2f41a3c5e7f9b1d3f5a7c9e1b3d5f7a9c0e",
+        ),
         ("PAYMENT_WEBHOOK_SECRETS", "whsec_live_0123456789abcdef0123456789"),
         ("ADMIN_EMAIL", "ops@example.com"),
         ("ADMIN_PASSWORD", "ops-admin-password"),
@@ -187,6 +195,10 @@ async fn prod_logs_are_json_lines_with_request_ids_and_no_secrets() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_PROFILE", "prod")
         .env("JWT_SECRET", "a-production-secret-of-sufficient-length-42")
+        .env(
+            "TICKET_KEY_ENCRYPTION_KEY",
+            "3f1c9a7e5b2d4806f1e3c5a7b9d0e2f41a3c5e7f9b1d3f5a7c9e1b3d5f7a9c0e",
+        )
         .env("PAYMENT_WEBHOOK_SECRETS", webhook_secret)
         .env("ADMIN_EMAIL", "ops@example.com")
         .env("ADMIN_PASSWORD", "ops-admin-password")

@@ -555,8 +555,8 @@ impl TestApp {
         (admin, concert, seats)
     }
 
-    /// Marks a reservation paid, as the payment webhook will (issue 4): reservation
-    /// `CONFIRMED`, payment `SUCCESS`, its seats sold in Redis.
+    /// Marks a reservation paid, as the payment webhook does: reservation `CONFIRMED`, payment
+    /// `SUCCESS`, its tickets issued, its seats sold in Redis.
     pub async fn confirm_reservation(&self, reservation: i64) {
         let (user, concert): (i64, i64) = sqlx::query_as(
             "update reservation set status = 'CONFIRMED', confirmed_at = now() where id = $1 returning user_id, concert_id",
@@ -572,6 +572,10 @@ impl TestApp {
         .execute(&self.db)
         .await
         .unwrap();
+        // Its e-tickets, as the webhook's confirmation writes them.
+        let mut conn = self.db.acquire().await.unwrap();
+        self.state.tickets.issue(&mut conn, reservation, concert, user).await.unwrap();
+        drop(conn);
         let seats: Vec<i64> =
             sqlx::query_scalar("select seat_id from reservation_seat where reservation_id = $1")
                 .bind(reservation)

@@ -30,6 +30,7 @@ mod rules;
 mod seats;
 mod simulator;
 mod streams;
+mod tickets;
 mod users;
 mod waitlist;
 mod web;

@@ -11,6 +11,10 @@ use crate::helpers::{error_body, spawn_app, spawn_app_with};
 const PROD: &[(&str, &str)] = &[
     ("APP_PROFILE", "prod"),
     ("JWT_SECRET", "a-production-secret-of-sufficient-length-42"),
+    (
+        "TICKET_KEY_ENCRYPTION_KEY",
+        "3f1c9a7e5b2d4806f1e3c5a7b9d0e2f41a3c5e7f9b1d3f5a7c9e1b3d5f7a9c0e",
+    ),
     ("PAYMENT_WEBHOOK_SECRETS", "whsec_test_0123456789abcdef0123456789"),
     ("ADMIN_EMAIL", "ops@example.com"),
     ("ADMIN_PASSWORD", "ops-admin-password"),

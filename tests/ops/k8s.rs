@@ -109,6 +109,10 @@ fn every_setting_in_the_manifests_is_one_the_service_reads_and_prod_accepts_them
             ("AMQP_URL", "amqp://ticketing:a-long-broker-password@rabbitmq:5672/%2f"),
             ("SMTP_URL", "smtp://mail.example.com:587"),
             ("JWT_SECRET", "k8s-test-jwt-secret-of-at-least-32-bytes-0123456789"),
+            (
+                "TICKET_KEY_ENCRYPTION_KEY",
+                "3f1c9a7e5b2d4806f1e3c5a7b9d0e2f41a3c5e7f9b1d3f5a7c9e1b3d5f7a9c0e",
+            ),
             ("PAYMENT_WEBHOOK_SECRETS", "k8s-test-webhook-secret-of-32-bytes-or-more-xyz"),
             ("ADMIN_EMAIL", "ops@example.com"),
             ("ADMIN_PASSWORD", "a-real-admin-password-1"),

@@ -116,6 +116,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/concert/{id}/checkin/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify a concert's ticket secrets offline (anyone may fetch them). */
+        get: operations["get_checkin_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/concert/{id}/checkin/revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The concert's revoked secrets since a sequence number, for scanners working offline (staff
+         *     or admins).
+         */
+        get: operations["get_checkin_revoked"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/concert/{id}/waitlist": {
         parameters: {
             query?: never;
@@ -587,6 +624,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tickets/my": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's tickets, newest first. */
+        get: operations["list_my_tickets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One ticket (its owner or an admin; 404 for anyone else). */
+        get: operations["get_ticket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A ticket's QR code, as SVG (its owner or an admin). */
+        get: operations["get_ticket_qr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/user/login": {
         parameters: {
             query?: never;
@@ -990,7 +1078,7 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "SEATS_AVAILABLE" | "ALREADY_ON_WAITLIST" | "WAITLIST_ENTRY_NOT_FOUND" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "SEATS_AVAILABLE" | "ALREADY_ON_WAITLIST" | "WAITLIST_ENTRY_NOT_FOUND" | "TICKET_NOT_FOUND" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -1369,6 +1457,26 @@ export interface components {
          * @enum {string}
          */
         ReservationStatus: "IN_PROGRESS" | "CONFIRMED" | "FAILED" | "CANCELED" | "EXPIRED";
+        /** @description A revoked secret. */
+        RevokedSecret: {
+            revokedAt: string;
+            secret: string;
+            /** Format: int64 */
+            seq: number;
+            /** Format: int64 */
+            ticketId: number;
+        };
+        /** @description Revoked secrets, in order. */
+        RevokedSecrets: {
+            /** @description More follow right away. */
+            more: boolean;
+            /**
+             * Format: int64
+             * @description Ask again with `since` = this.
+             */
+            next: number;
+            revoked: components["schemas"]["RevokedSecret"][];
+        };
         /**
          * @description What an account may do.
          * @enum {string}
@@ -1528,6 +1636,57 @@ export interface components {
              *     It is not an access token.
              */
             ticket: string;
+        };
+        /** @description An e-ticket: one seat of a confirmed reservation. */
+        TicketResponse: {
+            concertDate: string;
+            /** Format: int64 */
+            concertId: number;
+            concertTitle: string;
+            grade: string;
+            /** Format: int64 */
+            id: number;
+            issuedAt: string;
+            /** @description The key that signed the secret. */
+            keyId: string;
+            number: string;
+            /** Format: int64 */
+            reservationId: number;
+            revokedAt?: string | null;
+            row: string;
+            /** Format: int64 */
+            seatId: number;
+            /**
+             * @description What the QR code carries: a signed v1 secret, base64url without padding (140
+             *     characters). Verify it with the concert's keys (`GET /api/concert/{id}/checkin/keys`).
+             */
+            secret: string;
+            section: string;
+            /**
+             * @description `VALID`, `REVOKED` (cancelled, refunded or its seat removed) or `USED` (checked in).
+             * @example VALID
+             */
+            status: string;
+            venue: string;
+        };
+        /** @description A key that verifies a concert's ticket secrets. */
+        VerificationKey: {
+            /** @example Ed25519 */
+            algorithm: string;
+            createdAt: string;
+            /** @description The first 8 bytes of SHA-256 of the public key, in hex. */
+            keyId: string;
+            /** @description The raw 32-byte Ed25519 public key, base64url without padding. */
+            publicKey: string;
+            /** @description Set once the key signs no new tickets; its old secrets still verify. */
+            retiredAt?: string | null;
+        };
+        /** @description The keys of one concert. */
+        VerificationKeys: {
+            /** Format: int64 */
+            concertId: number;
+            /** @description Empty until the concert's first ticket is issued. */
+            keys: components["schemas"]["VerificationKey"][];
         };
         /** @description A waitlist entry. */
         WaitlistEntryResponse: {
@@ -2156,6 +2315,130 @@ export interface operations {
             };
             /** @description `CANNOT_DELETE_RESERVATION_OPEN_CONCERT`: it has active reservations */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_checkin_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The concert's verification keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationKeys"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_checkin_revoked: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only revocations after this sequence number (the `next` of the previous answer; 0 or
+                 *     absent for all).
+                 */
+                since?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up to 1000 revocations after `since` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedSecrets"];
+                };
+            };
+            /** @description `since` is not a non-negative integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4398,6 +4681,174 @@ export interface operations {
             };
             /** @description `IS_ALREADY_RESERVATION`: the seat is in a reservation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_my_tickets: {
+        parameters: {
+            query?: {
+                /** @description Only tickets with a smaller id (the last id of the previous page). */
+                before?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up to 100 tickets; ask again with `before` = the last id for more */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketResponse"][];
+                };
+            };
+            /** @description `before` is not a positive integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ticket id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketResponse"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `TICKET_NOT_FOUND`: no such ticket, or not the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_ticket_qr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ticket id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The QR code of the ticket's secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `TICKET_NOT_FOUND`: no such ticket, or not the caller's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
