@@ -281,10 +281,22 @@ impl From<sqlx::Error> for AppError {
             tracing::warn!(error = %err, "unstorable text reached the database");
             return AppError::Rejected(ErrorCode::BAD_REQUEST);
         }
+        // The database going away, restarting or refusing connections: its SQLSTATE class 08
+        // (connection exception), 57P01–57P03 (shut down by an administrator, crashed, not yet
+        // accepting connections) and 53300 (too many connections). A transient failure, not a
+        // fault of ours.
+        let transient = matches!(sqlstate.as_deref(), Some(s) if s.starts_with("08"))
+            || matches!(sqlstate.as_deref(), Some("57P01" | "57P02" | "57P03" | "53300"));
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                AppError::Unavailable(err.into())
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            // The wire broke mid-conversation (a connection cut during its handshake, a proxy
+            // in front of a server that is down): not SQL of ours.
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_) => AppError::Unavailable(err.into()),
+            other if transient => AppError::Unavailable(other.into()),
             other => AppError::Unexpected(other.into()),
         }
     }
@@ -307,6 +319,9 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
     })
 }
 
+/// `Retry-After` of a 503 for a dependency that is away.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// What the error middleware needs to write the body in the caller's language.
 #[derive(Debug, Clone)]
 pub struct ErrorPayload {
@@ -327,6 +342,9 @@ impl IntoResponse for AppError {
             }
             AppError::Unavailable(err) => {
                 tracing::error!(error = %format!("{err:#}"), "dependency unavailable");
+                // Dependencies come back by themselves (reconnects, pool refills): a short
+                // wait is the right advice.
+                retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
                 Vec::new()
             }
             AppError::Unexpected(err) => {

@@ -20,6 +20,7 @@ mod hygiene;
 mod idempotency;
 mod mail;
 mod mutations;
+mod outages;
 mod password_hashing;
 mod payments;
 mod prod;
