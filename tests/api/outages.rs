@@ -150,3 +150,102 @@ async fn connections_the_server_terminates_give_503_never_500_and_the_pool_heals
     .await;
     assert_eq!(app.get("/health/ready", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn while_redis_is_unreachable_holds_are_503_with_retry_after_and_come_back_by_themselves() {
+    let redis = TcpProxy::redis().await;
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let app = spawn_app_with(&[("REDIS_URL", &url)]).await;
+    let (_, _, seats) = app.concert_on_sale(2).await;
+    let fan = app.signup().await;
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
+
+    redis.set_up(false);
+    wait_until("readiness reports Redis DOWN", || async {
+        app.get("/health/ready", None).await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    assert_unavailable(app.hold(&fan.token, seats[1]).await, "a hold").await;
+
+    redis.set_up(true);
+    wait_until("readiness reports Redis UP again", || async {
+        app.get("/health/ready", None).await.status() == StatusCode::OK
+    })
+    .await;
+    assert_eq!(app.hold(&fan.token, seats[1]).await.status(), StatusCode::OK);
+    let other = app.signup().await;
+    let res = app.hold(&other.token, seats[0]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "the first hold survived the outage");
+}
+
+/// 200 ms more on every round trip to Redis and to Postgres: a small sale is slower, and
+/// nothing else changes.
+#[tokio::test]
+async fn with_200_ms_to_redis_and_postgres_a_small_sale_is_slower_but_sells_every_seat_once() {
+    let redis = TcpProxy::redis().await;
+    let postgres = TcpProxy::postgres().await;
+    let app = spawn_app_with(&[
+        ("REDIS_URL", &format!("redis://127.0.0.1:{}", redis.port)),
+        ("DATABASE_URL", &format!("postgres://postgres@127.0.0.1:{}/{{db_name}}", postgres.port)),
+    ])
+    .await;
+    let (_, concert, seats) = app.concert_on_sale(6).await;
+    let mut fans = Vec::new();
+    for _ in 0..8 {
+        fans.push(app.signup().await);
+    }
+    redis.set_delay(Duration::from_millis(200));
+    postgres.set_delay(Duration::from_millis(200));
+
+    let started = std::time::Instant::now();
+    let app = &app;
+    let seats = &seats;
+    // Eight fans for six seats: each tries seats in its own order until one holds.
+    let outcomes = futures::future::join_all(fans.iter().enumerate().map(|(i, fan)| async move {
+        for k in 0..seats.len() {
+            let seat = seats[(i + k) % seats.len()];
+            let res = app.hold(&fan.token, seat).await;
+            match res.status() {
+                StatusCode::OK => {
+                    let res = app.checkout(&fan.token, &[seat]).await;
+                    assert_eq!(res.status(), StatusCode::OK, "checkout under delay");
+                    let body: Value = res.json().await.unwrap();
+                    let paid = event(
+                        body["transactionId"].as_str().unwrap(),
+                        "SUCCESS",
+                        body["amount"].as_i64().unwrap(),
+                    );
+                    let res = app.webhook(&paid).await;
+                    assert_eq!(res.status(), StatusCode::OK, "webhook under delay");
+                    return Some(seat);
+                }
+                StatusCode::CONFLICT => continue,
+                other => panic!("a hold under delay answered {other}"),
+            }
+        }
+        None
+    }))
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(400), "the delay was in the path");
+    let mut sold: Vec<i64> = outcomes.iter().flatten().copied().collect();
+    sold.sort_unstable();
+    let mut all = seats.clone();
+    all.sort_unstable();
+    assert_eq!(sold, all, "every seat sold, each to one fan");
+    assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 2, "two fans found none");
+
+    redis.set_delay(Duration::ZERO);
+    postgres.set_delay(Duration::ZERO);
+    let mut direct = sqlx::PgConnection::connect(&app.database_url()).await.unwrap();
+    let (confirmed, tickets): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from reservation where concert_id = $1 and status = 'CONFIRMED'),
+                (select count(*) from tickets where concert_id = $1 and status = 'VALID')",
+    )
+    .bind(concert)
+    .fetch_one(&mut direct)
+    .await
+    .unwrap();
+    assert_eq!((confirmed, tickets), (6, 6));
+    let statuses = app.seat_statuses(concert).await;
+    assert!(statuses.values().all(|s| s == "SOLD"), "{statuses:?}");
+}
