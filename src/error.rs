@@ -270,6 +270,11 @@ impl From<ErrorCode> for AppError {
     }
 }
 
+/// Whether an error came from the database (away, overloaded) rather than from its input.
+pub fn is_database_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some())
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         if let Some(code) = constraint_code(&err) {

@@ -228,6 +228,7 @@ pub async fn get_checkin_keys(
 pub struct RevokedQuery {
     /// Only revocations after this sequence number (the `next` of the previous answer; 0 or
     /// absent for all).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub since: Option<u64>,
 }
 
@@ -282,7 +283,8 @@ pub async fn get_checkin_revoked(
     AppPath(ConcertPath { id }): AppPath<ConcertPath>,
     AppQuery(query): AppQuery<RevokedQuery>,
 ) -> AppResult<AppJson<RevokedSecrets>> {
-    let since = i64::try_from(query.since.unwrap_or(0)).unwrap_or(i64::MAX);
+    let since = i64::try_from(query.since.unwrap_or(0))
+        .map_err(|_| AppError::field("since", FieldProblem::Range { min: 0, max: i64::MAX }))?;
     let page = state.tickets.revoked(id, since, REVOKED_PAGE).await?;
     Ok(AppJson(RevokedSecrets {
         revoked: page.revoked.into_iter().map(Into::into).collect(),

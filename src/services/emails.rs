@@ -51,11 +51,6 @@ enum Prepared {
     Send(Email),
 }
 
-/// Whether an error came from the database (away, overloaded) rather than from the message.
-fn is_database_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some())
-}
-
 impl Emails {
     pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
         Emails { db, broker, mailer, retry }
@@ -163,7 +158,7 @@ impl Emails {
         Ok(match render(&mut conn, kind, payload).await {
             Ok(Some(email)) => Prepared::Send(email),
             Ok(None) => Prepared::NotNeeded,
-            Err(e) if is_database_error(&e) => return Err(e),
+            Err(e) if crate::error::is_database_error(&e) => return Err(e),
             Err(e) => Prepared::Failed(format!("{e:#}")),
         })
     }
