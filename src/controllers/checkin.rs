@@ -37,7 +37,7 @@ pub const SECRET_MAX: usize = 500;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCheckinListRequest {
-    #[schema(required = true, example = "정문")]
+    #[schema(required = true, value_type = String, example = "정문")]
     pub name: Option<String>,
     /// Seat grades admitted (absent or null: every grade).
     #[schema(example = json!(["VIP", "R"]))]
@@ -110,7 +110,7 @@ pub enum CheckinType {
 #[serde(rename_all = "camelCase")]
 pub struct RedeemRequest {
     /// The scanned secret (what the ticket's QR code carries).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub secret: Option<String>,
     #[schema(required = true, value_type = i64, example = 1)]
     #[serde(default, deserialize_with = "super::extract::integer::option")]
@@ -119,7 +119,7 @@ pub struct RedeemRequest {
     #[serde(rename = "type")]
     pub scan_type: Option<CheckinType>,
     /// The scanner's id for this scan (e.g. a UUID): a repeat gets the first answer again.
-    #[schema(required = true, example = "0b9c6f0e-3f0e-4d3e-9d55-2f1c1d0c7a11")]
+    #[schema(required = true, value_type = String, example = "0b9c6f0e-3f0e-4d3e-9d55-2f1c1d0c7a11")]
     pub nonce: Option<String>,
     /// When the ticket was scanned (offline scans; now when absent).
     #[schema(value_type = Option<InputTimestamp>)]
