@@ -11,6 +11,7 @@ mod client_limits;
 mod concerts;
 mod concurrency;
 mod docs;
+mod email_queues;
 mod emails;
 mod errors;
 mod health;
