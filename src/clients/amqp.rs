@@ -396,8 +396,8 @@ impl Topology {
 /// Deliveries of one message from the email queue before the broker dead-letters it. The
 /// consumer settles every message it reads, so only a message whose handling keeps killing the
 /// consumer (its process or its channel) gets near this: after 10 such tries it is parked in
-/// the dead-letter queue instead of taking the consumer down for ever. A broker restart or a
-/// lost connection counts one delivery for each message in flight at the time.
+/// the dead-letter queue instead of taking the consumer down for ever. A lost connection or a
+/// broker restart may count as a delivery for the messages in flight then; 10 leaves room.
 pub const DELIVERY_LIMIT: i32 = 10;
 
 /// Why the email topology could not be declared.
