@@ -37,6 +37,8 @@ pub struct Broker {
 #[derive(Clone)]
 enum Link {
     Down,
+    /// Connected; declaring the topology.
+    Declaring,
     Up(Arc<Connection>),
     /// The broker holds an exchange or queue of ours with other settings (the message says
     /// which, and what to do): reconnecting cannot help until an operator acts.
@@ -65,12 +67,19 @@ impl Broker {
         self.current.borrow().connection().cloned()
     }
 
-    /// Waits until connected (`Ok(true)`), until the broker refused the topology (`Err`, saying
-    /// which exchange or queue and how to fix it), or until `limit` passes (`Ok(false)`).
+    /// Waits until connected with the topology declared (`Ok(true)`), until the broker refused
+    /// the topology (`Err`, saying which exchange or queue and how to fix it), or until `limit`
+    /// passes without the broker answering (`Ok(false)`). A broker that answered in time gets
+    /// [`DECLARE_LIMIT`] more to finish the declarations, so that the outcome does not depend
+    /// on a slow moment.
     pub async fn wait_connected(&self, limit: Duration) -> Result<bool, String> {
         let mut rx = self.current.clone();
+        let answered = rx.wait_for(|l| !matches!(l, Link::Down));
+        if !matches!(tokio::time::timeout(limit, answered).await, Ok(Ok(_))) {
+            return Ok(false);
+        }
         let settled = rx.wait_for(|l| l.connection().is_some() || matches!(l, Link::Refused(_)));
-        match tokio::time::timeout(limit, settled).await {
+        match tokio::time::timeout(DECLARE_LIMIT, settled).await {
             Ok(Ok(link)) => match &*link {
                 Link::Refused(why) => Err(why.to_string()),
                 _ => Ok(true),
@@ -452,6 +461,8 @@ impl TopologyError {
     }
 }
 
+/// How long start-up waits for the declarations once the broker has answered.
+pub const DECLARE_LIMIT: Duration = Duration::from_secs(30);
 const RECONNECT_BASE: Duration = Duration::from_millis(200);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How often a refused topology is tried again (an operator may have fixed it meanwhile).
@@ -471,13 +482,16 @@ async fn supervise(
         };
         // The topology is declared on every (re)connection, before anyone uses it.
         let attempt = match attempt {
-            Ok(conn) => match declare(&conn, &topology).await {
-                Ok(()) => Ok(conn),
-                Err(e) => {
-                    let _ = conn.close(200, "topology failed".into()).await;
-                    Err(e)
+            Ok(conn) => {
+                tx.send_replace(Link::Declaring);
+                match declare(&conn, &topology).await {
+                    Ok(()) => Ok(conn),
+                    Err(e) => {
+                        let _ = conn.close(200, "topology failed".into()).await;
+                        Err(e)
+                    }
                 }
-            },
+            }
             Err(e) => Err(TopologyError::Broker(e)),
         };
         match attempt {
@@ -514,6 +528,7 @@ async fn supervise(
                 }
             }
             Err(err) => {
+                tx.send_replace(Link::Down);
                 let delay = backoff::exponential(RECONNECT_BASE, failures, RECONNECT_MAX);
                 failures += 1;
                 tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unreachable");

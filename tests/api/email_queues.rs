@@ -49,6 +49,8 @@ fn with(args: &FieldTable, key: &str, value: AMQPValue) -> FieldTable {
 #[tokio::test]
 async fn the_email_queues_are_quorum_queues_that_dead_letter_at_least_once() {
     let app = spawn_app().await;
+    let connected = app.state.broker.wait_connected(Duration::from_secs(30)).await;
+    assert_eq!(connected, Ok(true), "the app declared its queues");
     let t = app.state.broker.topology();
     let conn = connect().await;
     let declared = t.queue_arguments();
