@@ -12,6 +12,7 @@ mod client_limits;
 mod concerts;
 mod concurrency;
 mod docs;
+mod email_queues;
 mod emails;
 mod errors;
 mod health;
