@@ -91,15 +91,22 @@ describe("a scan decided offline", () => {
     expect(await decideLocally({ ...base, revoked: new Set([secret]) })).toMatchObject({ reason: "revoked" });
   });
 
-  it("follows the list's rules for exits, re-entry and multiple entries", async () => {
+  it("follows the list's rules: an exit needs the ticket inside, re-entry after an exit and multiple entries only when allowed", async () => {
     const key = await concertKey();
     const secret = await key.secret(1001, 42, 777);
     const entered: ScanRecord = { ticketId: 1001, type: "entry", at: "2026-12-07T19:00:00Z" };
     const left: ScanRecord = { ticketId: 1001, type: "exit", at: "2026-12-07T20:00:00Z" };
+    const reasonOf = (type: "entry" | "exit", history: ScanRecord[]) =>
+      decideLocally({ secret, type, list: list(), keys: key.keys, revoked: new Set(), seats, history }).then((d) =>
+        d.status === "error" ? d.reason : d.status,
+      );
+    expect(await reasonOf("exit", [])).toBe("not_inside");
     const decide = (type: "entry" | "exit", rules: Partial<ListRules>, history: ScanRecord[]) =>
       decideLocally({ secret, type, list: list(rules), keys: key.keys, revoked: new Set(), seats, history }).then((d) => d.status);
 
     expect(await decide("exit", {}, [entered])).toBe("ok");
+    expect(await decide("exit", {}, [])).toBe("error");
+    expect(await decide("exit", {}, [entered, left])).toBe("error");
     expect(await decide("entry", {}, [entered, left])).toBe("error");
     expect(await decide("entry", { allowEntryAfterExit: true }, [entered, left])).toBe("ok");
     expect(await decide("entry", { allowEntryAfterExit: true }, [entered])).toBe("error");

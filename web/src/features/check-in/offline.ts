@@ -70,6 +70,7 @@ export type RefusalReason =
   | "wrong_concert"
   | "wrong_list"
   | "invalid_time"
+  | "not_inside"
   | (string & {});
 
 export type LocalDecision =
@@ -99,14 +100,19 @@ export async function decideLocally(input: {
   if (input.revoked.has(secret)) return { status: "error", reason: "revoked", claims, seat };
   const grades = input.list.grades;
   if (grades && seat && !grades.includes(seat.grade)) return { status: "error", reason: "wrong_list", claims, seat };
+  // The server's rules (src/domain/checkin.rs): an entry once in (or once ever, without
+  // re-entry) is refused; an exit needs the ticket inside.
+  const mine = input.history.filter((s) => s.ticketId === claims.ticketId);
+  const entries = mine.filter((s) => s.type === "entry");
+  const inside = mine[mine.length - 1]?.type === "entry";
   if (input.type === "entry") {
-    const mine = input.history.filter((s) => s.ticketId === claims.ticketId);
-    const firstEntry = mine.find((s) => s.type === "entry");
-    const last = mine[mine.length - 1];
-    const reentry = last?.type === "exit" && input.list.allowEntryAfterExit;
-    if (firstEntry && !input.list.allowMultipleEntries && !reentry) {
-      return { status: "error", reason: "already_redeemed", claims, seat, redeemedAt: firstEntry.at, redeemedListId: input.list.id };
+    const allowed =
+      entries.length === 0 || input.list.allowMultipleEntries || (input.list.allowEntryAfterExit && !inside);
+    if (!allowed) {
+      return { status: "error", reason: "already_redeemed", claims, seat, redeemedAt: entries[0]?.at, redeemedListId: input.list.id };
     }
+  } else if (!inside) {
+    return { status: "error", reason: "not_inside", claims, seat };
   }
   return { status: "ok", claims, seat };
 }
