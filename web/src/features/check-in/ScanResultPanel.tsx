@@ -39,10 +39,10 @@ export function ScanResultPanel({
   listName: (id: number) => string | undefined;
 }) {
   const { t, lang } = useT();
-  if (!result) return <div className="scan-result scan-result-idle" role="status" aria-live="polite" />;
-
-  let body;
-  if (result.kind === "ok" || result.kind === "refused") {
+  let body = null;
+  if (!result) {
+    // The live region stays in the page, so the first answer is announced too.
+  } else if (result.kind === "ok" || result.kind === "refused") {
     const ok = result.kind === "ok";
     const title = ok ? t(`scan.ok.${result.type}`) : result.type === "exit" ? t("scan.refusedExit") : t("scan.refused");
     body = (
@@ -90,7 +90,7 @@ export function ScanResultPanel({
     );
   }
   return (
-    <div role="status" aria-live="assertive" aria-atomic="true">
+    <div role="status" aria-live="assertive" aria-atomic="true" aria-label={t("scan.result")}>
       {body}
     </div>
   );
