@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 
+use super::checkin;
 use crate::domain::{
     check::{name_pattern, text_pattern},
     concert,
@@ -114,6 +115,9 @@ fn text_constraints(v: &mut Value) {
         ("WebhookRequest", "eventId", (1, 100), text_pattern),
         ("WebhookRequest", "transactionId", (1, 64), text_pattern),
         ("WebhookRequest", "currency", (3, 3), text_pattern),
+        ("CreateCheckinListRequest", "name", checkin::NAME_LEN, name),
+        ("RedeemRequest", "nonce", checkin::NONCE_LEN, text_pattern),
+        ("RedeemRequest", "secret", (1, checkin::SECRET_MAX), text_pattern),
     ];
     for (schema, property, (min, max), pattern) in fields {
         let p = &mut v["components"]["schemas"][schema]["properties"][property];
@@ -122,6 +126,11 @@ fn text_constraints(v: &mut Value) {
         p.remove("maxLength");
         p.insert("pattern".into(), json!(pattern(*min, *max)));
     }
+    let grades =
+        &mut v["components"]["schemas"]["CreateCheckinListRequest"]["properties"]["grades"];
+    grades["minItems"] = json!(1);
+    grades["maxItems"] = json!(checkin::MAX_GRADES);
+    grades["items"] = json!({"type": "string", "pattern": name(label.0, label.1)});
     let grade = &mut v["paths"]["/api/seat/concert/{concertId}/seats"]["get"]["parameters"];
     for p in grade.as_array_mut().into_iter().flatten() {
         if p["name"] == "grade" {

@@ -6,6 +6,7 @@ mod abuse;
 mod authz;
 mod availability;
 mod challenge;
+mod checkin;
 mod cli;
 mod client_limits;
 mod concerts;
