@@ -194,3 +194,62 @@ test("offline, the scanner verifies with the downloaded key, queues the scans an
   await expect(conflicts).toContainText("이미 입장한 티켓입니다");
   await expect(scanner.status).toContainText(/입장한 티켓\s*2/);
 });
+
+test("staff undo the last admission: the ticket is out again and can enter once more", async ({
+  fan,
+  api,
+  adminToken,
+  baseURL,
+  newContext,
+}) => {
+  const { concert, tickets } = await fanWithTickets(api, adminToken, fan, 1);
+  const list = await checkinList(api, adminToken, concert.id, "VIP 입구");
+  const staff = await staffMember(baseURL!, adminToken);
+  const page = await (await newContext()).newPage();
+  const scanner = await openScanner(page, staff, concert.id, list.id);
+
+  await scanner.enter(tickets[0]!.secret);
+  await expect(scanner.result).toContainText("입장 허용");
+  await expect(scanner.status).toContainText(/입장한 티켓\s*1/);
+  await page.getByRole("button", { name: "방금 스캔 되돌리기" }).click();
+  await expect(scanner.result).toContainText("방금 스캔을 되돌렸습니다.");
+  await expect(scanner.status).toContainText(/입장한 티켓\s*0/);
+  await expect(page.getByRole("button", { name: "방금 스캔 되돌리기" })).toHaveCount(0);
+
+  await scanner.enter(tickets[0]!.secret);
+  await expect(scanner.result).toContainText("입장 허용");
+  await expect(scanner.status).toContainText(/입장한 티켓\s*1/);
+});
+
+test.describe("when the server cannot be reached", () => {
+  // The redeem calls this test cuts off are logged by Chromium as failed requests.
+  test.use({ allowedConsoleErrors: [/ERR_CONNECTION_REFUSED|Failed to fetch/] });
+
+  test("the scanner decides on the device although the browser is online, and uploads later", async ({
+    fan,
+    api,
+    adminToken,
+    baseURL,
+    newContext,
+  }) => {
+    const { concert, tickets } = await fanWithTickets(api, adminToken, fan, 1);
+    const list = await checkinList(api, adminToken, concert.id, "남문");
+    const staff = await staffMember(baseURL!, adminToken);
+    const page = await (await newContext()).newPage();
+    const scanner = await openScanner(page, staff, concert.id, list.id);
+
+    await page.route("**/api/checkin/redeem", (route) => route.abort("connectionrefused"));
+    await scanner.enter(tickets[0]!.secret);
+    await expect(scanner.result).toContainText("입장 허용");
+    await expect(scanner.result).toContainText("서버에 연결할 수 없어 이 기기에서 확인했습니다.");
+    await expect(scanner.offline).toContainText("업로드 대기 1건");
+    await expect(scanner.status).toContainText(/입장한 티켓\s*0/);
+
+    await page.unroute("**/api/checkin/redeem");
+    await page.getByRole("button", { name: "지금 올리기" }).click();
+    await expect(scanner.offline).toContainText("오프라인 스캔 1건을 올렸습니다.");
+    await expect(scanner.offline).toContainText("업로드 대기 중인 스캔이 없습니다.");
+    await expect(page.getByText(/충돌 \d+건/)).toHaveCount(0);
+    await expect(scanner.status).toContainText(/입장한 티켓\s*1/);
+  });
+});

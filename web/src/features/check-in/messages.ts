@@ -57,7 +57,7 @@ export const ko = {
   "scan.reason.not_inside": "입장하지 않은 티켓이라 퇴장 처리할 수 없습니다.",
   "scan.reason.other": "받을 수 없는 티켓입니다 ({reason}).",
   "scan.offlineTitle": "오프라인 모드",
-  "scan.offlineData": "키 {keys}개 · 무효 티켓 {revoked}개 · {time}에 받음",
+  "scan.offlineData": "키 {keys}개 · 무효 티켓 {revoked}개 · 받은 시각 {time}",
   "scan.offlineNone": "아직 받은 오프라인 데이터가 없습니다.",
   "scan.offlineRefresh": "오프라인 데이터 다시 받기",
   "scan.offlineDownloading": "받는 중…",
