@@ -223,11 +223,11 @@ mod tests {
     }
 
     #[test]
-    fn the_window_ends_at_seoul_midnight_after_the_show_or_six_hours_after_a_late_one() {
-        // 19:00 KST → the next midnight KST (15:00 UTC the same day).
-        let evening = Utc.with_ymd_and_hms(2026, 12, 25, 10, 0, 0).unwrap();
-        assert_eq!(window_end(evening), Utc.with_ymd_and_hms(2026, 12, 25, 15, 0, 0).unwrap());
-        // 22:30 KST → six hours later.
+    fn the_window_ends_at_seoul_midnight_after_the_show_or_six_hours_after_its_start_if_later() {
+        // 14:00 KST → the next midnight KST (15:00 UTC the same day).
+        let matinee = Utc.with_ymd_and_hms(2026, 12, 25, 5, 0, 0).unwrap();
+        assert_eq!(window_end(matinee), Utc.with_ymd_and_hms(2026, 12, 25, 15, 0, 0).unwrap());
+        // 22:30 KST → six hours later (04:30 KST).
         let late = Utc.with_ymd_and_hms(2026, 12, 25, 13, 30, 0).unwrap();
         assert_eq!(window_end(late), late + Duration::hours(6));
     }

@@ -316,7 +316,9 @@ async fn decide(
             ticket_id: ticket.id,
             scan_type: r.scan.as_str(),
             single_entry: list_rules.single_entry(),
-            scanned_at,
+            // A forced scan from a clock running ahead (flagged `invalid_time`) is kept at now,
+            // so it cannot stand as the ticket's latest scan for hours.
+            scanned_at: scanned_at.min(now),
             staff_id: staff,
             forced: r.force,
             conflict: conflict.map(Refusal::as_str),
