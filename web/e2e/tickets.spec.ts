@@ -150,13 +150,20 @@ test("offline, the scanner verifies with the downloaded key, queues the scans an
   baseURL,
   newContext,
 }) => {
-  const { concert, tickets } = await fanWithTickets(api, adminToken, fan, 2);
-  const [first, second] = [tickets[0]!, tickets[1]!];
+  const { concert, tickets } = await fanWithTickets(api, adminToken, fan, 3);
+  const [first, second, cancelled] = [tickets[0]!, tickets[1]!, tickets[2]!];
+  // The fan cancels one booking: its ticket is on the revocation list the scanner downloads.
+  const cancel = await api.POST("/api/reservations/cancel", {
+    headers: bearer(fan.session.token),
+    body: { reservationId: cancelled.reservationId },
+  });
+  expect(cancel.response.status).toBe(200);
   const list = await checkinList(api, adminToken, concert.id, "후문");
   const staff = await staffMember(baseURL!, adminToken);
   const context = await newContext();
   const page = await context.newPage();
   const scanner = await openScanner(page, staff, concert.id, list.id);
+  await expect(scanner.offline).toContainText("무효 티켓 1개");
 
   await context.setOffline(true);
   await expect(page.getByText("오프라인", { exact: true })).toBeVisible();
@@ -180,6 +187,9 @@ test("offline, the scanner verifies with the downloaded key, queues the scans an
   const forged = first.secret.slice(0, 20) + (first.secret[20] === "A" ? "B" : "A") + first.secret.slice(21);
   await scanner.enter(forged);
   await expect(scanner.result).toContainText("유효하지 않은 티켓입니다");
+  await scanner.enter(cancelled.secret);
+  await expect(scanner.result).toContainText("무효화된 티켓입니다");
+  await expect(scanner.result).toContainText("A구역 1열 3번");
 
   // The device cannot know about the other gate: it admits the second ticket too.
   await scanner.enter(second.secret);
