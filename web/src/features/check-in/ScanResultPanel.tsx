@@ -30,6 +30,17 @@ export function reasonText(
   return KNOWN.includes(reason) ? t(`scan.reason.${reason}`) : t("scan.reason.other", { reason });
 }
 
+/** The scan's time of day in Seoul, to the second. */
+function clock(iso: string, lang: string): string {
+  return new Date(iso).toLocaleTimeString(lang === "ko" ? "ko-KR" : "en-US", {
+    timeZone: "Asia/Seoul",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
+}
+
 export function ScanResultPanel({
   result,
   listName,
@@ -64,7 +75,10 @@ export function ScanResultPanel({
             <span className="scan-result-grade">{result.seat.grade}</span>
           </p>
         )}
-        {result.ticketId !== undefined && <p className="scan-result-ticket">{t("scan.ticketNo", { id: result.ticketId })}</p>}
+        <p className="scan-result-ticket">
+          {result.ticketId !== undefined && <>{t("scan.ticketNo", { id: result.ticketId })} · </>}
+          <time dateTime={result.at}>{clock(result.at, lang)}</time>
+        </p>
         {result.offline && (
           <p className="scan-result-note">{result.unreachable ? t("scan.serverUnreachable") : t("scan.checkedOffline")}</p>
         )}

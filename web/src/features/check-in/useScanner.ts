@@ -26,6 +26,8 @@ export type ScanResult =
   | {
       kind: "ok";
       type: ScanType;
+      /** When it was scanned (two answers in a row stay distinguishable). */
+      at: string;
       ticketId: number;
       seat?: SeatInfo;
       /** Decided on this device (queued for upload). */
@@ -36,6 +38,7 @@ export type ScanResult =
   | {
       kind: "refused";
       type: ScanType;
+      at: string;
       reason: RefusalReason;
       ticketId?: number;
       seat?: SeatInfo;
@@ -192,12 +195,13 @@ export function useScanner(concertId: number | null, listId: number | null, serv
         store.enqueue(scan);
         setQueue(store.queue());
         setLast({ listId, nonce: id });
-        setResult({ kind: "ok", type, ticketId: scan.ticketId, seat: decision.seat, offline: true, unreachable });
+        setResult({ kind: "ok", type, at: scannedAt, ticketId: scan.ticketId, seat: decision.seat, offline: true, unreachable });
       } else {
         setLast(null);
         setResult({
           kind: "refused",
           type,
+          at: scannedAt,
           reason: decision.reason,
           ticketId: decision.claims?.ticketId,
           seat: decision.seat,
@@ -230,6 +234,7 @@ export function useScanner(concertId: number | null, listId: number | null, serv
               setResult({
                 kind: "ok",
                 type,
+                at: scannedAt,
                 ticketId: t.id,
                 seat: { section: t.section, row: t.row, number: t.number, grade: t.grade },
                 offline: false,
@@ -241,6 +246,7 @@ export function useScanner(concertId: number | null, listId: number | null, serv
               setResult({
                 kind: "refused",
                 type,
+                at: scannedAt,
                 reason: b.reason,
                 ticketId: t?.id,
                 seat: t ? { section: t.section, row: t.row, number: t.number, grade: t.grade } : undefined,
