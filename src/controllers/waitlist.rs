@@ -21,6 +21,7 @@ fn waitlist(state: &AppState) -> Waitlist<'_> {
         holds: &state.holds,
         availability: &state.availability,
         max_seats_per_user: state.settings.max_seats_per_user,
+        offer_ttl: state.settings.waitlist_offer_ttl,
     }
 }
 

@@ -17,7 +17,7 @@ use super::catalog::{Catalogs, ConcertCatalog, LoadLocks, Rendered};
 use crate::{
     clients::holds::{
         AvailabilityData, AvailabilityRead, ConcertLoad, ConcertState, Holds, OwnedSeats,
-        ReservedSeat,
+        ReservedSeat, SeatPlace,
     },
     domain::{
         availability::{self, SeatAvailability},
@@ -240,6 +240,8 @@ impl Availability {
             // The next read loads them.
             tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
         }
+        // Seats an admin added went through the waitlist step in the load.
+        super::waitlist::record_outcomes_soon(&self.db, &self.holds, concert).await;
         Ok(())
     }
 
@@ -305,6 +307,16 @@ impl Availability {
             let live: Vec<i64> =
                 catalog.iter().flat_map(|c| c.seats.iter().map(|s| s.seat.id)).collect();
             let layout = catalog.as_ref().map(|c| c.layout_version()).unwrap_or_default();
+            let places: Vec<SeatPlace> = catalog
+                .iter()
+                .flat_map(|c| {
+                    c.seats.iter().map(|s| SeatPlace {
+                        seat: s.seat.id,
+                        grade: s.seat.grade.clone(),
+                        row: format!("{}\u{1f}{}", s.seat.section, s.seat.row),
+                    })
+                })
+                .collect();
             let mut sold = Vec::new();
             let mut reserved = Vec::new();
             let mut owned: HashMap<i64, i64> = HashMap::new();
@@ -339,6 +351,7 @@ impl Availability {
                 reserved: &reserved,
                 owned: &owned,
                 force,
+                places: &places,
             };
             if self.holds.warm(concert, &version, &load).await? {
                 tracing::info!(

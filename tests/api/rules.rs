@@ -69,6 +69,7 @@ async fn hold_in_redis(
         reserved: &[],
         owned: &[],
         force: false,
+        places: &[],
     };
     assert!(holds.warm(concert, &version, &load).await.unwrap());
     let attempt = HoldAttempt {
