@@ -769,6 +769,10 @@ pub struct ConcertLoad<'a> {
     pub force: bool,
     /// Each live seat's grade and row (section and row), for the waitlist step.
     pub places: &'a [SeatPlace],
+    /// The concert's waiting entries, and its offered ones with their expiry (ms): put back
+    /// into the step (unchanged when already there), so a Redis flush loses no entry.
+    pub waiting: &'a [WaitingEntry],
+    pub offered: &'a [(WaitingEntry, i64)],
 }
 
 /// A seat's grade and row, as the waitlist step matches and groups seats.
@@ -1342,8 +1346,41 @@ impl Holds {
         expected_version: &str,
         load: &ConcertLoad<'_>,
     ) -> AppResult<bool> {
-        let ConcertLoad { state, layout, live_seats, sold, reserved, owned, force, places } = load;
+        let ConcertLoad {
+            state,
+            layout,
+            live_seats,
+            sold,
+            reserved,
+            owned,
+            force,
+            places,
+            waiting,
+            offered,
+        } = load;
         let mut conn = self.redis.conn().await?;
+        if !waiting.is_empty() || !offered.is_empty() {
+            let mut pipe = redis::pipe();
+            for e in *waiting {
+                pipe.zadd(self.concert_key(concert, "wl"), waiting_member(e), e.created_us)
+                    .ignore();
+            }
+            for (e, expires_ms) in *offered {
+                // An offer whose holds a flush lost ends at its expiry (nothing left to buy).
+                pipe.cmd("ZADD")
+                    .arg(self.concert_key(concert, "wloff"))
+                    .arg("NX")
+                    .arg(*expires_ms)
+                    .arg(e.id)
+                    .ignore();
+                pipe.cmd("HSETNX")
+                    .arg(self.concert_key(concert, "wlofs"))
+                    .arg(e.id)
+                    .arg(format!("{}|", e.user))
+                    .ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
         if !places.is_empty() {
             let mut pipe = redis::pipe();
             for chunk in places.chunks(1000) {

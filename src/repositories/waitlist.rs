@@ -220,6 +220,32 @@ pub async fn delete(db: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// An active entry as a load mirrors it into Redis.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub id: i64,
+    pub user_id: i64,
+    pub quantity: i32,
+    pub grade: Option<String>,
+    pub status: String,
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The concert's active entries (a load puts them back into Redis, e.g. after a flush).
+pub async fn active_of(conn: &mut sqlx::PgConnection, concert: i64) -> sqlx::Result<Vec<Active>> {
+    sqlx::query_as!(
+        Active,
+        r#"select id, user_id, quantity, grade, status, offer_expires_at, created_at
+               from waitlist_entries
+               where concert_id = $1 and status in ('WAITING', 'OFFERED')
+               order by created_at, id"#,
+        concert,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Entries waiting, all concerts.
 pub async fn waiting(db: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select count(*) as "n!" from waitlist_entries where status = 'WAITING'"#)

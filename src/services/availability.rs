@@ -17,14 +17,14 @@ use super::catalog::{Catalogs, ConcertCatalog, LoadLocks, Rendered};
 use crate::{
     clients::holds::{
         AvailabilityData, AvailabilityRead, ConcertLoad, ConcertState, Holds, OwnedSeats,
-        ReservedSeat, SeatPlace,
+        ReservedSeat, SeatPlace, WaitingEntry,
     },
     domain::{
         availability::{self, SeatAvailability},
         seat::SeatStatus,
     },
     error::{AppResult, ErrorCode},
-    repositories::{concerts, reservations},
+    repositories::{concerts, reservations, waitlist},
 };
 
 /// A concert's seat states at one availability version, with its answers rendered on first use
@@ -293,7 +293,26 @@ impl Availability {
                 self.catalogs.forget_missing(concert);
             }
             let active = reservations::active_seats(&mut conn, concert).await?;
+            let entries = waitlist::active_of(&mut conn, concert).await?;
             drop(conn);
+            let mut waiting = Vec::new();
+            let mut offered = Vec::new();
+            for e in entries {
+                let mirrored = WaitingEntry {
+                    id: e.id,
+                    user: e.user_id,
+                    quantity: e.quantity as u32,
+                    grade: e.grade,
+                    created_us: e.created_at.timestamp_micros(),
+                };
+                match e.offer_expires_at {
+                    Some(t) if e.status == "OFFERED" => {
+                        offered.push((mirrored, t.timestamp_millis()))
+                    }
+                    _ if e.status == "WAITING" => waiting.push(mirrored),
+                    _ => {}
+                }
+            }
             let version = self.holds.create_version(concert).await?;
             let catalog = match stored.deleted {
                 true => None,
@@ -352,6 +371,8 @@ impl Availability {
                 owned: &owned,
                 force,
                 places: &places,
+                waiting: &waiting,
+                offered: &offered,
             };
             if self.holds.warm(concert, &version, &load).await? {
                 tracing::info!(

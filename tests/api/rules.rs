@@ -70,6 +70,8 @@ async fn hold_in_redis(
         owned: &[],
         force: false,
         places: &[],
+        waiting: &[],
+        offered: &[],
     };
     assert!(holds.warm(concert, &version, &load).await.unwrap());
     let attempt = HoldAttempt {

@@ -463,3 +463,22 @@ async fn the_per_user_limit_holds_for_offers() {
     assert_eq!(app.state.holds.user_seat_count(concert, fan_id).await.unwrap(), 4);
     let _ = started;
 }
+
+#[tokio::test]
+async fn after_a_redis_flush_the_load_puts_the_waitlist_back_before_any_seat_goes_public() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let first = app.signup().await;
+    let entry = join(&app, &first, concert, 1).await;
+    // The flush loses the hold (and the waitlist's keys): the load rebuilds both, and the
+    // seat the lost hold freed is offered, not sold to whoever asks first.
+    app.flush_redis().await;
+    assert_ne!(second.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
+    let public = app.signup().await;
+    assert_ne!(second.hold(&public.token, seats[0]).await.status(), StatusCode::OK);
+    until_status(&app, entry, "OFFERED").await;
+    assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&first.email).await));
+}
