@@ -482,3 +482,25 @@ async fn after_a_redis_flush_the_load_puts_the_waitlist_back_before_any_seat_goe
     until_status(&app, entry, "OFFERED").await;
     assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&first.email).await));
 }
+
+#[tokio::test]
+async fn the_offer_is_emailed_once() {
+    let sink = crate::mail::SmtpSink::start().await;
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("HOLD_TTL_SECS", "1")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (first, _, _, _) =
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    let subject = "Subject: [ConcertMania] 대기하신 좌석이 준비되었습니다";
+    let is_offer = |m: &str| {
+        m.contains(subject)
+            && m.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(&first.email))
+    };
+    let mail = sink.wait_for(1, is_offer).await;
+    assert!(mail[0].contains(&first.username), "addressed by name");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.wait_for(1, is_offer).await.len(), 1, "sent once");
+}
