@@ -610,6 +610,9 @@ static WARM: LazyLock<Script> = LazyLock::new(|| {
         end
         if ARGV[7] == '1' then
             for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], GONE_TTL_MS) end
+            for _, k in ipairs({'wl', 'wlg', 'wlr', 'wlpart', 'wloff', 'wlofs', 'wlout', 'wlcfg'}) do
+                redis.call('PEXPIRE', CB .. k, GONE_TTL_MS)
+            end
         end
         return 1",
     ])

@@ -240,8 +240,8 @@ impl Availability {
             // The next read loads them.
             tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
         }
-        // Seats an admin added went through the waitlist step in the load.
-        super::waitlist::record_outcomes_soon(&self.db, &self.holds, concert).await;
+        // Seats an admin added went through the waitlist step in the load; the availability
+        // sweeper records its offers in Postgres.
         Ok(())
     }
 
