@@ -15,6 +15,8 @@ pub struct Entry {
     /// 1-based place among the concert's `WAITING` entries (0 when not waiting).
     pub position: i64,
     pub offer_expires_at: Option<DateTime<Utc>>,
+    /// The seats of the entry's latest offer (empty before one).
+    pub offered_seat_ids: Vec<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -63,7 +65,7 @@ pub async fn of_user(db: &PgPool, user: i64) -> sqlx::Result<Vec<Entry>> {
     sqlx::query_as!(
         Entry,
         r#"select e.id, e.concert_id, e.user_id, e.quantity, e.grade, e.status,
-                      e.offer_expires_at, e.created_at,
+                      e.offer_expires_at, e.offered_seat_ids, e.created_at,
                       case when e.status = 'WAITING' then
                           (select count(*) from waitlist_entries w
                            where w.concert_id = e.concert_id and w.status = 'WAITING'
@@ -81,7 +83,7 @@ pub async fn of_concert(db: &PgPool, concert: i64) -> sqlx::Result<Vec<Entry>> {
     sqlx::query_as!(
         Entry,
         r#"select id, concert_id, user_id, quantity, grade, status, offer_expires_at,
-                      created_at,
+                      offered_seat_ids, created_at,
                       row_number() over (order by created_at, id) as "position!"
                from waitlist_entries
                where concert_id = $1 and status in ('WAITING', 'OFFERED')
@@ -127,11 +129,13 @@ pub async fn record_offer(
     let mut tx = db.begin().await?;
     let done = sqlx::query_scalar!(
         r#"update waitlist_entries
-               set status = 'OFFERED', offered_at = now(), offer_expires_at = $2, updated_at = now()
+               set status = 'OFFERED', offered_at = now(), offer_expires_at = $2,
+                   offered_seat_ids = $3, updated_at = now()
                where id = $1 and status = 'WAITING'
                returning user_id"#,
         id,
         expires_at,
+        seats,
     )
     .fetch_optional(&mut *tx)
     .await?;

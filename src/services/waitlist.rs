@@ -129,6 +129,7 @@ impl Waitlist<'_> {
             status: "WAITING".into(),
             position,
             offer_expires_at: None,
+            offered_seat_ids: Vec::new(),
             created_at,
         })
     }

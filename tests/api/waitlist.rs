@@ -187,6 +187,7 @@ where
         app.get("/api/waitlist/my", Some(&first.token)).await.json().await.unwrap();
     assert_eq!(mine[0]["status"], "OFFERED");
     assert!(mine[0]["offerExpiresAt"].is_string(), "{mine:?}");
+    assert_eq!(mine[0]["offeredSeatIds"], json!([seat]), "the page checks out from the offer");
     (first, first_entry, next, next_entry)
 }
 
