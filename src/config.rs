@@ -194,6 +194,12 @@ pub struct SettingsArgs {
     #[arg(value_parser = setting::<Secs>())]
     reservation_ttl_secs: Secs,
 
+    /// How long a waitlist offer (a hold in the waiting fan's name) lasts, in seconds; never
+    /// past the sale close
+    #[arg(long, env = "WAITLIST_OFFER_TTL_SECS", default_value = "1800")]
+    #[arg(value_parser = setting::<Secs>())]
+    waitlist_offer_ttl_secs: Secs,
+
     /// Seats per user and concert, holds and active reservations together
     #[arg(long, env = "MAX_SEATS_PER_USER", default_value = "4", value_parser = setting::<u32>())]
     max_seats_per_user: u32,
@@ -479,6 +485,7 @@ pub struct Settings {
     pub payment_webhook_secrets: Vec<SecretString>,
     pub hold_ttl: Duration,
     pub reservation_ttl: Duration,
+    pub waitlist_offer_ttl: Duration,
     pub max_seats_per_user: u32,
     pub queue_tick: Duration,
     pub queue_admit_per_tick: u32,
@@ -729,6 +736,7 @@ impl Settings {
             payment_webhook_secrets,
             hold_ttl: args.hold_ttl_secs.0,
             reservation_ttl: args.reservation_ttl_secs.0,
+            waitlist_offer_ttl: args.waitlist_offer_ttl_secs.0,
             max_seats_per_user: args.max_seats_per_user,
             queue_tick: args.queue_tick_ms.0,
             queue_admit_per_tick: args.queue_admit_per_tick,
@@ -1009,6 +1017,7 @@ impl fmt::Debug for Settings {
             .field("smtp", &self.smtp)
             .field("hold_ttl", &self.hold_ttl)
             .field("reservation_ttl", &self.reservation_ttl)
+            .field("waitlist_offer_ttl", &self.waitlist_offer_ttl)
             .field("max_seats_per_user", &self.max_seats_per_user)
             .field("cors_origins", &self.cors_origins)
             .field("web_dir", &self.web_dir)

@@ -67,7 +67,7 @@ local changes = {}
 local function state_of(v)
     if not v then return 0 end
     local k = string.sub(v, 1, 2)
-    if k == 'h:' or k == 'c:' then return 1 end
+    if k == 'h:' or k == 'c:' or k == 'w:' then return 1 end
     if k == 'r:' then return 2 end
     if v == 's' then return 3 end
     return 0
@@ -90,15 +90,184 @@ local function expire_with_last(key)
     local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
     if last then redis.call('PEXPIREAT', key, last) end
 end
+-- The waitlist step (issue 18, docs/WAITLIST.md): every script that frees a seat passes it to
+-- `serve`, which gives it to the earliest waiting entry it matches (a hold in the fan's name,
+-- or a `w:{entry}` mark while the entry's quantity is not there yet) and makes only the rest
+-- AVAILABLE. Keys of the concert are derived from KEYS[1] (`…concert:{id}:index`).
+local CB = string.sub(KEYS[1], 1, #KEYS[1] - 5)
+local PFX = string.match(CB, '^(.*)concert:%d+:$') or ''
+local function wl_clock()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function split(csv)
+    local out = {}
+    for x in string.gmatch(csv or '', '[^,]+') do out[#out + 1] = x end
+    return out
+end
+-- `need` of the matching free seats (indices into `free`, in layout order): a run of
+-- consecutive places in one row first, else the first in layout order.
+local function choose(free, match, need)
+    for a = 1, #match - need + 1 do
+        local ok = true
+        for b = a + 1, a + need - 1 do
+            local p, q = free[match[b - 1]], free[match[b]]
+            if q.idx ~= p.idx + 1 or q.r ~= p.r then ok = false break end
+        end
+        if ok then
+            local out = {}
+            for b = a, a + need - 1 do out[#out + 1] = match[b] end
+            return out
+        end
+    end
+    local out = {}
+    for b = 1, need do out[#out + 1] = match[b] end
+    return out
+end
+local function seat_info(sid)
+    local idx = redis.call('HGET', KEYS[1], sid)
+    if not idx then return nil end
+    return {sid = sid, idx = tonumber(idx), g = redis.call('HGET', CB .. 'wlg', sid) or '',
+        r = redis.call('HGET', CB .. 'wlr', sid) or ''}
+end
+local function serve(cands)
+    local free = {}
+    local waiting = redis.call('ZCARD', CB .. 'wl') > 0
+    for _, sid in ipairs(cands) do
+        if not redis.call('GET', PFX .. 'seat:' .. sid) then
+            if waiting then
+                local f = seat_info(sid)
+                if f then free[#free + 1] = f end
+            else
+                note(sid, nil)
+            end
+        end
+    end
+    if #free == 0 then return end
+    local by_place = function(a, b) return a.idx < b.idx end
+    table.sort(free, by_place)
+    local now = wl_clock()
+    local cfg = redis.call('HMGET', CB .. 'wlcfg', 'ttl', 'max')
+    local ttl = tonumber(cfg[1] or '1800000')
+    local max = tonumber(cfg[2] or '4')
+    local close = tonumber(redis.call('HGET', CB .. 'info', 'close') or '0') or 0
+    local exp = now + ttl
+    if close > now and close < exp then exp = close end
+    local entries = redis.call('ZRANGE', CB .. 'wl', 0, -1)
+    for _, m in ipairs(entries) do
+        if #free == 0 then break end
+        local eid, uid, qty, grade = string.match(m, '^0*(%d+)|(%d+)|(%d+)|(.*)$')
+        qty = tonumber(qty)
+        local kept = split(redis.call('HGET', CB .. 'wlpart', eid))
+        local match = {}
+        for i, f in ipairs(free) do
+            if grade == '' or f.g == grade then match[#match + 1] = i end
+        end
+        if #match > 0 then
+            local need = qty - #kept
+            local take = {}
+            local chosen = {}
+            if #match >= need then
+                for _, i in ipairs(choose(free, match, need)) do chosen[#chosen + 1] = i end
+            else
+                for _, i in ipairs(match) do chosen[#chosen + 1] = i end
+            end
+            local gone = {}
+            for _, i in ipairs(chosen) do
+                take[#take + 1] = free[i].sid
+                gone[i] = true
+            end
+            local rest = {}
+            for i, f in ipairs(free) do
+                if not gone[i] then rest[#rest + 1] = f end
+            end
+            free = rest
+            if #kept + #take < qty then
+                -- A partial match: the seats wait for this entry, never AVAILABLE.
+                for _, sid in ipairs(take) do
+                    redis.call('SET', PFX .. 'seat:' .. sid, 'w:' .. eid)
+                    note(sid, 'w:' .. eid)
+                    kept[#kept + 1] = sid
+                end
+                redis.call('HSET', CB .. 'wlpart', eid, table.concat(kept, ','))
+            else
+                for _, sid in ipairs(take) do kept[#kept + 1] = sid end
+                local hk = CB .. 'user:' .. uid .. ':holds'
+                redis.call('ZREMRANGEBYSCORE', hk, '-inf', now)
+                local count = redis.call('ZCARD', hk)
+                    + tonumber(redis.call('GET', CB .. 'user:' .. uid .. ':owned') or '0')
+                redis.call('ZREM', CB .. 'wl', m)
+                redis.call('HDEL', CB .. 'wlpart', eid)
+                if count + qty > max then
+                    -- The fan bought or holds seats since joining: the entry ends, its seats
+                    -- go on to the next entries.
+                    for _, sid in ipairs(kept) do
+                        redis.call('DEL', PFX .. 'seat:' .. sid)
+                        local f = seat_info(sid)
+                        if f then free[#free + 1] = f end
+                    end
+                    table.sort(free, by_place)
+                    redis.call('HSET', CB .. 'wlout', eid, 'X')
+                else
+                    local value = 'h:' .. uid
+                    for _, sid in ipairs(kept) do
+                        redis.call('SET', PFX .. 'seat:' .. sid, value, 'PXAT', exp)
+                        redis.call('ZADD', CB .. 'held', exp, sid)
+                        redis.call('ZADD', hk, exp, sid)
+                        note(sid, value)
+                    end
+                    if count == 0 then
+                        redis.call('PEXPIREAT', hk, exp)
+                    else
+                        redis.call('PEXPIREAT', hk, exp, 'GT')
+                    end
+                    redis.call('ZADD', CB .. 'wloff', exp, eid)
+                    redis.call('HSET', CB .. 'wlofs', eid, uid .. '|' .. table.concat(kept, ','))
+                    redis.call('HSET', CB .. 'wlout', eid,
+                        'O|' .. exp .. '|' .. now .. '|' .. table.concat(kept, ','))
+                end
+            end
+        end
+    end
+    for _, f in ipairs(free) do note_at(f.sid, f.idx, nil) end
+end
+-- Offers past their expiry: `E` (expired) unless the fan is checking out (looked at again a
+-- minute later) or bought the seats (`P`).
+local function end_offers(now)
+    local due = redis.call('ZRANGEBYSCORE', CB .. 'wloff', '-inf', now, 'LIMIT', 0, 100)
+    for _, eid in ipairs(due) do
+        local v = redis.call('HGET', CB .. 'wlofs', eid) or ''
+        local uid, csv = string.match(v, '^(%d+)|(.*)$')
+        local live, sold = false, false
+        for _, sid in ipairs(split(csv)) do
+            local x = redis.call('GET', PFX .. 'seat:' .. sid)
+            if x == 's' then
+                sold = true
+            elseif x and uid and string.sub(x, 3, 3 + #uid) == uid .. ':' then
+                live = true
+            end
+        end
+        if live then
+            redis.call('ZADD', CB .. 'wloff', now + 60000, eid)
+        else
+            redis.call('ZREM', CB .. 'wloff', eid)
+            redis.call('HDEL', CB .. 'wlofs', eid)
+            redis.call('HSET', CB .. 'wlout', eid, sold and 'P' or 'E')
+        end
+    end
+end
 local function sweep(held, prefix, now)
     local due = redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 1000)
+    local freed = {}
     for _, sid in ipairs(due) do
         local v = redis.call('GET', prefix .. sid)
         if not v or v == 's' then
-            note(sid, v)
+            if v then note(sid, v) else freed[#freed + 1] = sid end
             redis.call('ZREM', held, sid)
         end
     end
+    serve(freed)
+    end_offers(now)
 end
 ";
 
@@ -147,6 +316,12 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             local admitted = redis.call('ZSCORE', KEYS[10], uid)
             if not admitted or tonumber(admitted) <= now then return {'QUEUE'} end
         end
+        -- Expired holds first go through the waitlist step (never straight to this caller).
+        sweep(KEYS[6], PFX .. 'seat:', now)
+        if #changes > 0 then
+            publish()
+            changes = {}
+        end
         local mine = 'h:' .. uid
         local base = 13
         local n = #KEYS - base
@@ -164,7 +339,7 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
                 expiries[i] = now + redis.call('PTTL', KEYS[base + i])
             else
                 local kind = string.sub(v, 1, 2)
-                if kind == 'h:' or (kind == 'c:' and string.sub(v, 3, 2 + #uid + 1) ~= uid .. ':') then
+                if kind == 'h:' or kind == 'w:' or (kind == 'c:' and string.sub(v, 3, 2 + #uid + 1) ~= uid .. ':') then
                     return {'LOCKED', sid}
                 end
                 return {'RESERVED', sid}
@@ -210,7 +385,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
             redis.call('DEL', KEYS[5])
             redis.call('ZREM', KEYS[6], ARGV[3])
             redis.call('ZREM', KEYS[7], ARGV[3])
-            note(ARGV[3], nil)
+            serve({ARGV[3]})
             publish()
             return 'OK'
         end
@@ -255,6 +430,7 @@ static REVERT_CLAIM: LazyLock<Script> = LazyLock::new(|| {
         r"
         local prefix = 'c:' .. ARGV[2] .. ':'
         local n = #KEYS - 6
+        local freed = {}
         for i = 1, n do
             local key = KEYS[4 + i]
             local sid = ARGV[2 + i]
@@ -267,10 +443,11 @@ static REVERT_CLAIM: LazyLock<Script> = LazyLock::new(|| {
                     redis.call('DEL', key)
                     redis.call('ZREM', KEYS[n + 5], sid)
                     redis.call('ZREM', KEYS[n + 6], sid)
-                    note(sid, nil)
+                    freed[#freed + 1] = sid
                 end
             end
         end
+        serve(freed)
         publish()
         return 'OK'",
     ])
@@ -302,6 +479,7 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
         local n = #KEYS - 7
         local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
         local mode = ARGV[4]
+        local freed = {}
         for i = 1, n do
             local sid = ARGV[4 + i]
             local key = KEYS[4 + i]
@@ -315,8 +493,10 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
             end
             redis.call('ZREM', KEYS[n + 5], sid)
             redis.call('ZREM', KEYS[n + 6], sid)
-            note(sid, redis.call('GET', key))
+            local now_v = redis.call('GET', key)
+            if now_v then note(sid, now_v) else freed[#freed + 1] = sid end
         end
+        serve(freed)
         local owned = KEYS[n + 7]
         if mode == 'confirm' then
             redis.call('INCRBY', owned, n)
@@ -419,8 +599,20 @@ static WARM: LazyLock<Script> = LazyLock::new(|| {
             'queue', ARGV[8], 'layout', ARGV[9], 'n', n, 'fmt', FORMAT)
         redis.call('SADD', KEYS[8], ARGV[10])
         redis.call('DEL', KEYS[9])
+        if ARGV[7] ~= '1' and redis.call('ZCARD', CB .. 'wl') > 0 then
+            changes = {}
+            local freed = {}
+            for i = 1, n do
+                if states[i] == 0 then freed[#freed + 1] = ARGV[base + i] end
+            end
+            serve(freed)
+            publish()
+        end
         if ARGV[7] == '1' then
             for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], GONE_TTL_MS) end
+            for _, k in ipairs({'wl', 'wlg', 'wlr', 'wlpart', 'wloff', 'wlofs', 'wlout', 'wlcfg'}) do
+                redis.call('PEXPIRE', CB .. k, GONE_TTL_MS)
+            end
         end
         return 1",
     ])
@@ -578,7 +770,151 @@ pub struct ConcertLoad<'a> {
     pub owned: &'a [OwnedSeats],
     /// The database's states win over holds (after it refused what Redis allowed).
     pub force: bool,
+    /// Each live seat's grade and row (section and row), for the waitlist step.
+    pub places: &'a [SeatPlace],
+    /// The concert's waiting entries, and its offered ones with their expiry (ms): put back
+    /// into the step (unchanged when already there), so a Redis flush loses no entry.
+    pub waiting: &'a [WaitingEntry],
+    pub offered: &'a [(WaitingEntry, i64)],
 }
+
+/// A seat's grade and row, as the waitlist step matches and groups seats.
+#[derive(Debug, Clone)]
+pub struct SeatPlace {
+    pub seat: i64,
+    pub grade: String,
+    pub row: String,
+}
+
+/// A waitlist entry as the step serves it (issue 18).
+#[derive(Debug, Clone)]
+pub struct WaitingEntry {
+    pub id: i64,
+    pub user: i64,
+    pub quantity: u32,
+    pub grade: Option<String>,
+    /// Its place in the order of service: `created_at` in microseconds.
+    pub created_us: i64,
+}
+
+/// What mirroring a new entry found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Waiting,
+    /// At least the quantity of matching seats is AVAILABLE: nothing was added.
+    SeatsAvailable,
+}
+
+/// An outcome of the step for Postgres to record (`concert:{id}:wlout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitlistEvent {
+    /// Offered: the hold's expiry and the release time (ms), and the seats.
+    Offered {
+        expires_ms: i64,
+        released_ms: i64,
+        seats: Vec<i64>,
+    },
+    Expired,
+    Purchased,
+    /// The fan could no longer take the quantity under the per-user limit.
+    Cancelled,
+}
+
+impl WaitlistEvent {
+    fn parse(v: &str) -> Option<Self> {
+        let mut p = v.split('|');
+        Some(match p.next()? {
+            "O" => WaitlistEvent::Offered {
+                expires_ms: p.next()?.parse().ok()?,
+                released_ms: p.next()?.parse().ok()?,
+                seats: p.next()?.split(',').filter_map(|s| s.parse().ok()).collect(),
+            },
+            "E" => WaitlistEvent::Expired,
+            "P" => WaitlistEvent::Purchased,
+            "X" => WaitlistEvent::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+fn waiting_member(e: &WaitingEntry) -> String {
+    format!("{:015}|{}|{}|{}", e.id, e.user, e.quantity, e.grade.as_deref().unwrap_or(""))
+}
+
+/// Adds a waiting entry unless enough matching seats are AVAILABLE; matching AVAILABLE seats
+/// (fewer than the quantity) are kept for it at once, so none stays public while it waits.
+static JOIN: LazyLock<Script> = LazyLock::new(|| {
+    script(&[
+        AVAIL,
+        r"
+        local qty = tonumber(ARGV[5])
+        local grade = ARGV[6]
+        local avail = redis.call('GET', KEYS[2]) or ''
+        local idx = redis.call('HGETALL', KEYS[1])
+        local found = {}
+        for i = 1, #idx, 2 do
+            local sid, place = idx[i], tonumber(idx[i + 1])
+            local byte = string.byte(avail, math.floor(place / 4) + 1) or 0
+            local st = math.floor(byte / 4 ^ (3 - place % 4)) % 4
+            if st == 0 and not redis.call('GET', PFX .. 'seat:' .. sid)
+                and (grade == '' or (redis.call('HGET', CB .. 'wlg', sid) or '') == grade) then
+                found[#found + 1] = sid
+            end
+        end
+        if #found >= qty then return 'AVAILABLE' end
+        redis.call('HSET', CB .. 'wlcfg', 'ttl', ARGV[3], 'max', ARGV[4])
+        redis.call('ZADD', CB .. 'wl', ARGV[7], ARGV[2])
+        serve(found)
+        publish()
+        return 'OK'",
+    ])
+});
+
+/// Takes an entry out of the step: its kept seats and its offer's holds are released
+/// through the step (to the next entries).
+static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    script(&[
+        AVAIL,
+        r"
+        local eid, uid = ARGV[3], ARGV[4]
+        redis.call('ZREM', CB .. 'wl', ARGV[2])
+        local freed = {}
+        for _, sid in ipairs(split(redis.call('HGET', CB .. 'wlpart', eid))) do
+            local key = PFX .. 'seat:' .. sid
+            if redis.call('GET', key) == 'w:' .. eid then
+                redis.call('DEL', key)
+                freed[#freed + 1] = sid
+            end
+        end
+        local offer = redis.call('HGET', CB .. 'wlofs', eid) or ''
+        local csv = string.match(offer, '^%d+|(.*)$')
+        local hk = CB .. 'user:' .. uid .. ':holds'
+        for _, sid in ipairs(split(csv)) do
+            local key = PFX .. 'seat:' .. sid
+            if redis.call('GET', key) == 'h:' .. uid then
+                redis.call('DEL', key)
+                redis.call('ZREM', CB .. 'held', sid)
+                redis.call('ZREM', hk, sid)
+                freed[#freed + 1] = sid
+            end
+        end
+        redis.call('HDEL', CB .. 'wlpart', eid)
+        redis.call('HDEL', CB .. 'wlofs', eid)
+        redis.call('ZREM', CB .. 'wloff', eid)
+        redis.call('HDEL', CB .. 'wlout', eid)
+        serve(freed)
+        publish()
+        return #freed",
+    ])
+});
+
+/// Deletes a recorded outcome unless a newer one replaced it.
+static FORGET_EVENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+        return 0",
+    )
+});
 
 /// Who holds a seat, and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -863,6 +1199,72 @@ impl Holds {
         Ok(())
     }
 
+    /// Mirrors a new waiting entry into the step (issue 18), unless enough matching seats
+    /// are AVAILABLE. `offer_ttl_ms` and `max_seats` are what its offers use.
+    pub async fn waitlist_join(
+        &self,
+        concert: i64,
+        entry: &WaitingEntry,
+        offer_ttl_ms: i64,
+        max_seats: u32,
+    ) -> AppResult<JoinOutcome> {
+        let mut inv = self.changing(&JOIN, concert);
+        inv.arg(waiting_member(entry))
+            .arg(offer_ttl_ms)
+            .arg(max_seats)
+            .arg(entry.quantity)
+            .arg(entry.grade.as_deref().unwrap_or(""))
+            .arg(entry.created_us);
+        let mut conn = self.redis.conn().await?;
+        let reply: String = inv.invoke_async(&mut conn).await?;
+        Ok(if reply == "AVAILABLE" { JoinOutcome::SeatsAvailable } else { JoinOutcome::Waiting })
+    }
+
+    /// Takes the entry out of the step; its kept and offered seats go to the next entries.
+    /// Returns how many seats it released.
+    pub async fn waitlist_leave(&self, concert: i64, entry: &WaitingEntry) -> AppResult<u64> {
+        let mut inv = self.changing(&LEAVE, concert);
+        inv.arg(waiting_member(entry)).arg(entry.id).arg(entry.user);
+        let mut conn = self.redis.conn().await?;
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// The step's outcomes not yet recorded in Postgres: (entry, raw value, event).
+    pub async fn waitlist_events(
+        &self,
+        concert: i64,
+    ) -> AppResult<Vec<(i64, String, WaitlistEvent)>> {
+        let mut conn = self.redis.conn().await?;
+        let all: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.concert_key(concert, "wlout"))
+            .query_async(&mut conn)
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let event = WaitlistEvent::parse(&v)?;
+                Some((k.parse().ok()?, v, event))
+            })
+            .collect())
+    }
+
+    /// Forgets a recorded outcome (unless a newer one replaced it meanwhile).
+    pub async fn waitlist_forget_event(
+        &self,
+        concert: i64,
+        entry: i64,
+        raw: &str,
+    ) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: i64 = FORGET_EVENT
+            .key(self.concert_key(concert, "wlout"))
+            .arg(entry)
+            .arg(raw)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// The concert's catalogue version, if it has one.
     pub async fn version(&self, concert: i64) -> AppResult<Option<String>> {
         let mut conn = self.redis.conn().await?;
@@ -947,8 +1349,53 @@ impl Holds {
         expected_version: &str,
         load: &ConcertLoad<'_>,
     ) -> AppResult<bool> {
-        let ConcertLoad { state, layout, live_seats, sold, reserved, owned, force } = load;
+        let ConcertLoad {
+            state,
+            layout,
+            live_seats,
+            sold,
+            reserved,
+            owned,
+            force,
+            places,
+            waiting,
+            offered,
+        } = load;
         let mut conn = self.redis.conn().await?;
+        if !waiting.is_empty() || !offered.is_empty() {
+            let mut pipe = redis::pipe();
+            for e in *waiting {
+                pipe.zadd(self.concert_key(concert, "wl"), waiting_member(e), e.created_us)
+                    .ignore();
+            }
+            for (e, expires_ms) in *offered {
+                // An offer whose holds a flush lost ends at its expiry (nothing left to buy).
+                pipe.cmd("ZADD")
+                    .arg(self.concert_key(concert, "wloff"))
+                    .arg("NX")
+                    .arg(*expires_ms)
+                    .arg(e.id)
+                    .ignore();
+                pipe.cmd("HSETNX")
+                    .arg(self.concert_key(concert, "wlofs"))
+                    .arg(e.id)
+                    .arg(format!("{}|", e.user))
+                    .ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        if !places.is_empty() {
+            let mut pipe = redis::pipe();
+            for chunk in places.chunks(1000) {
+                let grades: Vec<(i64, &str)> =
+                    chunk.iter().map(|p| (p.seat, p.grade.as_str())).collect();
+                let rows: Vec<(i64, &str)> =
+                    chunk.iter().map(|p| (p.seat, p.row.as_str())).collect();
+                pipe.hset_multiple(self.concert_key(concert, "wlg"), &grades).ignore();
+                pipe.hset_multiple(self.concert_key(concert, "wlr"), &rows).ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
         let mut pipe = redis::pipe();
         let mut users = std::collections::BTreeSet::new();
         for &ReservedSeat { seat, user, expires_ms, .. } in *reserved {

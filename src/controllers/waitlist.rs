@@ -21,6 +21,7 @@ fn waitlist(state: &AppState) -> Waitlist<'_> {
         holds: &state.holds,
         availability: &state.availability,
         max_seats_per_user: state.settings.max_seats_per_user,
+        offer_ttl: state.settings.waitlist_offer_ttl,
     }
 }
 
@@ -52,6 +53,9 @@ pub struct WaitlistEntryResponse {
     #[serde(serialize_with = "crate::domain::time::serialize_kst_opt")]
     #[schema(value_type = Option<String>)]
     pub offer_expires_at: Option<DateTime<Utc>>,
+    /// The seats of the offer, held in the fan's name until `offerExpiresAt`: checked out
+    /// with `POST /api/payment` (empty before an offer).
+    pub offered_seat_ids: Vec<i64>,
     #[serde(serialize_with = "serialize_kst")]
     #[schema(value_type = String)]
     pub created_at: DateTime<Utc>,
@@ -76,6 +80,7 @@ impl From<Entry> for WaitlistEntryResponse {
             grade: e.grade,
             status: e.status,
             offer_expires_at: e.offer_expires_at,
+            offered_seat_ids: e.offered_seat_ids,
             created_at: e.created_at,
         }
     }

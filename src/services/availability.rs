@@ -17,14 +17,14 @@ use super::catalog::{Catalogs, ConcertCatalog, LoadLocks, Rendered};
 use crate::{
     clients::holds::{
         AvailabilityData, AvailabilityRead, ConcertLoad, ConcertState, Holds, OwnedSeats,
-        ReservedSeat,
+        ReservedSeat, SeatPlace, WaitingEntry,
     },
     domain::{
         availability::{self, SeatAvailability},
         seat::SeatStatus,
     },
     error::{AppResult, ErrorCode},
-    repositories::{concerts, reservations},
+    repositories::{concerts, reservations, waitlist},
 };
 
 /// A concert's seat states at one availability version, with its answers rendered on first use
@@ -240,6 +240,8 @@ impl Availability {
             // The next read loads them.
             tracing::warn!(error = %e, concert.id = concert, "could not reload seat states");
         }
+        // Seats an admin added went through the waitlist step in the load; the availability
+        // sweeper records its offers in Postgres.
         Ok(())
     }
 
@@ -291,7 +293,26 @@ impl Availability {
                 self.catalogs.forget_missing(concert);
             }
             let active = reservations::active_seats(&mut conn, concert).await?;
+            let entries = waitlist::active_of(&mut conn, concert).await?;
             drop(conn);
+            let mut waiting = Vec::new();
+            let mut offered = Vec::new();
+            for e in entries {
+                let mirrored = WaitingEntry {
+                    id: e.id,
+                    user: e.user_id,
+                    quantity: e.quantity as u32,
+                    grade: e.grade,
+                    created_us: e.created_at.timestamp_micros(),
+                };
+                match e.offer_expires_at {
+                    Some(t) if e.status == "OFFERED" => {
+                        offered.push((mirrored, t.timestamp_millis()))
+                    }
+                    _ if e.status == "WAITING" => waiting.push(mirrored),
+                    _ => {}
+                }
+            }
             let version = self.holds.create_version(concert).await?;
             let catalog = match stored.deleted {
                 true => None,
@@ -305,6 +326,16 @@ impl Availability {
             let live: Vec<i64> =
                 catalog.iter().flat_map(|c| c.seats.iter().map(|s| s.seat.id)).collect();
             let layout = catalog.as_ref().map(|c| c.layout_version()).unwrap_or_default();
+            let places: Vec<SeatPlace> = catalog
+                .iter()
+                .flat_map(|c| {
+                    c.seats.iter().map(|s| SeatPlace {
+                        seat: s.seat.id,
+                        grade: s.seat.grade.clone(),
+                        row: format!("{}\u{1f}{}", s.seat.section, s.seat.row),
+                    })
+                })
+                .collect();
             let mut sold = Vec::new();
             let mut reserved = Vec::new();
             let mut owned: HashMap<i64, i64> = HashMap::new();
@@ -339,6 +370,9 @@ impl Availability {
                 reserved: &reserved,
                 owned: &owned,
                 force,
+                places: &places,
+                waiting: &waiting,
+                offered: &offered,
             };
             if self.holds.warm(concert, &version, &load).await? {
                 tracing::info!(

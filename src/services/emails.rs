@@ -19,7 +19,7 @@ use crate::{
         mailer::{Email, InlineImage, Mailer},
     },
     domain::{backoff, money::Money, qr, time::kst},
-    repositories::{outbox, reservations, tickets, users},
+    repositories::{outbox, reservations, tickets, users, waitlist},
 };
 
 /// How failed sends are retried.
@@ -282,6 +282,33 @@ pub async fn render(
             &user.username,
             &user.email,
             "[ConcertMania] 가입을 환영합니다",
+            &lines,
+            &[],
+        )));
+    }
+    if kind == "waitlist_offer" {
+        let entry = id("entryId").unwrap_or_default();
+        let Some(f) = waitlist::offer_facts(conn, entry).await? else { return Ok(None) };
+        let ids: Vec<i64> = payload["seatIds"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        let seats = waitlist::seat_labels(conn, &ids).await?;
+        let until = f
+            .offer_expires_at
+            .map(|t| t.with_timezone(&kst()).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into());
+        let lines = vec![
+            format!("{}님, 기다리시던 좌석이 나왔습니다.", f.username),
+            format!("공연: {}", f.concert_title),
+            format!("좌석: {}", seats.join(", ")),
+            format!("{until} (KST) 까지 결제하시면 예매가 확정됩니다."),
+            format!("바로 결제하기: /concerts/{}?waitlist={entry}", f.concert_id),
+        ];
+        return Ok(Some(email(
+            &f.username,
+            &f.email,
+            &format!("[ConcertMania] 대기하신 좌석이 준비되었습니다 - {}", f.concert_title),
             &lines,
             &[],
         )));

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::{cooldown::Cooldowns, tickets::Tickets};
+use super::{cooldown::Cooldowns, tickets::Tickets, waitlist};
 use crate::{
     clients::{
         gateway::{PaymentGateway, Simulator},
@@ -226,6 +226,14 @@ impl Payments {
             if let Err(e) = result.await {
                 // The seats' keys lapse by themselves; the database already decided.
                 tracing::warn!(error = %e, "could not update seats in Redis");
+            }
+            if end == ReservationEnd::Confirmed {
+                // Payment success on a waitlist offer: the entry is PURCHASED.
+                if let Err(e) = waitlist::purchased(&self.db, p.user_id, p.concert_id).await {
+                    tracing::warn!(error = %e, "could not mark the waitlist entry purchased");
+                }
+            } else {
+                waitlist::record_outcomes_soon(&self.db, &self.holds, p.concert_id).await;
             }
         }
         if outcome == WebhookOutcome::Failed {

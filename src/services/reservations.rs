@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{availability::Availability, catalog::Catalogs, cooldown::Cooldowns, holds};
+use super::{availability::Availability, catalog::Catalogs, cooldown::Cooldowns, holds, waitlist};
 use crate::{
     clients::{
         gateway::PaymentGateway,
@@ -119,6 +119,7 @@ impl Reservations {
                 if let Err(revert) = self.holds.revert_claim(concert, user, seat_ids).await {
                     tracing::warn!(error = %revert, "could not give claimed seats back");
                 }
+                waitlist::record_outcomes_soon(&self.db, &self.holds, concert).await;
                 // Redis let the caller hold a seat the database says is taken: Redis lost
                 // state, so load the concert's seat states from the database again.
                 if e.code() == ErrorCode::IS_ALREADY_RESERVATION
@@ -223,6 +224,7 @@ impl Reservations {
                 // The keys lapse on their own a minute later.
                 tracing::warn!(error = %e, reservation.id = r.id, "could not free expired seats in Redis");
             }
+            waitlist::record_outcomes_soon(&self.db, &self.holds, r.concert_id).await;
             // An admission ends with the purchase attempt.
             if let Err(e) = self.queue.finish(r.concert_id, r.user_id).await {
                 tracing::warn!(error = %e, "could not end the queue admission");
@@ -309,6 +311,7 @@ impl Reservations {
         {
             tracing::warn!(error = %e, "could not free canceled seats in Redis");
         }
+        waitlist::record_outcomes_soon(&self.db, &self.holds, concert).await;
         metrics::counter!("ticketing_reservations_total", "status" => "CANCELED").increment(1);
         Ok(refund)
     }

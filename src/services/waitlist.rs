@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::availability::Availability;
 use crate::{
-    clients::holds::Holds,
+    clients::holds::{Holds, JoinOutcome, WaitingEntry, WaitlistEvent},
     domain::{
         concert::{ConcertStatus, NotOnSale, sale_closed, sale_window_open},
         seat::SeatStatus,
@@ -25,6 +27,7 @@ pub struct Waitlist<'a> {
     pub holds: &'a Holds,
     pub availability: &'a Arc<Availability>,
     pub max_seats_per_user: u32,
+    pub offer_ttl: Duration,
 }
 
 impl Waitlist<'_> {
@@ -85,6 +88,35 @@ impl Waitlist<'_> {
         }
         let (id, created_at) =
             waitlist::insert(self.db, concert, user, quantity as i32, grade).await?;
+        // The step in Redis decides atomically whether the entry may wait: seats may have come
+        // free since the check above, and none may stay AVAILABLE while it waits.
+        let mirrored = WaitingEntry {
+            id,
+            user,
+            quantity,
+            grade: grade.map(str::to_owned),
+            created_us: created_at.timestamp_micros(),
+        };
+        let outcome = self
+            .holds
+            .waitlist_join(
+                concert,
+                &mirrored,
+                self.offer_ttl.as_millis() as i64,
+                self.max_seats_per_user,
+            )
+            .await;
+        match outcome {
+            Ok(JoinOutcome::Waiting) => {}
+            Ok(JoinOutcome::SeatsAvailable) => {
+                waitlist::delete(self.db, id).await?;
+                return Err(ErrorCode::SEATS_AVAILABLE.into());
+            }
+            Err(e) => {
+                waitlist::delete(self.db, id).await?;
+                return Err(e);
+            }
+        }
         metrics::counter!("ticketing_waitlist_joined_total").increment(1);
         self.publish_waiting().await?;
         let position = self.position(concert, created_at, id).await?;
@@ -97,6 +129,7 @@ impl Waitlist<'_> {
             status: "WAITING".into(),
             position,
             offer_expires_at: None,
+            offered_seat_ids: Vec::new(),
             created_at,
         })
     }
@@ -118,11 +151,20 @@ impl Waitlist<'_> {
 
     /// Leaves the waitlist: the fan's active entry becomes `CANCELLED`.
     pub async fn cancel(&self, user: i64, id: i64) -> AppResult<()> {
-        let done = waitlist::cancel(self.db, id, user).await?;
-        if !done {
+        let Some(ended) = waitlist::cancel(self.db, id, user).await? else {
             return Err(ErrorCode::WAITLIST_ENTRY_NOT_FOUND.into());
-        }
+        };
         metrics::counter!("ticketing_waitlist_left_total").increment(1);
+        // Its kept or offered seats go to the next entries, through the step.
+        let entry = WaitingEntry {
+            id,
+            user,
+            quantity: ended.quantity as u32,
+            grade: ended.grade,
+            created_us: ended.created_at.timestamp_micros(),
+        };
+        self.holds.waitlist_leave(ended.concert_id, &entry).await?;
+        record_outcomes(self.db, self.holds, ended.concert_id).await?;
         self.publish_waiting().await
     }
 
@@ -133,4 +175,63 @@ impl Waitlist<'_> {
         metrics::gauge!("ticketing_waitlist_waiting").set(n as f64);
         Ok(())
     }
+}
+
+/// Records in Postgres what the step decided in Redis for the concert (offers, expired and
+/// purchased offers, entries that no longer fit the per-user limit): each outcome once, then
+/// forgotten in Redis. Every instance may run it at once: each update changes a row only from
+/// the state it expects, so the offer email goes into the outbox once.
+pub async fn record_outcomes(db: &PgPool, holds: &Holds, concert: i64) -> AppResult<()> {
+    let events = holds.waitlist_events(concert).await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    for (entry, raw, event) in events {
+        match &event {
+            WaitlistEvent::Offered { expires_ms, released_ms, seats } => {
+                let expires =
+                    DateTime::<Utc>::from_timestamp_millis(*expires_ms).unwrap_or_else(Utc::now);
+                if waitlist::record_offer(db, entry, expires, seats).await? {
+                    metrics::counter!("ticketing_waitlist_offers_total").increment(1);
+                    let waited = (Utc::now().timestamp_millis() - released_ms).max(0);
+                    metrics::histogram!("ticketing_waitlist_release_to_offer_seconds")
+                        .record(waited as f64 / 1000.0);
+                }
+            }
+            WaitlistEvent::Expired => {
+                if waitlist::record_end(db, entry, "EXPIRED").await? {
+                    metrics::counter!("ticketing_waitlist_offers_expired_total").increment(1);
+                }
+            }
+            WaitlistEvent::Purchased => {
+                if waitlist::record_end(db, entry, "PURCHASED").await? {
+                    metrics::counter!("ticketing_waitlist_offers_accepted_total").increment(1);
+                }
+            }
+            WaitlistEvent::Cancelled => {
+                waitlist::record_end(db, entry, "CANCELLED").await?;
+            }
+        }
+        holds.waitlist_forget_event(concert, entry, &raw).await?;
+    }
+    let n = waitlist::waiting(db).await?;
+    metrics::gauge!("ticketing_waitlist_waiting").set(n as f64);
+    Ok(())
+}
+
+/// `record_outcomes`, for the release paths: a failure is logged (the sweeper records the
+/// outcomes on its next run).
+pub async fn record_outcomes_soon(db: &PgPool, holds: &Holds, concert: i64) {
+    if let Err(e) = record_outcomes(db, holds, concert).await {
+        tracing::warn!(error = %e, concert.id = concert, "could not record waitlist outcomes yet");
+    }
+}
+
+/// The fan paid: an `OFFERED` entry of theirs for the concert becomes `PURCHASED`.
+pub async fn purchased(db: &PgPool, user: i64, concert: i64) -> AppResult<()> {
+    let n = waitlist::mark_purchased(db, user, concert).await?;
+    if n > 0 {
+        metrics::counter!("ticketing_waitlist_offers_accepted_total").increment(n);
+    }
+    Ok(())
 }

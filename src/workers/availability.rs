@@ -12,6 +12,8 @@ pub async fn execute_once(state: &AppState) -> AppResult<u64> {
     for concert in state.holds.live_concerts().await? {
         let swept = state.holds.sweep(concert).await?;
         freed += swept.freed;
+        // What the waitlist step decided (offers, expired offers) goes into Postgres.
+        crate::services::waitlist::record_outcomes_soon(&state.db, &state.holds, concert).await;
         if !swept.loaded && swept.pending == 0 {
             state.holds.forget(concert).await?;
         }

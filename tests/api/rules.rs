@@ -69,6 +69,9 @@ async fn hold_in_redis(
         reserved: &[],
         owned: &[],
         force: false,
+        places: &[],
+        waiting: &[],
+        offered: &[],
     };
     assert!(holds.warm(concert, &version, &load).await.unwrap());
     let attempt = HoldAttempt {

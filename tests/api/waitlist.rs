@@ -1,9 +1,11 @@
 //! The waitlist after sell-out (issue 18): joining, leaving and the lists, on two instances.
 
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{error_body, spawn_app};
+use crate::helpers::{TestApp, TestUser, error_body, event, spawn_app, spawn_app_with, wait_until};
 
 #[tokio::test]
 async fn joining_while_matching_seats_are_available_is_refused() {
@@ -116,4 +118,390 @@ async fn the_per_user_limit_counts_what_the_fan_already_holds() {
     error_body(res, StatusCode::NOT_FOUND, "CONCERT_NOT_FOUND").await;
     let res = app.post(&path, None, json!({"quantity": 1})).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+// ---- The release step (items 2-4) ----
+
+/// Joins the concert's waitlist for `quantity` seats; returns the entry's id.
+async fn join(app: &TestApp, fan: &TestUser, concert: i64, quantity: u32) -> i64 {
+    let path = format!("/api/concert/{concert}/waitlist");
+    let res = app.post(&path, Some(&fan.token), json!({"quantity": quantity})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn entry_status(app: &TestApp, entry: i64) -> String {
+    sqlx::query_scalar("select status from waitlist_entries where id = $1")
+        .bind(entry)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Waits until the entry is `status`.
+async fn until_status(app: &TestApp, entry: i64, status: &str) {
+    wait_until(&format!("entry {entry} {status}"), || async {
+        entry_status(app, entry).await == status
+    })
+    .await;
+}
+
+async fn holder(app: &TestApp, seat: i64) -> Option<i64> {
+    app.state.holds.holder(seat).await.unwrap().map(|h| h.user_id)
+}
+
+/// While `release` frees `seat`, another fan keeps trying to hold it (on the other instance)
+/// and reads the public seat map: it must never be AVAILABLE nor held by them. Then the first
+/// waiting entry is OFFERED and holds it.
+async fn released_seat_goes_to_first_fan<F, Fut>(
+    app: &TestApp,
+    second: &TestApp,
+    concert: i64,
+    seat: i64,
+    release: F,
+) -> (TestUser, i64, TestUser, i64)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let first = app.signup().await;
+    let next = app.signup().await;
+    let first_entry = join(app, &first, concert, 1).await;
+    let next_entry = join(second, &next, concert, 1).await;
+    let public = app.signup().await;
+    release().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while entry_status(app, first_entry).await != "OFFERED" {
+        assert!(std::time::Instant::now() < deadline, "the first fan is offered the seat");
+        let res = second.hold(&public.token, seat).await;
+        assert_ne!(res.status(), StatusCode::OK, "the public never gets the freed seat");
+        let map = second.seat_statuses(concert).await;
+        assert_ne!(map[&seat], "AVAILABLE", "never AVAILABLE while a fan waits");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(holder(app, seat).await, Some(app.user_id(&first.email).await));
+    assert_eq!(app.seat_statuses(concert).await[&seat], "HELD");
+    assert_ne!(app.hold(&public.token, seat).await.status(), StatusCode::OK);
+    assert_eq!(entry_status(app, next_entry).await, "WAITING");
+    let mine: Vec<Value> =
+        app.get("/api/waitlist/my", Some(&first.token)).await.json().await.unwrap();
+    assert_eq!(mine[0]["status"], "OFFERED");
+    assert!(mine[0]["offerExpiresAt"].is_string(), "{mine:?}");
+    assert_eq!(mine[0]["offeredSeatIds"], json!([seat]), "the page checks out from the offer");
+    (first, first_entry, next, next_entry)
+}
+
+#[tokio::test]
+async fn an_expired_hold_is_offered_to_the_first_fan_who_pays_through_the_normal_path() {
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (first, entry, _, next_entry) =
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    assert_eq!(app.outbox_count("waitlist_offer").await, 1, "one offer email");
+
+    // The offer is an ordinary hold: the fan checks out and pays; the entry is PURCHASED.
+    let res = second.checkout(&first.token, &seats).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let tx = body["transactionId"].as_str().unwrap();
+    let amount = body["amount"].as_i64().unwrap();
+    assert_eq!(app.webhook(&event(tx, "SUCCESS", amount)).await.status(), StatusCode::OK);
+    until_status(&app, entry, "PURCHASED").await;
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "SOLD");
+    assert_eq!(entry_status(&app, next_entry).await, "WAITING");
+}
+
+#[tokio::test]
+async fn an_offer_that_expires_passes_to_the_next_fan() {
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1"), ("WAITLIST_OFFER_TTL_SECS", "2")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (_, entry, next, next_entry) =
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    until_status(&app, next_entry, "OFFERED").await;
+    assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&next.email).await));
+    until_status(&app, entry, "EXPIRED").await;
+    assert_eq!(app.outbox_count("waitlist_offer").await, 2);
+    // Nobody waits any more: the next expiry makes the seat public.
+    wait_until("the seat public again", || async {
+        app.seat_statuses(concert).await[&seats[0]] == "AVAILABLE"
+    })
+    .await;
+    until_status(&app, next_entry, "EXPIRED").await;
+}
+
+#[tokio::test]
+async fn leaving_with_an_offer_passes_the_seats_to_the_next_fan() {
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (first, entry, next, next_entry) =
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    let res = second.delete(&format!("/api/waitlist/{entry}"), Some(&first.token)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    until_status(&app, next_entry, "OFFERED").await;
+    assert_eq!(entry_status(&app, entry).await, "CANCELLED");
+    assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&next.email).await));
+}
+
+#[tokio::test]
+async fn an_expired_reservation_is_offered_to_the_first_fan() {
+    let app =
+        spawn_app_with(&[("RESERVATION_TTL_SECS", "1"), ("EXPIRY_SWEEP_INTERVAL_MS", "200")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let payer = app.signup().await;
+    app.start_checkout(&payer.token, &seats).await;
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+}
+
+#[tokio::test]
+async fn a_declined_payment_is_offered_to_the_first_fan() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let payer = app.signup().await;
+    let started = app.start_checkout(&payer.token, &seats).await;
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {
+        let res = second.webhook(&event(&started.transaction, "FAILED", started.amount)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancelled_purchase_is_offered_to_the_first_fan() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let payer = app.signup().await;
+    let started = app.start_checkout(&payer.token, &seats).await;
+    app.confirm_reservation(started.reservation).await;
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {
+        let res = second
+            .post(
+                "/api/reservations/cancel",
+                Some(&payer.token),
+                json!({"reservationId": started.reservation, "cancelReason": "일정 변경"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_seat_an_admin_adds_is_offered_to_the_first_fan() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (admin, concert, seats) = app.concert_on_sale(1).await;
+    let buyer = app.signup().await;
+    assert_eq!(app.hold(&buyer.token, seats[0]).await.status(), StatusCode::OK);
+    let first = app.signup().await;
+    let entry = join(&app, &first, concert, 1).await;
+    let added = second.create_seats_numbered(&admin, concert, 9).await;
+    until_status(&app, entry, "OFFERED").await;
+    assert_eq!(holder(&app, added).await, Some(app.user_id(&first.email).await));
+    assert_eq!(app.seat_statuses(concert).await[&added], "HELD");
+}
+
+#[tokio::test]
+async fn a_partial_match_waits_for_its_quantity_and_keeps_its_seats_off_sale() {
+    let app = spawn_app().await;
+    let (_, concert, seats) = app.concert_on_sale(3).await;
+    let a = app.signup().await;
+    let b = app.signup().await;
+    assert_eq!(app.hold_many(&a.token, &seats[..2]).await.status(), StatusCode::OK);
+    assert_eq!(app.hold(&b.token, seats[2]).await.status(), StatusCode::OK);
+    let fan = app.signup().await;
+    let entry = join(&app, &fan, concert, 2).await;
+    let later = app.signup().await;
+    let later_entry = join(&app, &later, concert, 1).await;
+    // One seat comes back: the entry of two keeps it; the later entry of one does not jump it.
+    let res = app.delete(&format!("/api/seat/{}/select", seats[2]), Some(&b.token)).await;
+    assert!(res.status().is_success());
+    assert_eq!(app.seat_statuses(concert).await[&seats[2]], "HELD");
+    assert_ne!(app.hold(&later.token, seats[2]).await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(entry_status(&app, entry).await, "WAITING");
+    assert_eq!(entry_status(&app, later_entry).await, "WAITING");
+    // The second seat comes back: both are the entry's offer.
+    let res = app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&a.token)).await;
+    assert!(res.status().is_success());
+    until_status(&app, entry, "OFFERED").await;
+    let fan_id = app.user_id(&fan.email).await;
+    assert_eq!(holder(&app, seats[0]).await, Some(fan_id));
+    assert_eq!(holder(&app, seats[2]).await, Some(fan_id));
+    assert_eq!(entry_status(&app, later_entry).await, "WAITING");
+}
+
+#[tokio::test]
+async fn a_hundred_seats_released_at_once_go_to_the_first_hundred_of_150_fans_once_each() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(100).await;
+    let holders = app.bulk_users(25).await;
+    for (i, (_, token)) in holders.iter().enumerate() {
+        let res = app.hold_many(token, &seats[i * 4..i * 4 + 4]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let fans = app.bulk_users(150).await;
+    let path = format!("/api/concert/{concert}/waitlist");
+    let instances = Arc::new([app.another_instance().await, second]);
+    for chunk in fans.chunks(25) {
+        let joins = chunk.iter().enumerate().map(|(i, (_, token))| {
+            let (instances, token, path) = (instances.clone(), token.clone(), path.clone());
+            tokio::spawn(async move {
+                let res = instances[i % 2].post(&path, Some(&token), json!({"quantity": 1})).await;
+                assert_eq!(res.status(), StatusCode::CREATED);
+            })
+        });
+        for j in futures::future::join_all(joins).await {
+            j.unwrap();
+        }
+    }
+    // All 100 seats released at once, half through each instance.
+    let releases = holders
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, token))| (0..4).map(move |k| (i * 4 + k, token.clone())));
+    let tasks: Vec<_> = releases
+        .map(|(n, token)| {
+            let (instances, seat) = (instances.clone(), seats[n]);
+            tokio::spawn(async move {
+                let res = instances[n % 2]
+                    .delete(&format!("/api/seat/{seat}/select"), Some(&token))
+                    .await;
+                assert!(res.status().is_success(), "{}", res.status());
+            })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        t.unwrap();
+    }
+    let order: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select id, user_id, status from waitlist_entries where concert_id = $1 order by created_at, id",
+    )
+    .bind(concert)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(order.len(), 150);
+    wait_until("100 offers recorded", || async {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from waitlist_entries where concert_id = $1 and status = 'OFFERED'",
+        )
+        .bind(concert)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        n == 100
+    })
+    .await;
+    let order: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select id, user_id, status from waitlist_entries where concert_id = $1 order by created_at, id",
+    )
+    .bind(concert)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    for (i, (id, _, status)) in order.iter().enumerate() {
+        let want = if i < 100 { "OFFERED" } else { "WAITING" };
+        assert_eq!(status, want, "entry {id} at place {i}: in order, none skipped");
+    }
+    // Each seat held by exactly one of the first hundred, each of them holding one.
+    let offered: HashSet<i64> = order[..100].iter().map(|e| e.1).collect();
+    let mut holders_seen = HashSet::new();
+    let map = app.seat_statuses(concert).await;
+    for seat in &seats {
+        assert_eq!(map[seat], "HELD", "seat {seat} never public");
+        let user = holder(&app, *seat).await.expect("held");
+        assert!(offered.contains(&user), "seat {seat} held by a fan of the first hundred");
+        assert!(holders_seen.insert(user), "fan {user} holds one seat, not two");
+    }
+    assert_eq!(app.outbox_count("waitlist_offer").await, 100, "one offer email each");
+    let m = app.state.holds.user_seat_count(concert, order[0].1).await.unwrap();
+    assert_eq!(m, 1, "the per-user count includes the offer");
+}
+
+#[tokio::test]
+async fn the_per_user_limit_holds_for_offers() {
+    // MAX_SEATS_PER_USER is 4: a fan holding 2 waits for 2 more, no more.
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let (_, concert, seats) = app.concert_on_sale(6).await;
+    let fan = app.signup().await;
+    let other = app.signup().await;
+    let res = app.hold_many(&other.token, &seats[..4]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let started = app.start_checkout(&fan.token, &seats[4..]).await;
+    let path = format!("/api/concert/{concert}/waitlist");
+    let res = app.post(&path, Some(&fan.token), json!({"quantity": 3})).await;
+    error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
+    let entry = join(&app, &fan, concert, 2).await;
+    let next = app.signup().await;
+    let next_entry = join(&app, &next, concert, 2).await;
+    until_status(&app, entry, "OFFERED").await;
+    let fan_id = app.user_id(&fan.email).await;
+    let held: Vec<i64> = {
+        let mut v = Vec::new();
+        for s in &seats[..4] {
+            if holder(&app, *s).await == Some(fan_id) {
+                v.push(*s);
+            }
+        }
+        v
+    };
+    assert_eq!(held.len(), 2, "offered exactly the quantity");
+    assert_eq!(app.state.holds.user_seat_count(concert, fan_id).await.unwrap(), 4);
+    until_status(&app, next_entry, "OFFERED").await;
+    assert_eq!(app.state.holds.user_seat_count(concert, fan_id).await.unwrap(), 4);
+    let _ = started;
+}
+
+#[tokio::test]
+async fn after_a_redis_flush_the_load_puts_the_waitlist_back_before_any_seat_goes_public() {
+    let app = spawn_app().await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let first = app.signup().await;
+    let entry = join(&app, &first, concert, 1).await;
+    // The flush loses the hold (and the waitlist's keys): the load rebuilds both, and the
+    // seat the lost hold freed is offered, not sold to whoever asks first.
+    app.flush_redis().await;
+    assert_ne!(second.seat_statuses(concert).await[&seats[0]], "AVAILABLE");
+    let public = app.signup().await;
+    assert_ne!(second.hold(&public.token, seats[0]).await.status(), StatusCode::OK);
+    until_status(&app, entry, "OFFERED").await;
+    assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&first.email).await));
+}
+
+#[tokio::test]
+async fn the_offer_is_emailed_once() {
+    let sink = crate::mail::SmtpSink::start().await;
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("HOLD_TTL_SECS", "1")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let (first, _, _, _) =
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    let subject = "Subject: [ConcertMania] 대기하신 좌석이 준비되었습니다";
+    let is_offer = |m: &str| {
+        m.contains(subject)
+            && m.lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(&first.email))
+    };
+    let mail = sink.wait_for(1, is_offer).await;
+    assert!(mail[0].contains(&first.username), "addressed by name");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.wait_for(1, is_offer).await.len(), 1, "sent once");
 }

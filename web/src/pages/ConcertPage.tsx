@@ -7,6 +7,7 @@ import { Loading } from "../components/Loading";
 import { useConcert } from "../features/concerts/api";
 import { ConcertFacts, SaleCountdown, StatusBadge } from "../features/concerts/SaleInfo";
 import { WaitingRoom } from "../features/waiting-room/WaitingRoom";
+import { WaitlistPanel } from "../features/waitlist/WaitlistPanel";
 import { useAuth } from "../lib/auth";
 import { salePhase } from "../lib/format";
 import { useT } from "../lib/i18n";
@@ -38,7 +39,11 @@ export function ConcertPage() {
   const phase = salePhase(c.openTime, c.closeTime, now);
 
   let action: ReactNode;
-  if (c.status !== "SCHEDULED") {
+  // A sold-out concert in its sale window: the waitlist (issue 18).
+  const waitlist = !!user && phase === "open" && (c.status === "SCHEDULED" || c.status === "SOLD_OUT");
+  if (c.status === "SOLD_OUT" && waitlist) {
+    action = null;
+  } else if (c.status !== "SCHEDULED") {
     action = <Notice kind="info">{t("concert.unavailable")}</Notice>;
   } else if (phase === "closed") {
     action = <Notice kind="info">{t("concert.saleClosed")}</Notice>;
@@ -73,6 +78,7 @@ export function ConcertPage() {
       <ConcertFacts concert={c} large />
       <SaleCountdown concert={c} />
       <div className="concert-action">{action}</div>
+      {waitlist && <WaitlistPanel concertId={concertId} />}
     </article>
   );
 }

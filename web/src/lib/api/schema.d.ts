@@ -1919,6 +1919,11 @@ export interface components {
             /** @description When an offer's hold ends (an `OFFERED` entry only). */
             offerExpiresAt?: string | null;
             /**
+             * @description The seats of the offer, held in the fan's name until `offerExpiresAt`: checked out
+             *     with `POST /api/payment` (empty before an offer).
+             */
+            offeredSeatIds: number[];
+            /**
              * Format: int64
              * @description Place among the concert's waiting entries, from 1 (0 once no longer waiting).
              */
