@@ -315,6 +315,13 @@ impl TestApp {
         start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
     }
 
+    /// The settings it runs with, as environment variables: the `ticketing` binary started
+    /// with them is one more instance on this app's database, Redis prefix and AMQP prefix.
+    #[allow(dead_code)]
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
     /// A connection to the server's maintenance database, as a superuser.
     pub async fn maintenance(&self) -> PgConnection {
         PgConnection::connect(&format!("{}/postgres", pg_base())).await.expect("postgres")

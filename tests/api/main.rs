@@ -13,6 +13,7 @@ mod concurrency;
 mod docs;
 mod emails;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod holds;
