@@ -116,6 +116,35 @@ pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result
     Ok(sent)
 }
 
+/// Claims a message for sending for `lease_ms`, unless another consumer's claim on it is still
+/// running; true when this caller holds the claim now.
+pub async fn claim_send(
+    conn: &mut PgConnection,
+    message_id: Uuid,
+    lease_ms: i64,
+) -> sqlx::Result<bool> {
+    let claimed = sqlx::query_scalar!(
+        r#"insert into email_claims (message_id, claimed_until)
+           values ($1, now() + $2::float8 * interval '1 millisecond')
+           on conflict (message_id) do update set claimed_until = excluded.claimed_until
+           where email_claims.claimed_until < now()
+           returning true as "claimed!""#,
+        message_id,
+        lease_ms as f64,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(claimed.is_some())
+}
+
+/// Ends a claim (the message was sent and recorded, or its send failed).
+pub async fn release_claim(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("delete from email_claims where message_id = $1", message_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn record_sent(
     conn: &mut PgConnection,
     message_id: Uuid,

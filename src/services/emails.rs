@@ -39,12 +39,18 @@ pub struct Emails {
 /// Messages of the email queue in flight at once.
 const PREFETCH: u16 = 16;
 
+/// How long a consumer's claim on a message lasts: past the SMTP timeout (15 s a command),
+/// so that only a consumer that died mid-send loses it.
+const CLAIM_LEASE: Duration = Duration::from_secs(45);
+
 /// Tries, after the first, to write a sent email's delivery record (about 30 s in all).
 const RECORD_TRIES: u32 = 8;
 
 /// What a message needs, once the database has been asked.
 enum Prepared {
     AlreadySent,
+    /// Another consumer is sending a copy of it right now.
+    Claimed,
     NotNeeded,
     /// Rendering failed for a reason of the message's own: retried, then buried.
     Failed(String),
@@ -128,6 +134,15 @@ impl Emails {
                 metrics::counter!("ticketing_emails_duplicates_total").increment(1);
                 return delivery.ack().await;
             }
+            // Back later, without spending an attempt: by then the copy being sent is recorded
+            // (and this one is acknowledged as a duplicate), or its sender died and the claim
+            // ran out.
+            Prepared::Claimed => {
+                let attempt = delivery.attempt();
+                return delivery
+                    .retry_later(attempt, self.retry.base, "a copy is being sent")
+                    .await;
+            }
             Prepared::NotNeeded => {
                 tracing::info!(%kind, "email not needed any more (its subject was deleted)");
                 return delivery.ack().await;
@@ -136,9 +151,11 @@ impl Emails {
             Prepared::Send(email) => email,
         };
         if let Err(e) = self.mailer.send(&email).await {
+            self.release(message_id).await;
             return self.retry_or_bury(delivery, &kind, &format!("{e:#}")).await;
         }
         self.record_sent(message_id, &kind, &email.to_address).await;
+        self.release(message_id).await;
         delivery.ack().await?;
         metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
         Ok(())
@@ -155,12 +172,29 @@ impl Emails {
         if outbox::was_sent(&mut conn, message_id).await? {
             return Ok(Prepared::AlreadySent);
         }
-        Ok(match render(&mut conn, kind, payload).await {
+        if !outbox::claim_send(&mut conn, message_id, CLAIM_LEASE.as_millis() as i64).await? {
+            return Ok(Prepared::Claimed);
+        }
+        let prepared = match render(&mut conn, kind, payload).await {
             Ok(Some(email)) => Prepared::Send(email),
             Ok(None) => Prepared::NotNeeded,
-            Err(e) if crate::error::is_database_error(&e) => return Err(e),
+            Err(e) if crate::error::is_database_error(&e) => {
+                let _ = outbox::release_claim(&mut conn, message_id).await;
+                return Err(e);
+            }
             Err(e) => Prepared::Failed(format!("{e:#}")),
-        })
+        };
+        if !matches!(prepared, Prepared::Send(_)) {
+            outbox::release_claim(&mut conn, message_id).await?;
+        }
+        Ok(prepared)
+    }
+
+    /// Ends this consumer's claim on a message; a claim left behind only ends with its lease.
+    async fn release(&self, message_id: Uuid) {
+        if let Ok(mut conn) = self.db.acquire().await {
+            let _ = outbox::release_claim(&mut conn, message_id).await;
+        }
     }
 
     /// Records a sent email so that a redelivery is not sent again, trying for a while: the

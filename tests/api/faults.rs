@@ -958,3 +958,80 @@ async fn with_rabbitmq_away_and_smtp_refusing_every_confirmation_email_arrives_o
     assert_eq!(rest.len(), 5);
     audit(&app, concert, 12, &sink).await;
 }
+
+// --- A message published twice ------------------------------------------------------------
+
+/// What an instance killed between the broker's confirm and its commit leaves behind: its
+/// outbox rows are published again by another instance, so the queue holds two copies (or
+/// more) of one message, and consumers take them at the same moment. Each copy finds no
+/// delivery record yet; the claim makes one of them send and the others wait, then find the
+/// record. The SMTP server answers slowly (a proxy adds 300 ms), so every copy is in flight
+/// at once.
+#[tokio::test]
+async fn copies_of_one_message_handled_at_once_send_one_email() {
+    let sink = SmtpSink::start().await;
+    let target: &'static str = Box::leak(format!("127.0.0.1:{}", sink.port).into_boxed_str());
+    let slow_smtp = TcpProxy::start(target).await;
+    slow_smtp.set_delay(Duration::from_millis(300));
+    let smtp = format!("smtp://127.0.0.1:{}", slow_smtp.port);
+    let app = spawn_app_with(&[("SMTP_URL", &smtp), ("EMAIL_RETRY_BASE_MS", "200")]).await;
+    let second = app.another_instance().await;
+    let (user, _) = app.bulk_users(1).await.remove(0);
+    let message_id = uuid::Uuid::new_v4();
+    let body = json!({"messageId": message_id, "kind": "welcome", "payload": {"userId": user}})
+        .to_string();
+
+    let url = std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let conn =
+        lapin::Connection::connect(&url, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel.confirm_select(lapin::options::ConfirmSelectOptions::default()).await.unwrap();
+    let t = app.state.broker.topology();
+    let mut confirms = Vec::new();
+    for _ in 0..6 {
+        let properties = lapin::BasicProperties::default()
+            .with_message_id(message_id.to_string().into())
+            .with_delivery_mode(2);
+        confirms.push(
+            channel
+                .basic_publish(
+                    t.exchange.as_str().into(),
+                    t.routing_key.into(),
+                    Default::default(),
+                    body.as_bytes(),
+                    properties,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    for confirm in confirms {
+        confirm.await.unwrap();
+    }
+    let _ = conn.close(200, "".into()).await;
+
+    let welcome = |m: &str| m.contains("Subject: [ConcertMania] 가입을 환영합니다");
+    sink.wait_for(1, welcome).await;
+    wait_until("the delivery is recorded", || async {
+        let sent: i64 =
+            sqlx::query_scalar("select count(*) from email_deliveries where message_id = $1")
+                .bind(message_id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        sent == 1
+    })
+    .await;
+    // Time for any other copy still in flight to show itself (a send takes 300 ms and more).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_until("every copy is settled", || async {
+        app.queue_depth(&t.queue).await == 0 && app.queue_depth(&t.retry_queue).await == 0
+    })
+    .await;
+    let claims: i64 =
+        sqlx::query_scalar("select count(*) from email_claims").fetch_one(&app.db).await.unwrap();
+    assert_eq!(claims, 0, "the claim ended with the send");
+    assert_eq!(sink.messages().iter().filter(|m| welcome(m)).count(), 1, "one email");
+    drop(second);
+}
