@@ -302,24 +302,29 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
         local n = #KEYS - 7
         local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
         local mode = ARGV[4]
+        local fixed = 0
         for i = 1, n do
             local sid = ARGV[4 + i]
             local key = KEYS[4 + i]
             local v = redis.call('GET', key)
-            if mode == 'confirm' then
-                redis.call('SET', key, 's')
-            elseif mode == 'cancel' then
-                if v == 's' or v == value then redis.call('DEL', key) end
-            elseif v == value then
-                redis.call('DEL', key)
+            -- A reconfirmation changes only seats still marked for this reservation.
+            if mode ~= 'reconfirm' or v == value then
+                if mode == 'confirm' or mode == 'reconfirm' then
+                    redis.call('SET', key, 's')
+                    fixed = fixed + 1
+                elseif mode == 'cancel' then
+                    if v == 's' or v == value then redis.call('DEL', key) end
+                elseif v == value then
+                    redis.call('DEL', key)
+                end
+                redis.call('ZREM', KEYS[n + 5], sid)
+                redis.call('ZREM', KEYS[n + 6], sid)
+                note(sid, redis.call('GET', key))
             end
-            redis.call('ZREM', KEYS[n + 5], sid)
-            redis.call('ZREM', KEYS[n + 6], sid)
-            note(sid, redis.call('GET', key))
         end
         local owned = KEYS[n + 7]
-        if mode == 'confirm' then
-            redis.call('INCRBY', owned, n)
+        if (mode == 'confirm' or mode == 'reconfirm') and fixed > 0 then
+            redis.call('INCRBY', owned, fixed)
         elseif mode == 'cancel' and redis.call('EXISTS', owned) == 1 then
             if redis.call('DECRBY', owned, n) <= 0 then redis.call('DEL', owned) end
         end
@@ -540,6 +545,9 @@ pub enum ReservationEnd {
     Expired,
     Confirmed,
     Canceled,
+    /// Confirmed in the database, but Redis may not have been told (the confirming instance
+    /// died in between): seats still marked for this reservation become sold, others stay.
+    Reconfirmed,
 }
 
 /// A concert's state as the hold script needs it.
@@ -849,6 +857,7 @@ impl Holds {
             ReservationEnd::Expired => "expire",
             ReservationEnd::Confirmed => "confirm",
             ReservationEnd::Canceled => "cancel",
+            ReservationEnd::Reconfirmed => "reconfirm",
         };
         let mut inv = self.changing(&END_RESERVATION, concert);
         inv.arg(user).arg(reservation).arg(mode);

@@ -34,14 +34,12 @@ pub struct Emails {
     broker: Broker,
     mailer: Arc<Mailer>,
     retry: RetryRules,
+    /// The messages this instance is sending right now, locked in the database.
+    sending: Arc<outbox::SendLocks>,
 }
 
 /// Messages of the email queue in flight at once.
 const PREFETCH: u16 = 16;
-
-/// How long a consumer's claim on a message lasts: past the SMTP timeout (15 s a command),
-/// so that only a consumer that died mid-send loses it.
-const CLAIM_LEASE: Duration = Duration::from_secs(45);
 
 /// Tries, after the first, to write a sent email's delivery record (about 30 s in all).
 const RECORD_TRIES: u32 = 8;
@@ -59,7 +57,8 @@ enum Prepared {
 
 impl Emails {
     pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
-        Emails { db, broker, mailer, retry }
+        let sending = Arc::new(outbox::SendLocks::new(db.clone()));
+        Emails { db, broker, mailer, retry, sending }
     }
 
     /// Waits for the broker, then consumes the email queue, handling each message on its own
@@ -135,8 +134,8 @@ impl Emails {
                 return delivery.ack().await;
             }
             // Back later, without spending an attempt: by then the copy being sent is recorded
-            // (and this one is acknowledged as a duplicate), or its sender died and the claim
-            // ran out.
+            // (and this one is acknowledged as a duplicate), or its sender died, and its lock
+            // with it.
             Prepared::Claimed => {
                 let attempt = delivery.attempt();
                 return delivery
@@ -172,28 +171,30 @@ impl Emails {
         if outbox::was_sent(&mut conn, message_id).await? {
             return Ok(Prepared::AlreadySent);
         }
-        if !outbox::claim_send(&mut conn, message_id, CLAIM_LEASE.as_millis() as i64).await? {
+        if !self.sending.try_lock(message_id).await? {
             return Ok(Prepared::Claimed);
         }
-        let prepared = match render(&mut conn, kind, payload).await {
-            Ok(Some(email)) => Prepared::Send(email),
-            Ok(None) => Prepared::NotNeeded,
-            Err(e) if crate::error::is_database_error(&e) => {
-                let _ = outbox::release_claim(&mut conn, message_id).await;
-                return Err(e);
+        // Asked again under the lock: a copy may have been sent since the first look.
+        let prepared = if outbox::was_sent(&mut conn, message_id).await? {
+            Ok(Prepared::AlreadySent)
+        } else {
+            match render(&mut conn, kind, payload).await {
+                Ok(Some(email)) => Ok(Prepared::Send(email)),
+                Ok(None) => Ok(Prepared::NotNeeded),
+                Err(e) if crate::error::is_database_error(&e) => Err(e),
+                Err(e) => Ok(Prepared::Failed(format!("{e:#}"))),
             }
-            Err(e) => Prepared::Failed(format!("{e:#}")),
         };
-        if !matches!(prepared, Prepared::Send(_)) {
-            outbox::release_claim(&mut conn, message_id).await?;
+        if !matches!(prepared, Ok(Prepared::Send(_))) {
+            self.release(message_id).await;
         }
-        Ok(prepared)
+        prepared
     }
 
-    /// Ends this consumer's claim on a message; a claim left behind only ends with its lease.
+    /// Gives back the lock on a message once its send is over.
     async fn release(&self, message_id: Uuid) {
-        if let Ok(mut conn) = self.db.acquire().await {
-            let _ = outbox::release_claim(&mut conn, message_id).await;
+        if let Err(e) = self.sending.unlock(message_id).await {
+            tracing::warn!(error = %e, "message lock not released; its connection is dropped");
         }
     }
 
