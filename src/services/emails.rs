@@ -147,7 +147,10 @@ impl Emails {
                 return delivery.ack().await;
             }
             Prepared::Failed(e) => return self.retry_or_bury(delivery, &kind, &e).await,
-            Prepared::Send(email) => email,
+            Prepared::Send(mut email) => {
+                email.message_id = Some(format!("<{message_id}@ticketing>"));
+                email
+            }
         };
         if let Err(e) = self.mailer.send(&email).await {
             self.release(message_id).await;
@@ -389,6 +392,7 @@ fn email(
         text,
         html,
         inline_images,
+        message_id: None,
     }
 }
 
