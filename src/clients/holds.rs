@@ -301,6 +301,7 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
         r"
         local n = #KEYS - 7
         local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
+        local claim = 'c:' .. ARGV[2] .. ':'
         local mode = ARGV[4]
         local fixed = 0
         for i = 1, n do
@@ -314,7 +315,9 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
                     fixed = fixed + 1
                 elseif mode == 'cancel' then
                     if v == 's' or v == value then redis.call('DEL', key) end
-                elseif v == value then
+                elseif v == value or (v and string.sub(v, 1, #claim) == claim) then
+                    -- An expiry also ends the owner's claim: a checkout whose instance died
+                    -- between claiming the seats and marking them reserved left it.
                     redis.call('DEL', key)
                 end
                 redis.call('ZREM', KEYS[n + 5], sid)

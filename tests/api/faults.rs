@@ -1141,3 +1141,36 @@ async fn a_confirmation_that_redis_missed_shows_sold_once_its_time_to_pay_ends()
     // The fan's purchase counts once towards the per-fan limit: a second seat still holds.
     assert_eq!(app.hold(&fan.token, seats[1]).await.status(), StatusCode::OK);
 }
+
+/// A checkout whose instance died after claiming the seats in Redis and committing the
+/// reservation, but before marking the seats reserved there, leaves the seat claimed; when the
+/// reservation expires, the claim goes with it and the seat is free again.
+#[tokio::test]
+async fn an_expired_reservation_frees_a_seat_its_dead_checkout_left_claimed() {
+    let app = spawn_app_with(&[("RESERVATION_TTL_SECS", "600")]).await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    let started = app.start_checkout(&fan.token, &seats).await;
+    let user = app.user_id(&fan.email).await;
+    // What the claim writes, as the checkout left it.
+    let mut conn = app.state.redis.conn().await.unwrap();
+    let until = chrono::Utc::now().timestamp_millis() + 60_000;
+    let _: () = deadpool_redis::redis::cmd("SET")
+        .arg(app.state.redis.key(&format!("seat:{}", seats[0])))
+        .arg(format!("c:{user}:{until}"))
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("update reservation set expire_time = now() where id = $1")
+        .bind(started.reservation)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    ticketing::workers::expiry::execute_once(&app.state).await.unwrap();
+    assert_eq!(app.reservation_status(started.reservation).await.0, "EXPIRED");
+    let other = app.signup().await;
+    assert_eq!(app.hold(&other.token, seats[0]).await.status(), StatusCode::OK, "free again");
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD");
+}
