@@ -106,6 +106,9 @@ error_codes! {
     WAITLIST_ENTRY_NOT_FOUND = NOT_FOUND, "대기 신청을 찾을 수 없습니다.", "The waitlist entry was not found.";
     // E-tickets and check-in: issue 17.
     TICKET_NOT_FOUND = NOT_FOUND, "티켓을 찾을 수 없습니다.", "The ticket was not found.";
+    CHECKIN_LIST_NOT_FOUND = NOT_FOUND, "체크인 명단을 찾을 수 없습니다.", "The check-in list was not found.";
+    CHECKIN_NOT_FOUND = NOT_FOUND, "체크인 기록을 찾을 수 없거나 이미 취소되었습니다.", "The check-in was not found or was already undone.";
+    CHECKIN_NONCE_REUSED = UNPROCESSABLE_ENTITY, "같은 nonce 가 다른 스캔에 사용되었습니다.", "This nonce was already used on this list for another scan.";
     PAYMENT_ALREADY_PROCESSED = CONFLICT, "이미 처리된 결제입니다.", "This payment was already processed.";
     PAYLOAD_TOO_LARGE = PAYLOAD_TOO_LARGE, "요청 본문이 너무 큽니다.", "The request body is too large.";
     UNSUPPORTED_MEDIA_TYPE = UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json 이 필요합니다.", "Content-Type: application/json is required.";

@@ -37,8 +37,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     config::CorsOrigins,
     controllers::{
-        admin, availability, challenges, concerts, contract, health, idempotency, payments, queue,
-        reservations, seats, simulator, tickets, users, waitlist, web_app,
+        admin, availability, challenges, checkin, concerts, contract, health, idempotency,
+        payments, queue, reservations, seats, simulator, tickets, users, waitlist, web_app,
     },
     domain::availability::AvailabilityDelta,
     error::{ErrorBody, ErrorCode, ErrorPayload, Lang, code_for_status},
@@ -68,6 +68,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         (name = "reservation", description = "Reservations"),
         (name = "queue", description = "The waiting room"),
         (name = "tickets", description = "E-tickets: a fan's tickets and QR codes, and the keys and revocations scanners verify offline"),
+        (name = "checkin", description = "Door check-in: lists per concert, redeeming scanned tickets exactly once per list, offline uploads, undo"),
         (name = "waitlist", description = "The waitlist after sell-out: freed seats go to the fans who waited"),
         (name = "admin", description = "Account administration"),
         (name = "challenge", description = "Bot checks (proof of work) before signup and joining a waiting room"),
@@ -155,6 +156,11 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::get_ticket_qr))
         .routes(routes!(tickets::get_checkin_keys))
         .routes(routes!(tickets::get_checkin_revoked))
+        .routes(routes!(checkin::create_checkin_list, checkin::list_checkin_lists))
+        .routes(routes!(checkin::get_checkin_list, checkin::delete_checkin_list))
+        .routes(routes!(checkin::get_checkin_list_status))
+        .routes(routes!(checkin::redeem_checkin))
+        .routes(routes!(checkin::undo_checkin))
         .routes(routes!(reservations::list_my_reservations))
         .routes(routes!(reservations::get_reservation))
         .routes(idempotent(state, routes!(reservations::cancel_reservation)))

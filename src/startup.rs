@@ -69,9 +69,16 @@ impl Application {
             broker_stop.clone(),
         );
         // Usually the broker answers at once; if it does not, start anyway (bookings do not
-        // need it) and keep reconnecting in the background. Readiness reports the state.
-        if !broker.wait_connected(Duration::from_secs(3)).await {
-            tracing::warn!("RabbitMQ not reachable yet; starting without it");
+        // need it) and keep reconnecting in the background. Readiness reports the state. A
+        // broker that refuses our queues (classic queues of the same names, left by an earlier
+        // version) will not change its mind: start-up fails, saying which queue and what to do.
+        match broker.wait_connected(Duration::from_secs(3)).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("RabbitMQ not reachable yet; starting without it"),
+            Err(why) => {
+                shutdown.cancel();
+                anyhow::bail!(why);
+            }
         }
         let listener = TcpListener::bind(settings.http_addr)
             .await

@@ -22,6 +22,7 @@ use crate::{
         availability::Availability,
         catalog::Catalogs,
         challenges::{Challenges, ProofOfWork},
+        checkin::Checkin,
         concerts::Concerts,
         cooldown::{CooldownRules, Cooldowns},
         emails::{Emails, RetryRules},
@@ -94,6 +95,8 @@ pub struct Shared {
     pub challenges: Challenges,
     /// E-tickets (issue 17).
     pub tickets: Tickets,
+    /// Door check-in (issue 17).
+    pub checkin: Checkin,
 }
 
 impl AppState {
@@ -218,6 +221,7 @@ impl AppState {
             ),
             challenges,
             tickets,
+            checkin: Checkin::new(db.clone()),
             availability,
             seat_feeds,
             idempotency: Idempotency::new(

@@ -246,6 +246,27 @@ pub fn describe_metrics() {
         "ticketing_housekeeping_purged_total",
         "Rows deleted by the housekeeping worker, by table"
     );
+    describe_counter!(
+        "ticketing_checkins_total",
+        "Check-ins recorded (forced uploads too), by type"
+    );
+    describe_counter!(
+        "ticketing_checkin_refusals_total",
+        "Scans refused, by reason (invalid answers 404, the others 200)"
+    );
+    describe_counter!(
+        "ticketing_checkin_conflicts_total",
+        "Forced offline uploads recorded with a conflict, by reason"
+    );
+    describe_counter!("ticketing_checkins_undone_total", "Check-ins undone by staff");
+    describe_counter!(
+        "ticketing_checkin_replays_total",
+        "Scans repeated with a nonce already answered (the first answer is given again)"
+    );
+    describe_gauge!(
+        "ticketing_checkin_inside",
+        "Tickets inside on a check-in list (set by each scan and undo from the database; take max across instances)"
+    );
     for table in
         ["refresh_tokens", "webhook_events", "outbox", "email_deliveries", "idempotency_keys"]
     {
@@ -270,6 +291,9 @@ pub fn describe_metrics() {
         "ticketing_emails_duplicates_total",
         "ticketing_holds_expired_total",
         "ticketing_password_hashes_refused_total",
+        "ticketing_checkin_conflicts_total",
+        "ticketing_checkins_undone_total",
+        "ticketing_checkin_replays_total",
     ] {
         metrics::counter!(counter).increment(0);
     }
@@ -281,6 +305,7 @@ pub fn describe_metrics() {
         "amqp_connected",
         "ticketing_password_hashes_in_flight",
         "ticketing_password_hashes_in_flight_max",
+        "ticketing_checkin_inside",
     ] {
         metrics::gauge!(gauge).increment(0.0);
     }

@@ -165,6 +165,17 @@ pub async fn create_concert_at(
     token: &str,
     seats: usize,
 ) -> anyhow::Result<(i64, Vec<i64>)> {
+    create_concert_opening_at(client, base, token, seats, "2020-01-01T10:00:00").await
+}
+
+/// `create_concert_at` with the sale opening at `open_time` (KST, `YYYY-MM-DDTHH:MM:SS`).
+pub async fn create_concert_opening_at(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    seats: usize,
+    open_time: &str,
+) -> anyhow::Result<(i64, Vec<i64>)> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let concert: Value = client
         .post(format!("{base}/api/concert"))
@@ -172,7 +183,7 @@ pub async fn create_concert_at(
         .json(&json!({
             "title": format!("bench {now}"),
             "venue": "Bench Arena",
-            "openTime": "2020-01-01T10:00:00",
+            "openTime": open_time,
             "closeTime": "2099-01-10T10:00:00",
             "concertDate": "2099-01-11T19:00:00",
         }))

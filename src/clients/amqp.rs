@@ -1,5 +1,10 @@
 //! RabbitMQ: one supervised connection that reconnects with backoff. The service runs (and
 //! keeps taking bookings) while the broker is away; readiness reports it.
+//!
+//! The email queues are quorum queues (replicated on a cluster, fsynced before a publish is
+//! confirmed), and their dead-lettering is at-least-once: a message leaves the queue it is
+//! dead-lettered from only once the target queue has it. That needs RabbitMQ 3.10 or later,
+//! which is also the first release whose quorum queues honour the retry queue's per-message TTL.
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,6 +17,7 @@ use lapin::{
         BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
         QueueDeclareOptions,
     },
+    protocol::{AMQPErrorKind, AMQPSoftError},
     types::{AMQPValue, FieldTable, ShortString},
 };
 use tokio::sync::watch;
@@ -23,28 +29,63 @@ use crate::domain::backoff;
 /// The broker connection as the rest of the service sees it.
 #[derive(Clone)]
 pub struct Broker {
-    current: watch::Receiver<Option<Arc<Connection>>>,
+    current: watch::Receiver<Link>,
     prefix: String,
+}
+
+/// What the supervisor saw last.
+#[derive(Clone)]
+enum Link {
+    Down,
+    /// Connected; declaring the topology.
+    Declaring,
+    Up(Arc<Connection>),
+    /// The broker holds an exchange or queue of ours with other settings (the message says
+    /// which, and what to do): reconnecting cannot help until an operator acts.
+    Refused(Arc<str>),
+}
+
+impl Link {
+    fn connection(&self) -> Option<&Arc<Connection>> {
+        match self {
+            Link::Up(conn) if conn.status().connected() => Some(conn),
+            _ => None,
+        }
+    }
 }
 
 impl Broker {
     /// Starts connecting in the background; returns at once.
     pub fn start(url: String, prefix: String, shutdown: CancellationToken) -> Broker {
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = watch::channel(Link::Down);
         tokio::spawn(supervise(url, Topology::new(&prefix), tx, shutdown));
         Broker { current: rx, prefix }
     }
 
     /// The live connection, if there is one right now.
     pub fn connection(&self) -> Option<Arc<Connection>> {
-        self.current.borrow().clone().filter(|c| c.status().connected())
+        self.current.borrow().connection().cloned()
     }
 
-    /// Waits until connected, or until `limit` passes; true when connected.
-    pub async fn wait_connected(&self, limit: Duration) -> bool {
+    /// Waits until connected with the topology declared (`Ok(true)`), until the broker refused
+    /// the topology (`Err`, saying which exchange or queue and how to fix it), or until `limit`
+    /// passes without the broker answering (`Ok(false)`). A broker that answered in time gets
+    /// [`DECLARE_LIMIT`] more to finish the declarations, so that the outcome does not depend
+    /// on a slow moment.
+    pub async fn wait_connected(&self, limit: Duration) -> Result<bool, String> {
         let mut rx = self.current.clone();
-        let connected = rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected()));
-        matches!(tokio::time::timeout(limit, connected).await, Ok(Ok(_)))
+        let answered = rx.wait_for(|l| !matches!(l, Link::Down));
+        if !matches!(tokio::time::timeout(limit, answered).await, Ok(Ok(_))) {
+            return Ok(false);
+        }
+        let settled = rx.wait_for(|l| l.connection().is_some() || matches!(l, Link::Refused(_)));
+        match tokio::time::timeout(DECLARE_LIMIT, settled).await {
+            Ok(Ok(link)) => match &*link {
+                Link::Refused(why) => Err(why.to_string()),
+                _ => Ok(true),
+            },
+            _ => Ok(false),
+        }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -64,9 +105,8 @@ impl Broker {
     /// Waits for the next connection (after a loss); `None` on shutdown.
     async fn next_connection(&self) -> Option<Arc<Connection>> {
         let mut rx = self.current.clone();
-        let conn =
-            rx.wait_for(|c| c.as_ref().is_some_and(|c| c.status().connected())).await.ok()?;
-        conn.clone()
+        let link = rx.wait_for(|l| l.connection().is_some()).await.ok()?;
+        link.connection().cloned()
     }
 
     /// Publishes messages to the email exchange, persistent, and waits for the broker's
@@ -293,64 +333,145 @@ impl Topology {
         }
     }
 
-    /// Declares everything (idempotent: the same names and arguments every time).
-    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+    /// Declares everything (idempotent: the same names and arguments every time). An exchange
+    /// or queue that exists with other settings is [`TopologyError::Incompatible`].
+    pub async fn declare(&self, channel: &Channel) -> Result<(), TopologyError> {
         let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
         let s = |v: &str| ShortString::from(v);
         for exchange in [&self.exchange, &self.dead_exchange] {
             channel
                 .exchange_declare(s(exchange), ExchangeKind::Direct, durable, FieldTable::default())
+                .await
+                .map_err(|e| TopologyError::from_declare("exchange", exchange, e))?;
+        }
+        for (queue, args) in self.queue_arguments() {
+            // Quorum queues are durable, and never exclusive or auto-deleted.
+            let options = QueueDeclareOptions { durable: true, ..Default::default() };
+            channel
+                .queue_declare(s(&queue), options, args)
+                .await
+                .map_err(|e| TopologyError::from_declare("queue", &queue, e))?;
+        }
+        for (queue, exchange, key) in [
+            (&self.queue, &self.exchange, self.routing_key),
+            (&self.dead_queue, &self.dead_exchange, self.dead_routing_key),
+        ] {
+            channel
+                .queue_bind(
+                    s(queue),
+                    s(exchange),
+                    s(key),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
         }
-        let queue_opts = QueueDeclareOptions { durable: true, ..Default::default() };
-        let mut main_args = FieldTable::default();
-        main_args.insert(
-            s("x-dead-letter-exchange"),
-            AMQPValue::LongString(self.dead_exchange.as_str().into()),
-        );
-        main_args.insert(
-            s("x-dead-letter-routing-key"),
-            AMQPValue::LongString(self.dead_routing_key.into()),
-        );
-        channel.queue_declare(s(&self.queue), queue_opts, main_args).await?;
-        channel
-            .queue_bind(
-                s(&self.queue),
-                s(&self.exchange),
-                s(self.routing_key),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let mut retry_args = FieldTable::default();
-        retry_args.insert(
-            s("x-dead-letter-exchange"),
-            AMQPValue::LongString(self.exchange.as_str().into()),
-        );
-        retry_args
-            .insert(s("x-dead-letter-routing-key"), AMQPValue::LongString(self.routing_key.into()));
-        channel.queue_declare(s(&self.retry_queue), queue_opts, retry_args).await?;
-        channel.queue_declare(s(&self.dead_queue), queue_opts, FieldTable::default()).await?;
-        channel
-            .queue_bind(
-                s(&self.dead_queue),
-                s(&self.dead_exchange),
-                s(self.dead_routing_key),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
         Ok(())
+    }
+
+    /// The three queues and their arguments, as declared: all quorum queues. The email queue
+    /// and the retry queue dead-letter at-least-once (which RabbitMQ allows only with
+    /// `x-overflow: reject-publish`; no length limit is set, so nothing is ever refused for
+    /// length): the email queue to the dead-letter exchange (unreadable messages, and any
+    /// message delivered [`DELIVERY_LIMIT`] times without being settled), the retry queue back
+    /// to the email exchange once a message's TTL ends.
+    pub fn queue_arguments(&self) -> [(String, FieldTable); 3] {
+        let quorum = |dead_letter: Option<(&str, &str)>| {
+            let mut args = FieldTable::default();
+            let text = |v: &str| AMQPValue::LongString(v.into());
+            args.insert(ShortString::from("x-queue-type"), text("quorum"));
+            if let Some((exchange, routing_key)) = dead_letter {
+                for (k, v) in [
+                    ("x-dead-letter-exchange", exchange),
+                    ("x-dead-letter-routing-key", routing_key),
+                    ("x-dead-letter-strategy", "at-least-once"),
+                    ("x-overflow", "reject-publish"),
+                ] {
+                    args.insert(ShortString::from(k), text(v));
+                }
+            }
+            args
+        };
+        let mut main = quorum(Some((&self.dead_exchange, self.dead_routing_key)));
+        main.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongInt(DELIVERY_LIMIT));
+        [
+            (self.queue.clone(), main),
+            (self.retry_queue.clone(), quorum(Some((&self.exchange, self.routing_key)))),
+            (self.dead_queue.clone(), quorum(None)),
+        ]
     }
 }
 
+/// Deliveries of one message from the email queue before the broker dead-letters it. The
+/// consumer settles every message it reads, so only a message whose handling keeps killing the
+/// consumer (its process or its channel) gets near this: after 10 such tries it is parked in
+/// the dead-letter queue instead of taking the consumer down for ever. A lost connection or a
+/// broker restart may count as a delivery for the messages in flight then; 10 leaves room.
+pub const DELIVERY_LIMIT: i32 = 10;
+
+/// Why the email topology could not be declared.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    /// The broker already holds an exchange or queue of that name with other settings
+    /// (PRECONDITION_FAILED): typically a classic queue left by an earlier version.
+    #[error(
+        "RabbitMQ already has a {kind} named '{name}' whose settings differ from what this \
+         version declares ({expected}); the broker said: {reply}. Either delete the old {kind} \
+         once it is empty ({delete}) and start again, or set AMQP_PREFIX to a new prefix so \
+         that the new {kind}s are declared beside the old ones (README, Email: \"Queue types, \
+         and migrating from classic queues\")"
+    )]
+    Incompatible {
+        kind: &'static str,
+        name: String,
+        expected: &'static str,
+        delete: String,
+        reply: String,
+    },
+    #[error(transparent)]
+    Broker(#[from] lapin::Error),
+}
+
+impl TopologyError {
+    fn from_declare(kind: &'static str, name: &str, error: lapin::Error) -> Self {
+        let precondition_failed = |e: &lapin::Error| match e.kind() {
+            lapin::ErrorKind::ProtocolError(amqp)
+                if *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED) =>
+            {
+                Some(amqp.get_message().to_string())
+            }
+            _ => None,
+        };
+        let Some(reply) = precondition_failed(&error) else {
+            return TopologyError::Broker(error);
+        };
+        let (expected, delete) = if kind == "queue" {
+            (
+                "a quorum queue with at-least-once dead-lettering; earlier versions of the \
+                 service declared classic queues",
+                format!("`rabbitmqctl delete_queue {name}`; messages still in it are lost"),
+            )
+        } else {
+            (
+                "a durable direct exchange",
+                format!("in the management UI, or `rabbitmqadmin delete exchange name={name}`"),
+            )
+        };
+        TopologyError::Incompatible { kind, name: name.to_owned(), expected, delete, reply }
+    }
+}
+
+/// How long start-up waits for the declarations once the broker has answered.
+pub const DECLARE_LIMIT: Duration = Duration::from_secs(30);
 const RECONNECT_BASE: Duration = Duration::from_millis(200);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// How often a refused topology is tried again (an operator may have fixed it meanwhile).
+const REFUSED_RETRY: Duration = Duration::from_secs(30);
 
 async fn supervise(
     url: String,
     topology: Topology,
-    tx: watch::Sender<Option<Arc<Connection>>>,
+    tx: watch::Sender<Link>,
     shutdown: CancellationToken,
 ) {
     let mut failures = 0;
@@ -361,39 +482,53 @@ async fn supervise(
         };
         // The topology is declared on every (re)connection, before anyone uses it.
         let attempt = match attempt {
-            Ok(conn) => match declare(&conn, &topology).await {
-                Ok(()) => Ok(conn),
-                Err(e) => {
-                    let _ = conn.close(200, "topology failed".into()).await;
-                    Err(e)
+            Ok(conn) => {
+                tx.send_replace(Link::Declaring);
+                match declare(&conn, &topology).await {
+                    Ok(()) => Ok(conn),
+                    Err(e) => {
+                        let _ = conn.close(200, "topology failed".into()).await;
+                        Err(e)
+                    }
                 }
-            },
-            Err(e) => Err(e),
+            }
+            Err(e) => Err(TopologyError::Broker(e)),
         };
         match attempt {
             Ok(conn) => {
                 tracing::info!("connected to RabbitMQ");
                 failures = 0;
                 let conn = Arc::new(conn);
-                tx.send_replace(Some(conn.clone()));
+                tx.send_replace(Link::Up(conn.clone()));
                 // Watch the connection; lapin reports a dead connection through its status.
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => {
                             let _ = conn.close(200, "shutting down".into()).await;
-                            tx.send_replace(None);
+                            tx.send_replace(Link::Down);
                             return;
                         }
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                     if !conn.status().connected() {
                         tracing::warn!("RabbitMQ connection lost; reconnecting");
-                        tx.send_replace(None);
+                        tx.send_replace(Link::Down);
                         break;
                     }
                 }
             }
+            Err(err @ TopologyError::Incompatible { .. }) => {
+                metrics::counter!("amqp_errors_total", "op" => "declare").increment(1);
+                let why = err.to_string();
+                tracing::error!(error = %why, retry_in_s = REFUSED_RETRY.as_secs(), "RabbitMQ refused the email topology");
+                tx.send_replace(Link::Refused(why.into()));
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(REFUSED_RETRY) => {}
+                }
+            }
             Err(err) => {
+                tx.send_replace(Link::Down);
                 let delay = backoff::exponential(RECONNECT_BASE, failures, RECONNECT_MAX);
                 failures += 1;
                 tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unreachable");
@@ -404,10 +539,10 @@ async fn supervise(
             }
         }
     }
-    tx.send_replace(None);
+    tx.send_replace(Link::Down);
 }
 
-async fn declare(conn: &Connection, topology: &Topology) -> lapin::Result<()> {
+async fn declare(conn: &Connection, topology: &Topology) -> Result<(), TopologyError> {
     let channel = conn.create_channel().await?;
     topology.declare(&channel).await?;
     let _ = channel.close(200, "declared".into()).await;

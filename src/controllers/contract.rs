@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 
+use super::checkin;
 use crate::domain::{
     check::{name_pattern, text_pattern},
     concert,
@@ -114,6 +115,9 @@ fn text_constraints(v: &mut Value) {
         ("WebhookRequest", "eventId", (1, 100), text_pattern),
         ("WebhookRequest", "transactionId", (1, 64), text_pattern),
         ("WebhookRequest", "currency", (3, 3), text_pattern),
+        ("CreateCheckinListRequest", "name", checkin::NAME_LEN, name),
+        ("RedeemRequest", "nonce", checkin::NONCE_LEN, text_pattern),
+        ("RedeemRequest", "secret", (1, checkin::SECRET_MAX), text_pattern),
     ];
     for (schema, property, (min, max), pattern) in fields {
         let p = &mut v["components"]["schemas"][schema]["properties"][property];
@@ -122,6 +126,11 @@ fn text_constraints(v: &mut Value) {
         p.remove("maxLength");
         p.insert("pattern".into(), json!(pattern(*min, *max)));
     }
+    let grades =
+        &mut v["components"]["schemas"]["CreateCheckinListRequest"]["properties"]["grades"];
+    grades["minItems"] = json!(1);
+    grades["maxItems"] = json!(checkin::MAX_GRADES);
+    grades["items"] = json!({"type": "string", "pattern": name(label.0, label.1)});
     let grade = &mut v["paths"]["/api/seat/concert/{concertId}/seats"]["get"]["parameters"];
     for p in grade.as_array_mut().into_iter().flatten() {
         if p["name"] == "grade" {
@@ -205,11 +214,13 @@ fn concert_creation(v: &mut Value) {
 
 /// OpenAPI links: how the answer of one operation feeds the next, so a client (or a stateful
 /// fuzzer) can walk a purchase: concert → seats → hold → checkout → payment → reservation →
-/// cancel, and the waiting room: join → status, stream, leave.
+/// cancel, the waiting room: join → status, stream, leave, and door check-in: concert → list →
+/// its status, redeem → undo.
 fn links(v: &mut Value) {
     let concert_id = "$response.body#/id";
     let first_seat = "$response.body#/0/id";
     let held_seat = "$request.path.id";
+    let list_id = "$response.body#/id";
     let table: &[(&str, &str, &str, &str, Value)] = &[
         ("/api/concert", "post", "201", "get_concert", json!({"parameters": {"id": concert_id}})),
         (
@@ -262,6 +273,50 @@ fn links(v: &mut Value) {
             "201",
             "list_concert_reservations",
             json!({"parameters": {"concertId": concert_id}}),
+        ),
+        (
+            "/api/concert",
+            "post",
+            "201",
+            "create_checkin_list",
+            json!({"parameters": {"id": concert_id}, "requestBody": {
+            "name": "Gate 1", "allowMultipleEntries": false, "allowEntryAfterExit": false}}),
+        ),
+        (
+            "/api/concert/{id}/checkin-lists",
+            "post",
+            "201",
+            "get_checkin_list",
+            json!({"parameters": {"listId": list_id}}),
+        ),
+        (
+            "/api/concert/{id}/checkin-lists",
+            "post",
+            "201",
+            "get_checkin_list_status",
+            json!({"parameters": {"listId": list_id}}),
+        ),
+        (
+            "/api/concert/{id}/checkin-lists",
+            "post",
+            "201",
+            "delete_checkin_list",
+            json!({"parameters": {"listId": list_id}}),
+        ),
+        (
+            "/api/concert/{id}/checkin-lists",
+            "post",
+            "201",
+            "redeem_checkin",
+            json!({"requestBody": {
+            "secret": "scanned-secret", "listId": list_id, "type": "entry", "nonce": "scan-1"}}),
+        ),
+        (
+            "/api/checkin/redeem",
+            "post",
+            "201",
+            "undo_checkin",
+            json!({"parameters": {"checkinId": "$response.body#/checkinId"}}),
         ),
         ("/api/seat/batch", "post", "201", "get_seat", json!({"parameters": {"id": first_seat}})),
         (

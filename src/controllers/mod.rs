@@ -4,6 +4,7 @@ pub mod admin;
 pub mod availability;
 pub mod cache;
 pub mod challenges;
+pub mod checkin;
 pub mod concerts;
 pub mod contract;
 pub mod extract;

@@ -4,6 +4,7 @@ pub mod availability;
 pub mod backoff;
 pub mod challenge;
 pub mod check;
+pub mod checkin;
 pub mod client_addr;
 pub mod concert;
 pub mod money;

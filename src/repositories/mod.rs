@@ -1,5 +1,6 @@
 //! SQL only: free functions taking a connection (or a transaction), one module per feature.
 
+pub mod checkin;
 pub mod concerts;
 pub mod database;
 pub mod health;

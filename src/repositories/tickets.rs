@@ -150,7 +150,11 @@ pub async fn of_user(
         TicketRow,
         r#"select t.id, t.reservation_id, t.user_id, t.concert_id, c.title as concert_title,
                   c.concert_date, c.venue, t.seat_id, s.section, s."row" as row, s.number, s.grade,
-                  t.status as "status!", t.key_id, t.secret, t.issued_at, t.revoked_at
+                  case when t.status = 'REVOKED' then 'REVOKED'
+                       when exists (select 1 from checkins k where k.ticket_id = t.id
+                                    and k.type = 'entry' and k.undone_at is null) then 'USED'
+                       else 'VALID' end as "status!",
+                  t.key_id, t.secret, t.issued_at, t.revoked_at
            from tickets t join concert c on c.id = t.concert_id join seat s on s.id = t.seat_id
            where t.user_id = $1 and ($2::bigint is null or t.id < $2)
            order by t.id desc limit $3"#,
@@ -168,7 +172,11 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Ticke
         TicketRow,
         r#"select t.id, t.reservation_id, t.user_id, t.concert_id, c.title as concert_title,
                   c.concert_date, c.venue, t.seat_id, s.section, s."row" as row, s.number, s.grade,
-                  t.status as "status!", t.key_id, t.secret, t.issued_at, t.revoked_at
+                  case when t.status = 'REVOKED' then 'REVOKED'
+                       when exists (select 1 from checkins k where k.ticket_id = t.id
+                                    and k.type = 'entry' and k.undone_at is null) then 'USED'
+                       else 'VALID' end as "status!",
+                  t.key_id, t.secret, t.issued_at, t.revoked_at
            from tickets t join concert c on c.id = t.concert_id join seat s on s.id = t.seat_id
            where t.id = $1"#,
         id,
@@ -186,7 +194,11 @@ pub async fn of_reservation(
         TicketRow,
         r#"select t.id, t.reservation_id, t.user_id, t.concert_id, c.title as concert_title,
                   c.concert_date, c.venue, t.seat_id, s.section, s."row" as row, s.number, s.grade,
-                  t.status as "status!", t.key_id, t.secret, t.issued_at, t.revoked_at
+                  case when t.status = 'REVOKED' then 'REVOKED'
+                       when exists (select 1 from checkins k where k.ticket_id = t.id
+                                    and k.type = 'entry' and k.undone_at is null) then 'USED'
+                       else 'VALID' end as "status!",
+                  t.key_id, t.secret, t.issued_at, t.revoked_at
            from tickets t join concert c on c.id = t.concert_id join seat s on s.id = t.seat_id
            where t.reservation_id = $1
            order by s.section collate natural_sort, s."row" collate natural_sort,

@@ -187,6 +187,8 @@ pub struct Catalogs {
     loading: LoadLocks,
     misses: Misses,
     lookups: AtomicU64,
+    /// Database queries for the concert of seats not in `seat_concert`.
+    seat_lookups: AtomicU64,
     order: Mutex<Vec<i64>>,
 }
 
@@ -200,6 +202,7 @@ impl Catalogs {
             loading: LoadLocks::default(),
             misses: Misses { until: Mutex::default() },
             lookups: AtomicU64::new(0),
+            seat_lookups: AtomicU64::new(0),
             order: Mutex::default(),
         }
     }
@@ -303,6 +306,12 @@ impl Catalogs {
     }
 
     /// Concerts being loaded (or waited for) right now: zero when idle, whatever ids were asked.
+    /// How many times the concert of a seat was looked up in the database (a seat this
+    /// instance has not seen in a catalogue).
+    pub fn seat_lookups(&self) -> u64 {
+        self.seat_lookups.load(Ordering::Relaxed)
+    }
+
     pub fn loads_in_flight(&self) -> usize {
         self.loading.len()
     }
@@ -327,6 +336,7 @@ impl Catalogs {
             }
         }
         if !missing.is_empty() {
+            self.seat_lookups.fetch_add(1, Ordering::Relaxed);
             let rows = seats::concerts_of(&mut *self.db.acquire().await?, &missing).await?;
             if rows.len() != missing.len() {
                 return Err(ErrorCode::SEAT_NOT_FOUND.into());

@@ -1,7 +1,11 @@
 //! The emails the service sends, rendered from the outbox message and the database, in Korean,
 //! as HTML with a plain-text part, addressed by the fan's name.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -34,7 +38,9 @@ pub struct Emails {
     broker: Broker,
     mailer: Arc<Mailer>,
     retry: RetryRules,
-    /// The messages this instance is sending right now, locked in the database.
+    in_flight: InFlight,
+    /// The messages this instance is sending right now, locked in the database (copies on
+    /// other instances wait; copies here take turns, `InFlight`).
     sending: Arc<outbox::SendLocks>,
 }
 
@@ -58,7 +64,7 @@ enum Prepared {
 impl Emails {
     pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
         let sending = Arc::new(outbox::SendLocks::new(db.clone()));
-        Emails { db, broker, mailer, retry, sending }
+        Emails { db, broker, mailer, retry, in_flight: InFlight::default(), sending }
     }
 
     /// Waits for the broker, then consumes the email queue, handling each message on its own
@@ -118,6 +124,9 @@ impl Emails {
             metrics::counter!("ticketing_emails_dead_lettered_total").increment(1);
             return Ok(());
         };
+        // Copies of one message are handled one after the other, so that the second sees the
+        // first's delivery record (see `InFlight`).
+        let _turn = self.in_flight.turn(message_id).await;
         let prepared = match self.prepare(message_id, &kind, &payload).await {
             Ok(prepared) => prepared,
             Err(e) => {
@@ -252,6 +261,43 @@ impl Emails {
             let delay = backoff::exponential(self.retry.base, failures, self.retry.base * 1024);
             tracing::warn!(%kind, attempt, delay_ms = delay.as_millis() as u64, %error, "email failed; retrying later");
             delivery.retry_later(attempt, delay, error).await
+        }
+    }
+}
+
+/// The message ids this process is handling now. Two copies of one message can arrive
+/// together: the relay publishes a row again when the broker's confirm was lost (the broker
+/// went away after storing the message), and after a broker restart both copies wait in the
+/// queue side by side. Handled at once on two tasks, both would pass the `was_sent` check
+/// before either recorded its send; taking turns, the second finds the record and is only
+/// acknowledged. (Copies that reach two instances at the same moment are not covered: that
+/// needs the confirm lost, both copies queued, and two consumers taking them within the same
+/// send: the database lock of `outbox::SendLocks` covers those.)
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>);
+
+/// A message id's turn; the next copy's turn begins when it drops.
+struct Turn {
+    ids: InFlight,
+    id: Uuid,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl InFlight {
+    async fn turn(&self, id: Uuid) -> Turn {
+        let lock = self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default().clone();
+        let guard = lock.lock_owned().await;
+        Turn { ids: self.clone(), id, guard: Some(guard) }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut ids = self.ids.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map holds it: nobody waits for this id any more.
+        if ids.get(&self.id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            ids.remove(&self.id);
         }
     }
 }
@@ -398,4 +444,27 @@ fn email(
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn copies_of_one_message_take_turns_and_leave_nothing_behind() {
+        let in_flight = InFlight::default();
+        let id = Uuid::new_v4();
+        let first = in_flight.turn(id).await;
+        let other = in_flight.turn(Uuid::new_v4()).await;
+        let copy = {
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move { drop(in_flight.turn(id).await) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!copy.is_finished(), "the copy waits for the first");
+        drop(other);
+        drop(first);
+        copy.await.unwrap();
+        assert!(in_flight.0.lock().unwrap().is_empty());
+    }
 }

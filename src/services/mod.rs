@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod catalog;
 pub mod challenges;
+pub mod checkin;
 pub mod concerts;
 pub mod cooldown;
 pub mod emails;

@@ -82,6 +82,10 @@ struct World {
     other_user: i64,
     /// The owner's e-ticket (a confirmed seat).
     ticket: i64,
+    /// Its secret, and a check-in list of the concert on which it entered once.
+    secret: String,
+    checkin_list: i64,
+    checkin: i64,
 }
 
 /// The table, in the order the allowed calls run: reads first, then changes, deletions last.
@@ -127,6 +131,55 @@ fn table(w: &World) -> Vec<Row> {
             format!("/api/concert/{c}/checkin/revoked"),
             None,
             staff_only,
+        ),
+        row(
+            M::GET,
+            "/api/concert/{id}/checkin-lists",
+            format!("/api/concert/{c}/checkin-lists"),
+            None,
+            staff_only,
+        ),
+        row(
+            M::GET,
+            "/api/checkin/lists/{listId}",
+            format!("/api/checkin/lists/{}", w.checkin_list),
+            None,
+            staff_only,
+        ),
+        row(
+            M::GET,
+            "/api/checkin/lists/{listId}/status",
+            format!("/api/checkin/lists/{}/status", w.checkin_list),
+            None,
+            staff_only,
+        ),
+        // Entered once already: staff and admin get a refusal (200), everyone else no answer.
+        row(
+            M::POST,
+            "/api/checkin/redeem",
+            "/api/checkin/redeem",
+            Some(
+                json!({"secret": w.secret, "listId": w.checkin_list, "type": "entry", "nonce": "authz"}),
+            ),
+            staff_only,
+        ),
+        row(
+            M::POST,
+            "/api/concert/{id}/checkin-lists",
+            format!("/api/concert/{c}/checkin-lists"),
+            Some(
+                json!({"name": "authz", "allowMultipleEntries": false, "allowEntryAfterExit": false}),
+            ),
+            admin_only(),
+        ),
+        // Staff undo it; the admin after them finds it undone already (a 404, past the role
+        // check).
+        row(
+            M::DELETE,
+            "/api/checkin/{checkinId}",
+            format!("/api/checkin/{}", w.checkin),
+            None,
+            [UNAUTHORIZED, FORBIDDEN, FORBIDDEN, Found, Pass],
         ),
         row(M::GET, "/actuator/prometheus", "/actuator/prometheus", None, public()),
         row(M::GET, "/health/live", "/health/live", None, public()),
@@ -341,6 +394,13 @@ fn table(w: &World) -> Vec<Row> {
             Some(json!({"role": "USER"})),
             admin_only(),
         ),
+        row(
+            M::DELETE,
+            "/api/checkin/lists/{listId}",
+            format!("/api/checkin/lists/{}", w.checkin_list),
+            None,
+            admin_only(),
+        ),
         row(M::DELETE, "/api/seat/{id}", format!("/api/seat/{}", w.spare), None, admin_only()),
         row(
             M::DELETE,
@@ -425,6 +485,22 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
     assert_eq!(res.status(), StatusCode::OK);
     let mine: Value = app.get("/api/tickets/my", Some(&owner.token)).await.json().await.unwrap();
     let ticket = mine[0]["id"].as_i64().expect("the confirmed seat's ticket");
+    let secret = mine[0]["secret"].as_str().unwrap().to_owned();
+    let list: Value = app
+        .post(
+            &format!("/api/concert/{concert}/checkin-lists"),
+            Some(&admin),
+            json!({"name": "gate", "allowMultipleEntries": false, "allowEntryAfterExit": false}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let checkin_list = list["id"].as_i64().expect("a check-in list");
+    let scan = json!({"secret": secret, "listId": checkin_list, "type": "entry", "nonce": "setup"});
+    let res = app.post("/api/checkin/redeem", Some(&admin), scan).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let checkin = res.json::<Value>().await.unwrap()["checkinId"].as_i64().expect("a check-in");
     let started = app.start_checkout(&owner.token, &[bought]).await;
     assert_eq!(app.hold(&owner.token, held).await.status(), StatusCode::OK);
     let world = World {
@@ -438,6 +514,9 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         owner_refresh: owner.refresh_token.clone(),
         other_user: app.user_id(&other.email).await,
         ticket,
+        secret,
+        checkin_list,
+        checkin,
     };
     let tokens =
         [None, Some(&*owner.token), Some(&*other.token), Some(&*staff.token), Some(&*admin)];

@@ -120,6 +120,8 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", format!("{}/{db_name}", pg_base()))
         .env("REDIS_KEY_PREFIX", format!("cli:{db_name}:"))
+        // Queues of its own: the shared broker may hold un-prefixed queues of other settings.
+        .env("AMQP_PREFIX", format!("cli.{db_name}."))
         .env("RUST_LOG", "info")
         .current_dir(std::env::temp_dir())
         .stdout(Stdio::piped())
@@ -182,6 +184,7 @@ async fn creates_its_database_and_stops_gracefully_on_sigterm() {
     )))
     .await
     .unwrap();
+    crate::helpers::delete_amqp_topology(&format!("cli.{db_name}.")).await;
 }
 
 #[tokio::test]

@@ -111,9 +111,33 @@ async fn the_served_document_is_the_committed_one() {
     }
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("docs/openapi.json")).unwrap();
+    let mut differences = Vec::new();
+    json_differences("", &served, &committed, &mut differences);
     assert!(
-        served == committed,
-        "the served OpenAPI document differs from docs/openapi.json; if the change is meant, \
-         run `UPDATE_OPENAPI=1 cargo test --test api docs::` and commit the file"
+        differences.is_empty(),
+        "the served OpenAPI document differs from docs/openapi.json at {differences:?}; if the \
+         change is meant, run `UPDATE_OPENAPI=1 cargo test --test api docs::` and commit the file"
     );
+}
+
+/// The JSON pointers where two documents differ (at most 20).
+fn json_differences(at: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    if out.len() >= 20 || a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let (l, r) =
+                    (x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null));
+                json_differences(&format!("{at}/{key}"), l, r, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                json_differences(&format!("{at}/{i}"), l, r, out);
+            }
+        }
+        _ => out.push(format!("{at}: served {a}, committed {b}")),
+    }
 }

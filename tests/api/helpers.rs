@@ -61,6 +61,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app with extra environment settings (e.g. `("LOGIN_MAX_FAILURES", "2")`).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    try_spawn_app_with(overrides).await.expect("app builds")
+}
+
+/// Like `spawn_app_with`, but a failed start-up is returned (and its database dropped).
+pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
     if std::env::var("TEST_LOG").is_ok() {
         ticketing::telemetry::init_subscriber(ticketing::config::Profile::Dev);
     }
@@ -105,7 +110,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     for (k, v) in overrides {
         vars.insert((*k).into(), v.replace("{db_name}", &db_name));
     }
-    start(vars, db_name, redis_prefix, true).await
+    let started = start(vars, db_name.clone(), redis_prefix, true).await;
+    if started.is_err() {
+        drop_database(&db_name).await;
+    }
+    started
 }
 
 /// Builds and starts an app from settings.
@@ -114,9 +123,9 @@ async fn start(
     db_name: String,
     redis_prefix: String,
     owns_storage: bool,
-) -> TestApp {
+) -> anyhow::Result<TestApp> {
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
-    let app = Application::build(settings).await.expect("app builds");
+    let app = Application::build(settings).await?;
     let port = app.port();
     let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let db = app.state().db.clone();
@@ -129,7 +138,7 @@ async fn start(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    TestApp {
+    Ok(TestApp {
         address: format!("http://127.0.0.1:{port}"),
         metrics_address,
         client,
@@ -140,7 +149,7 @@ async fn start(
         shutdown,
         vars,
         owns_storage,
-    }
+    })
 }
 
 /// One migrated database per migration set, copied for every test. Built under an advisory
@@ -228,12 +237,12 @@ impl Drop for TestApp {
     }
 }
 
-fn amqp_url() -> String {
+/// The shared test broker (`TEST_AMQP_URL`).
+pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// Removes a test's durable queues and exchanges from the broker.
 /// Drops a test's database, whoever is still connected; failures are ignored (clean-up).
 pub async fn drop_database(db_name: &str) {
     if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", pg_base())).await {
@@ -245,6 +254,7 @@ pub async fn drop_database(db_name: &str) {
     }
 }
 
+/// Removes a test's durable queues and exchanges from the broker.
 pub async fn delete_amqp_topology(prefix: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
     let Ok(conn) =
@@ -312,7 +322,9 @@ impl TestApp {
     /// A second instance of the service on the same database, Redis prefix and AMQP prefix,
     /// as N replicas behind a load balancer are.
     pub async fn another_instance(&self) -> TestApp {
-        start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false).await
+        start(self.vars.clone(), self.db_name.clone(), self.redis_prefix.clone(), false)
+            .await
+            .expect("app builds")
     }
 
     /// The settings it runs with, as environment variables: the `ticketing` binary started

@@ -408,6 +408,8 @@ async fn a_concert_warmed_before_its_sale_opens_answers_its_first_burst_without_
     let wait = (opens - chrono::Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait + Duration::from_millis(200)).await;
     let warmed = availability.state_loads();
+    let catalogs = availability.catalogs();
+    let (lookups, seat_lookups) = (catalogs.lookups(), catalogs.seat_lookups());
     let answers = futures::future::join_all(
         fans.iter().zip(&seats).map(|((_, token), seat)| cold.hold(token, *seat)),
     )
@@ -418,4 +420,6 @@ async fn a_concert_warmed_before_its_sale_opens_answers_its_first_burst_without_
     }
     assert_eq!(statuses, [(200, 64)].into(), "answers by status");
     assert_eq!(availability.state_loads() - warmed, 0, "seat-state loads for the burst");
+    assert_eq!(catalogs.lookups() - lookups, 0, "catalogue loads for the burst");
+    assert_eq!(catalogs.seat_lookups() - seat_lookups, 0, "seat-to-concert queries for the burst");
 }

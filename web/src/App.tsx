@@ -8,16 +8,18 @@ import { AuthProvider } from "./lib/auth";
 import { LanguageProvider } from "./lib/i18n";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/Loading";
-import { RequireAdmin, RequireAuth } from "./components/RequireAuth";
+import { RequireAdmin, RequireAuth, RequireStaff } from "./components/RequireAuth";
 import { SignInPage } from "./pages/SignInPage";
 import { SignUpPage } from "./pages/SignUpPage";
 import { ConcertsPage } from "./pages/ConcertsPage";
 import { ConcertPage } from "./pages/ConcertPage";
 import { CheckoutPage } from "./pages/CheckoutPage";
 import { ReservationsPage } from "./pages/ReservationsPage";
+import { TicketsPage } from "./pages/TicketsPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 
 const SeatsPage = lazy(() => import("./pages/SeatsPage"));
+const ScanPage = lazy(() => import("./pages/ScanPage"));
 const AdminRoutes = lazy(() => import("./pages/AdminSlot").then((m) => ({ default: m.AdminRoutes })));
 
 const queryClient = new QueryClient({
@@ -65,6 +67,24 @@ export function App() {
                     <RequireAuth>
                       <ReservationsPage />
                     </RequireAuth>
+                  }
+                />
+                <Route
+                  path="tickets"
+                  element={
+                    <RequireAuth>
+                      <TicketsPage />
+                    </RequireAuth>
+                  }
+                />
+                <Route
+                  path="scan"
+                  element={
+                    <RequireStaff>
+                      <Suspense fallback={<Loading />}>
+                        <ScanPage />
+                      </Suspense>
+                    </RequireStaff>
                   }
                 />
                 <Route path="signin" element={<SignInPage />} />

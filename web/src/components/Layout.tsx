@@ -29,6 +29,16 @@ export function Layout() {
                   <NavLink to="/me/reservations">{t("nav.reservations")}</NavLink>
                 </li>
               )}
+              {user && (
+                <li>
+                  <NavLink to="/tickets">{t("nav.tickets")}</NavLink>
+                </li>
+              )}
+              {(user?.role === "STAFF" || user?.role === "ADMIN") && (
+                <li>
+                  <NavLink to="/scan">{t("nav.scan")}</NavLink>
+                </li>
+              )}
               {user?.role === "ADMIN" && (
                 <li>
                   <NavLink to="/admin">{t("nav.admin")}</NavLink>

@@ -30,3 +30,20 @@ export function RequireAdmin({ children }: { children: ReactNode }) {
   }
   return <RequireAuth>{children}</RequireAuth>;
 }
+
+/** Door staff's pages (the scanner): staff and admins. */
+export function RequireStaff({ children }: { children: ReactNode }) {
+  const { user } = useAuth();
+  const { t } = useT();
+  if (user && user.role !== "STAFF" && user.role !== "ADMIN") {
+    return (
+      <>
+        <h1>{t("nav.scan")}</h1>
+        <p className="alert alert-error" role="alert">
+          {t("staff.forbidden")}
+        </p>
+      </>
+    );
+  }
+  return <RequireAuth>{children}</RequireAuth>;
+}

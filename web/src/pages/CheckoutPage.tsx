@@ -84,6 +84,11 @@ export function CheckoutPage() {
             </div>
           </dl>
           <p className="actions">
+            {p.reservationStatus === "CONFIRMED" && (
+              <Link to="/tickets" className="button button-primary">
+                {t("checkout.toTickets")}
+              </Link>
+            )}
             <Link to="/me/reservations" className="button">
               {t("checkout.toReservations")}
             </Link>

@@ -88,6 +88,11 @@ function ReservationItem({ reservation: r }: { reservation: Reservation }) {
           </li>
         ))}
       </ul>
+      {r.status === "CONFIRMED" && (
+        <p>
+          <Link to="/tickets">{t("reservations.tickets")}</Link>
+        </p>
+      )}
       {r.cancelReason && <p className="muted">{t("reservations.cancelReasonShown", { reason: r.cancelReason })}</p>}
       {r.status === "IN_PROGRESS" && r.transactionId && (
         <p>

@@ -79,6 +79,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/checkin/lists/{listId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One check-in list (staff or admin). */
+        get: operations["get_checkin_list"];
+        put?: never;
+        post?: never;
+        /** Delete a check-in list (admin); its scans are kept. */
+        delete: operations["delete_checkin_list"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkin/lists/{listId}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A list's live counts (staff or admin). */
+        get: operations["get_checkin_list_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkin/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem a scanned ticket on a list (staff or admin): exactly once per list, whatever the
+         *     number of scanners; a repeated nonce gets the first answer.
+         */
+        post: operations["redeem_checkin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/checkin/{checkinId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Undo a check-in (staff or admin); who and when are recorded. */
+        delete: operations["undo_checkin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/concert": {
         parameters: {
             query?: never;
@@ -111,6 +183,24 @@ export interface paths {
         post?: never;
         /** Delete a concert and its seats (admin; soft delete). */
         delete: operations["delete_concert"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/concert/{id}/checkin-lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A concert's check-in lists (staff or admin). */
+        get: operations["list_checkin_lists"];
+        put?: never;
+        /** Create a check-in list for a concert (admin). */
+        post: operations["create_checkin_list"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -953,6 +1043,42 @@ export interface components {
              */
             expiresAt: string;
         };
+        /** @description A check-in list: the doors one set of scanners works. */
+        CheckinList: {
+            allowEntryAfterExit: boolean;
+            allowMultipleEntries: boolean;
+            /** Format: int64 */
+            concertId: number;
+            createdAt: string;
+            /** @description Seat grades admitted; null admits every grade. */
+            grades?: string[] | null;
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
+        /** @description A list's live counts. */
+        CheckinListStatus: {
+            /**
+             * Format: int64
+             * @description Tickets with at least one entry (not undone).
+             */
+            checkedIn: number;
+            /**
+             * Format: int64
+             * @description Tickets inside now: their latest scan (not undone) is an entry.
+             */
+            inside: number;
+            /**
+             * Format: int64
+             * @description Tickets valid for the list: not revoked, of its concert and grades.
+             */
+            tickets: number;
+        };
+        /**
+         * @description A scan's direction.
+         * @enum {string}
+         */
+        CheckinType: "entry" | "exit";
         /**
          * @description Distinct values and, per seat, the index of its value: a column of repeated labels (sections,
          *     rows, grades, prices) costs a small number per seat.
@@ -1050,6 +1176,22 @@ export interface components {
          * @enum {string}
          */
         ConcertStatus: "SCHEDULED" | "SOLD_OUT" | "COMPLETED" | "CANCELLED";
+        CreateCheckinListRequest: {
+            /** @description Let a ticket back in after an exit. */
+            allowEntryAfterExit: boolean;
+            /** @description Let a ticket in any number of times. */
+            allowMultipleEntries: boolean;
+            /**
+             * @description Seat grades admitted (absent or null: every grade).
+             * @example [
+             *       "VIP",
+             *       "R"
+             *     ]
+             */
+            grades?: string[] | null;
+            /** @example 정문 */
+            name: string;
+        };
         /**
          * @description The error body of SPEC §6.1.
          * @example {
@@ -1078,7 +1220,9 @@ export interface components {
          * @description Stable machine names clients switch on (ERRORS.md).
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "SEATS_AVAILABLE" | "ALREADY_ON_WAITLIST" | "WAITLIST_ENTRY_NOT_FOUND" | "TICKET_NOT_FOUND" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "FAIL_REGISTER_QUEUE" | "UNAUTHORIZED" | "INVALID_TOKEN" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "REFRESH_TOKEN_REUSED" | "INVALID_STREAM_TICKET" | "INVALID_SIGNATURE" | "FORBIDDEN" | "QUEUE_NOT_ADMITTED" | "CHALLENGE_REQUIRED" | "CHALLENGE_INVALID" | "CHALLENGE_EXPIRED" | "CHALLENGE_ALREADY_USED" | "NOT_FOUND" | "NOT_FOUND_USER_ID" | "CONCERT_NOT_FOUND" | "SEAT_NOT_FOUND" | "SEAT_NOT_SELECTED" | "QUEUE_NOT_JOINED" | "PAYMENT_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "EXIST_USER_EMAIL" | "EXIST_USER_USERNAME" | "SEAT_ALREADY_EXISTS" | "IS_ALREADY_RESERVATION" | "SEAT_ALREADY_LOCKED" | "SEAT_LOCK_RETRY_NEEDED" | "RESERVATION_ALREADY_PROCESSED" | "IDEMPOTENCY_KEY_IN_USE" | "SEATS_AVAILABLE" | "ALREADY_ON_WAITLIST" | "WAITLIST_ENTRY_NOT_FOUND" | "TICKET_NOT_FOUND" | "CHECKIN_LIST_NOT_FOUND" | "CHECKIN_NOT_FOUND" | "CHECKIN_NONCE_REUSED" | "PAYMENT_ALREADY_PROCESSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "CONCERT_DATE_AFTER_CLOSE_TIME" | "DATE_OUT_OF_RANGE" | "CLOSE_TIME_AFTER_OPEN_TIME" | "CANNOT_DELETE_RESERVATION_OPEN_CONCERT" | "CANNOT_DELETE_RESERVED_SEAT" | "CANNOT_CHANGE_OWN_ROLE" | "RESERVATION_NOT_OPEN_YET" | "SALE_CLOSED" | "INVALID_CONCERT_STATUS" | "SEAT_LIMIT_EXCEEDED" | "AMOUNT_MISMATCH" | "CHALLENGE_CONCERT_REQUIRED" | "RESERVATION_EXPIRED" | "RESERVATION_NOT_CONFIRMED" | "CANCELLATION_DEADLINE_PASSED" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_REQUEST" | "INVALID_CONCERT_ID" | "DUPLICATE_SEAT_IN_REQUEST" | "TOO_MANY_STREAMS" | "RATE_LIMITED" | "CHECKOUT_COOLDOWN" | "IDEMPOTENCY_KEY_LIMIT" | "INTERNAL_SERVER_ERROR" | "STREAM_CAPACITY_REACHED" | "SERVICE_UNAVAILABLE";
+        /** @enum {string} */
+        ErrorStatus: "error";
         /** @description One failing field in an error body. */
         FieldErrorBody: {
             field: string;
@@ -1151,6 +1295,8 @@ export interface components {
             expiresAt: string;
             seats: components["schemas"]["SeatSelectResponse"][];
         };
+        /** @enum {string} */
+        OkStatus: "ok";
         /** @description One page of a list. */
         Page_ConcertResponse: {
             content: {
@@ -1428,9 +1574,65 @@ export interface components {
             /** Format: int64 */
             userId: number;
         };
+        /**
+         * @description What a 404 of a redeem carries: `{status: "error", reason: "invalid"}` for a secret that
+         *     is not ours, the usual error body (`CHECKIN_LIST_NOT_FOUND`) for an unknown list.
+         */
+        RedeemNotFound: components["schemas"]["RedeemRefused"] | components["schemas"]["ErrorBody"];
+        /** @description A recorded scan. */
+        RedeemOk: {
+            /**
+             * Format: int64
+             * @description The check-in (undo it with `DELETE /api/checkin/{checkinId}`).
+             */
+            checkinId: number;
+            conflict?: components["schemas"]["RefusalReason"] | null;
+            forced: boolean;
+            status: components["schemas"]["OkStatus"];
+            ticket: components["schemas"]["ScannedTicket"];
+        };
+        /** @description A refused scan. */
+        RedeemRefused: {
+            reason: components["schemas"]["RefusalReason"];
+            /** @description `already_redeemed`: when the ticket entered. */
+            redeemedAt?: string | null;
+            /**
+             * Format: int64
+             * @description `already_redeemed`: the list it entered on.
+             */
+            redeemedListId?: number | null;
+            status: components["schemas"]["ErrorStatus"];
+            ticket?: components["schemas"]["ScannedTicket"] | null;
+        };
+        RedeemRequest: {
+            /**
+             * @description Record the scan even where it would be refused, flagging the conflict (uploads of
+             *     offline scans the scanner already let through). An invalid secret is never recorded.
+             */
+            force?: boolean | null;
+            /**
+             * Format: int64
+             * @example 1
+             */
+            listId: number;
+            /**
+             * @description The scanner's id for this scan (e.g. a UUID): a repeat gets the first answer again.
+             * @example 0b9c6f0e-3f0e-4d3e-9d55-2f1c1d0c7a11
+             */
+            nonce: string;
+            scannedAt?: components["schemas"]["InputTimestamp"] | null;
+            /** @description The scanned secret (what the ticket's QR code carries). */
+            secret: string;
+            type: components["schemas"]["CheckinType"];
+        };
         RefreshRequest: {
             refreshToken: string;
         };
+        /**
+         * @description Why a scan was refused, or what a forced upload conflicts with.
+         * @enum {string}
+         */
+        RefusalReason: "invalid" | "revoked" | "canceled" | "already_redeemed" | "wrong_concert" | "wrong_list" | "invalid_time" | "not_inside";
         /** @description A reservation as the original's `ReservationResponse`, plus its payment. */
         ReservationResponse: {
             cancelReason?: string | null;
@@ -1484,6 +1686,24 @@ export interface components {
         Role: "USER" | "STAFF" | "ADMIN";
         RoleRequest: {
             role: components["schemas"]["Role"];
+        };
+        /** @description The scanned ticket, as staff see it. */
+        ScannedTicket: {
+            /** Format: int64 */
+            concertId: number;
+            grade: string;
+            /** Format: int64 */
+            id: number;
+            number: string;
+            row: string;
+            /** Format: int64 */
+            seatId: number;
+            section: string;
+            /**
+             * @description `VALID`, `REVOKED` or `USED`, after this scan.
+             * @example USED
+             */
+            status: string;
         };
         /** @description Every seat's state at one availability version. */
         SeatAvailability: {
@@ -1975,6 +2195,379 @@ export interface operations {
             };
         };
     };
+    get_checkin_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Check-in list id. */
+                listId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckinList"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHECKIN_LIST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_checkin_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Check-in list id. */
+                listId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHECKIN_LIST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_checkin_list_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Check-in list id. */
+                listId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tickets, checked in, inside now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckinListStatus"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHECKIN_LIST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeem_checkin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemRequest"];
+            };
+        };
+        responses: {
+            /** @description `error`: a known ticket, refused: `revoked`, `canceled`, `already_redeemed` (with `redeemedAt` and `redeemedListId`), `wrong_concert`, `wrong_list`, `invalid_time`, `not_inside` (an exit of a ticket not inside) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeemRefused"];
+                };
+            };
+            /** @description `ok`: the scan is recorded (a forced upload that would have been refused carries its `conflict`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeemOk"];
+                };
+            };
+            /** @description Invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `{status: "error", reason: "invalid"}`: not a ticket secret of ours (bad signature, unknown ticket); or `CHECKIN_LIST_NOT_FOUND` in the usual error body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeemNotFound"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHECKIN_NONCE_REUSED`: the nonce was used on this list for another secret or type */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    undo_checkin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Check-in id. */
+                checkinId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Undone */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CHECKIN_NOT_FOUND`: no such check-in, or undone already */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_concerts: {
         parameters: {
             query?: {
@@ -2315,6 +2908,164 @@ export interface operations {
             };
             /** @description `CANNOT_DELETE_RESERVATION_OPEN_CONCERT`: it has active reservations */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_checkin_lists: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lists, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckinList"][];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not staff or an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_checkin_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Concert id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCheckinListRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckinList"];
+                };
+            };
+            /** @description Invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `CONCERT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
