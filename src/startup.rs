@@ -1,7 +1,7 @@
 //! Builds the application: database (created and migrated), Redis, RabbitMQ, the HTTP
 //! listener (port 0 works) and the background tasks; runs it until the shutdown token fires.
 
-use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, serve::ListenerExt};
@@ -38,11 +38,21 @@ pub struct Application {
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
+    /// Stops the broker connection: only after the last outbox flush, which needs it.
+    broker_stop: CancellationToken,
 }
+
+/// How long a shutdown waits for in-flight requests and open streams: the longest a request
+/// may run, and a little more. Past it the process exits anyway.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(router::REQUEST_TIMEOUT.as_secs() + 2);
+/// How long the last outbox flush may take. Drain and flush together stay within the
+/// Kubernetes grace period after its preStop pause (`deploy/k8s`: 45 s − 10 s).
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(3);
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let shutdown = CancellationToken::new();
+        let broker_stop = CancellationToken::new();
         let db = connect_database(&settings).await?;
         users::bootstrap_admin(&db, &settings.admin_email, &settings.admin_password)
             .await
@@ -56,7 +66,7 @@ impl Application {
         let broker = Broker::start(
             settings.amqp_url.expose_secret().to_owned(),
             settings.amqp_prefix.clone(),
-            shutdown.clone(),
+            broker_stop.clone(),
         );
         // Usually the broker answers at once; if it does not, start anyway (bookings do not
         // need it) and keep reconnecting in the background. Readiness reports the state. A
@@ -110,7 +120,7 @@ impl Application {
         };
         let state = AppState::new(settings, connections, shutdown.clone());
         let router = router::build(state.clone());
-        Ok(Application { listener, metrics_listener, router, state, shutdown })
+        Ok(Application { listener, metrics_listener, router, state, shutdown, broker_stop })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,7 +142,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, metrics_listener, router, state, shutdown } = self;
+        let Application { listener, metrics_listener, router, state, shutdown, broker_stop } = self;
         telemetry::describe_metrics();
         spawn_metrics_upkeep(state.clone(), shutdown.clone());
         workers::spawn_all(&state, &shutdown);
@@ -154,12 +164,37 @@ impl Application {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
         });
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await?;
-        // The server has drained; stop whatever still runs (workers, broker supervisor).
+        let server =
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        // A shutdown stops accepting, ends every stream with a reconnect hint, and waits for
+        // the requests in flight, for at most DRAIN_LIMIT.
+        let drain_limit = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        };
+        let served = tokio::select! {
+            served = server.into_future() => served,
+            () = drain_limit => {
+                tracing::warn!("requests still running after the drain limit; stopping anyway");
+                Ok(())
+            }
+        };
+        // The server has drained; stop whatever still runs (the workers).
         shutdown.cancel();
+        // The last requests may have committed outbox rows after the relay's last round:
+        // publish them now, while the broker is still connected, so no email waits for another
+        // instance's relay.
+        match tokio::time::timeout(FLUSH_LIMIT, state.relay.relay_due()).await {
+            Ok(Ok(n)) => tracing::info!(published = n, "outbox flushed"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "outbox flush failed; another instance relays it")
+            }
+            Err(_) => tracing::warn!("outbox flush timed out; another instance relays the rest"),
+        }
+        broker_stop.cancel();
         state.db.close().await;
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

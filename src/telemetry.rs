@@ -193,6 +193,10 @@ pub fn describe_metrics() {
     describe_gauge!("ticketing_queue_active", "Fans admitted to a concert's sale");
     describe_counter!("ticketing_queue_admissions_total", "Fans admitted from the line");
     describe_counter!("ticketing_queue_dropped_total", "Fans who lost their place for being gone");
+    describe_counter!(
+        "ticketing_queue_restored_total",
+        "Places and admissions put back after Redis lost a waiting room"
+    );
     describe_gauge!("ticketing_outbox_pending", "Outbox messages not yet published");
     describe_gauge!("ticketing_outbox_lag_seconds", "Age of the oldest unpublished outbox message");
     describe_counter!("ticketing_outbox_published_total", "Outbox messages published to RabbitMQ");
@@ -279,6 +283,7 @@ pub fn describe_metrics() {
         "ticketing_webhooks_total",
         "ticketing_queue_admissions_total",
         "ticketing_queue_dropped_total",
+        "ticketing_queue_restored_total",
         "ticketing_outbox_published_total",
         "ticketing_emails_sent_total",
         "ticketing_emails_failed_total",

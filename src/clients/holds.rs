@@ -478,28 +478,36 @@ static END_RESERVATION: LazyLock<Script> = LazyLock::new(|| {
         r"
         local n = #KEYS - 7
         local value = 'r:' .. ARGV[2] .. ':' .. ARGV[3]
+        local claim = 'c:' .. ARGV[2] .. ':'
         local mode = ARGV[4]
         local freed = {}
+        local fixed = 0
         for i = 1, n do
             local sid = ARGV[4 + i]
             local key = KEYS[4 + i]
             local v = redis.call('GET', key)
-            if mode == 'confirm' then
-                redis.call('SET', key, 's')
-            elseif mode == 'cancel' then
-                if v == 's' or v == value then redis.call('DEL', key) end
-            elseif v == value then
-                redis.call('DEL', key)
+            -- A reconfirmation changes only seats still marked for this reservation.
+            if mode ~= 'reconfirm' or v == value then
+                if mode == 'confirm' or mode == 'reconfirm' then
+                    redis.call('SET', key, 's')
+                    fixed = fixed + 1
+                elseif mode == 'cancel' then
+                    if v == 's' or v == value then redis.call('DEL', key) end
+                elseif v == value or (v and string.sub(v, 1, #claim) == claim) then
+                    -- An expiry also ends the owner's claim: a checkout whose instance died
+                    -- between claiming the seats and marking them reserved left it.
+                    redis.call('DEL', key)
+                end
+                redis.call('ZREM', KEYS[n + 5], sid)
+                redis.call('ZREM', KEYS[n + 6], sid)
+                local now_v = redis.call('GET', key)
+                if now_v then note(sid, now_v) else freed[#freed + 1] = sid end
             end
-            redis.call('ZREM', KEYS[n + 5], sid)
-            redis.call('ZREM', KEYS[n + 6], sid)
-            local now_v = redis.call('GET', key)
-            if now_v then note(sid, now_v) else freed[#freed + 1] = sid end
         end
         serve(freed)
         local owned = KEYS[n + 7]
-        if mode == 'confirm' then
-            redis.call('INCRBY', owned, n)
+        if (mode == 'confirm' or mode == 'reconfirm') and fixed > 0 then
+            redis.call('INCRBY', owned, fixed)
         elseif mode == 'cancel' and redis.call('EXISTS', owned) == 1 then
             if redis.call('DECRBY', owned, n) <= 0 then redis.call('DEL', owned) end
         end
@@ -732,6 +740,9 @@ pub enum ReservationEnd {
     Expired,
     Confirmed,
     Canceled,
+    /// Confirmed in the database, but Redis may not have been told (the confirming instance
+    /// died in between): seats still marked for this reservation become sold, others stay.
+    Reconfirmed,
 }
 
 /// A concert's state as the hold script needs it.
@@ -1185,6 +1196,7 @@ impl Holds {
             ReservationEnd::Expired => "expire",
             ReservationEnd::Confirmed => "confirm",
             ReservationEnd::Canceled => "cancel",
+            ReservationEnd::Reconfirmed => "reconfirm",
         };
         let mut inv = self.changing(&END_RESERVATION, concert);
         inv.arg(user).arg(reservation).arg(mode);

@@ -17,6 +17,10 @@ pub struct Email {
     pub html: String,
     /// Images the HTML shows with `cid:` addresses (the tickets' QR codes).
     pub inline_images: Vec<InlineImage>,
+    /// The `Message-ID` header: the outbox message's, so that a second copy (sent again after
+    /// a crash between the server's acceptance and the delivery record) is the same message to
+    /// the recipient's mail system. `None`: one is generated.
+    pub message_id: Option<String>,
 }
 
 /// A PNG image sent inside an email, shown by `<img src="cid:{content_id}">`.
@@ -58,6 +62,7 @@ impl Mailer {
                     .from(from.clone())
                     .to(to)
                     .subject(&email.subject)
+                    .message_id(email.message_id.clone())
                     .multipart(body(email))?;
                 transport.send(message).await?;
                 Ok(())

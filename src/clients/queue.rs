@@ -10,6 +10,10 @@
 //!   at the rate of one;
 //! - `queues` — the concerts with a queue.
 //!
+//! Redis restarting empty loses the line. `seq` only grows, so an instance whose last read saw
+//! a higher `seq` than Redis now has knows the line was lost, and puts back what it last saw
+//! (`restore`): the same order, the same admissions.
+//!
 //! A line exists only for a concert the database has (joining checks it first); a deleted
 //! concert's line is removed by the admission round (`remove`).
 
@@ -77,8 +81,45 @@ static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| {
             tostring(now),
             redis.call('GET', KEYS[3]) or '0',
             redis.call('ZRANGE', KEYS[1], 0, -1),
-            redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')
+            redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES'),
+            redis.call('GET', KEYS[4]) or '0'
         }}"
+    ))
+});
+
+// KEYS: waiting, active, seen, seq, queues. ARGV: the seq last seen, the concert, the number of
+// waiting users, the waiting users in order, then (user, admission expiry) pairs. Only when
+// Redis's seq is below the one last seen (the line was lost, and nobody restored it yet).
+// Whoever joined since the loss goes behind the restored line, in the order they joined.
+static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{NOW}
+        local prev = tonumber(ARGV[1])
+        local cur = tonumber(redis.call('GET', KEYS[4]) or '0')
+        if cur >= prev then return -1 end
+        local late = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+        for i = 1, #late, 2 do redis.call('ZADD', KEYS[1], prev + tonumber(late[i + 1]), late[i]) end
+        local n = tonumber(ARGV[3])
+        local restored = 0
+        for i = 1, n do
+            local uid = ARGV[3 + i]
+            if not redis.call('ZSCORE', KEYS[2], uid) then
+                redis.call('ZADD', KEYS[1], i, uid)
+                redis.call('ZADD', KEYS[3], now, uid)
+                restored = restored + 1
+            end
+        end
+        for j = 4 + n, #ARGV, 2 do
+            local uid, expiry = ARGV[j], tonumber(ARGV[j + 1])
+            if expiry > now then
+                redis.call('ZREM', KEYS[1], uid)
+                redis.call('ZREM', KEYS[3], uid)
+                if redis.call('ZADD', KEYS[2], 'NX', expiry, uid) == 1 then restored = restored + 1 end
+            end
+        end
+        redis.call('SET', KEYS[4], prev + cur)
+        redis.call('SADD', KEYS[5], ARGV[2])
+        return restored"
     ))
 });
 
@@ -155,6 +196,15 @@ pub struct Snapshot {
     pub waiting: Vec<i64>,
     /// Admitted users with their admission expiry (ms).
     pub active: Vec<(i64, i64)>,
+    /// Arrivals so far (`seq`): it only grows, unless Redis lost the line.
+    pub seq: u64,
+}
+
+impl Snapshot {
+    /// Whether `now` shows this line lost: fewer arrivals than this read saw, with people in it.
+    pub fn lost_in(&self, now: &Snapshot) -> bool {
+        now.seq < self.seq && !(self.waiting.is_empty() && self.active.is_empty())
+    }
 }
 
 #[derive(Clone)]
@@ -311,19 +361,51 @@ impl Queue {
     /// The whole queue of a concert in one call.
     pub async fn snapshot(&self, concert: i64) -> AppResult<Snapshot> {
         let mut conn = self.redis.conn().await?;
-        let (now, admitted, waiting, active): (String, String, Vec<i64>, Vec<(i64, i64)>) =
-            SNAPSHOT
-                .key(self.key(concert, "waiting"))
-                .key(self.key(concert, "active"))
-                .key(self.key(concert, "admitted"))
-                .invoke_async(&mut conn)
-                .await?;
+        let (now, admitted, waiting, active, seq): (
+            String,
+            String,
+            Vec<i64>,
+            Vec<(i64, i64)>,
+            String,
+        ) = SNAPSHOT
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "admitted"))
+            .key(self.key(concert, "seq"))
+            .invoke_async(&mut conn)
+            .await?;
         Ok(Snapshot {
             now_ms: now.parse().unwrap_or_default(),
             admitted_total: admitted.parse().unwrap_or_default(),
             waiting,
             active,
+            seq: seq.parse().unwrap_or_default(),
         })
+    }
+
+    /// Puts back a line Redis lost (`last` is the last read before the loss): the waiting users
+    /// in the same order, the admissions still running. `None` when there was nothing to
+    /// restore (another instance did it, or the line was not lost); else how many came back.
+    pub async fn restore(&self, concert: i64, last: &Snapshot) -> AppResult<Option<u64>> {
+        let mut conn = self.redis.conn().await?;
+        let mut invocation = RESTORE.prepare_invoke();
+        invocation
+            .key(self.key(concert, "waiting"))
+            .key(self.key(concert, "active"))
+            .key(self.key(concert, "seen"))
+            .key(self.key(concert, "seq"))
+            .key(self.redis.key("queues"))
+            .arg(last.seq)
+            .arg(concert)
+            .arg(last.waiting.len());
+        for user in &last.waiting {
+            invocation.arg(*user);
+        }
+        for (user, expiry) in &last.active {
+            invocation.arg(*user).arg(*expiry);
+        }
+        let restored: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(u64::try_from(restored).ok())
     }
 
     /// People in line, people admitted, and how many were ever admitted: one round trip.

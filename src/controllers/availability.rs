@@ -101,9 +101,37 @@ pub async fn stream_seat_availability(
         Some((futures::stream::iter(next), (watcher, rx)))
     })
     .flatten();
-    let stream = first.chain(rest).take_until(shutdown.cancelled_owned()).map(Ok::<_, Infallible>);
+    let stream = first
+        .chain(rest)
+        .take_until(shutdown.clone().cancelled_owned())
+        .chain(ending_hint(shutdown, || Bytes::from(reconnect_frame())))
+        .map(Ok::<_, Infallible>);
     let headers = [(CONTENT_TYPE, "text/event-stream"), (CACHE_CONTROL, "no-cache")];
     Ok((headers, Body::from_stream(stream)).into_response())
+}
+
+/// How long a client waits before reconnecting after a shutdown ended its stream: spread over
+/// a few seconds, so that the streams of a stopping instance do not all land on the others at
+/// once.
+pub fn reconnect_delay() -> Duration {
+    Duration::from_millis(500 + rand::random::<u64>() % 2_500)
+}
+
+/// The last frame of a stream that a shutdown ends: a comment and the `retry:` field (no event:
+/// clients need no new handling; `EventSource` reconnects after that many milliseconds, with
+/// `Last-Event-ID`, and the load balancer sends it to an instance still running).
+fn reconnect_frame() -> String {
+    format!(": server shutting down; reconnect\nretry: {}\n\n", reconnect_delay().as_millis())
+}
+
+/// `make()` once after the stream it follows ended, if that was the shutdown (checked then,
+/// not when the stream is built).
+pub fn ending_hint<T>(
+    shutdown: tokio_util::sync::CancellationToken,
+    make: impl FnOnce() -> T,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::once(async move { shutdown.is_cancelled().then(make) })
+        .filter_map(futures::future::ready)
 }
 
 /// A comment line after this long without an event keeps proxies from closing the stream.

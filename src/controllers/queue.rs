@@ -373,9 +373,16 @@ pub async fn stream_queue(
             }
         },
     );
+    // A shutdown ends the stream with a `retry:` hint (see `availability::ending_hint`).
+    let hint = super::availability::ending_hint(shutdown.clone(), || {
+        Event::default()
+            .comment("server shutting down; reconnect")
+            .retry(super::availability::reconnect_delay())
+    });
     let stream = futures::stream::once(async move { initial })
         .chain(updates)
         .take_until(shutdown.cancelled_owned())
+        .chain(hint)
         .map(Ok);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool, postgres::PgListener};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
 use uuid::Uuid;
 
 /// Queues a message in the same transaction as the change that owes it.
@@ -114,6 +114,85 @@ pub async fn was_sent(conn: &mut PgConnection, message_id: Uuid) -> sqlx::Result
     .fetch_one(conn)
     .await?;
     Ok(sent)
+}
+
+/// Locks on the messages being sent right now, one each, so that two copies of one message
+/// (published twice) are never sent at once by two consumers. Session advisory locks, all
+/// held on one connection of their own: Postgres ends them with that connection, so a consumer
+/// whose process dies mid-send leaves no lock behind, and a copy redelivered elsewhere goes
+/// ahead at once. (The two-key form, which never meets the one-key locks of `locks`.) A
+/// session may take its own lock again, so the locks this instance holds are also kept here.
+pub struct SendLocks {
+    db: PgPool,
+    conn: tokio::sync::Mutex<Option<PgConnection>>,
+    held: std::sync::Mutex<std::collections::HashSet<i32>>,
+}
+
+/// "tick" in ASCII: the class of the message locks.
+const SEND_LOCK_CLASS: i32 = 0x7469_636B;
+
+fn send_lock_key(message_id: Uuid) -> i32 {
+    let b = message_id.as_bytes();
+    i32::from_le_bytes([
+        b[0] ^ b[4] ^ b[8],
+        b[1] ^ b[5] ^ b[9],
+        b[2] ^ b[6] ^ b[10],
+        b[3] ^ b[7] ^ b[11] ^ b[12] ^ b[15],
+    ])
+}
+
+impl SendLocks {
+    pub fn new(db: PgPool) -> SendLocks {
+        SendLocks { db, conn: tokio::sync::Mutex::new(None), held: Default::default() }
+    }
+
+    /// Takes the message's lock unless someone holds it; true when taken.
+    pub async fn try_lock(&self, message_id: Uuid) -> sqlx::Result<bool> {
+        let key = send_lock_key(message_id);
+        let mut guard = self.conn.lock().await;
+        if self.held.lock().expect("lock").contains(&key) {
+            return Ok(false);
+        }
+        if guard.is_none() {
+            let options = self.db.connect_options();
+            *guard = Some(PgConnection::connect_with(&options).await?);
+        }
+        let conn = guard.as_mut().expect("connected above");
+        let locked = sqlx::query_scalar!(
+            r#"select pg_try_advisory_lock($1, $2) as "locked!""#,
+            SEND_LOCK_CLASS,
+            key,
+        )
+        .fetch_one(conn)
+        .await;
+        match locked {
+            Ok(true) => {
+                self.held.lock().expect("lock").insert(key);
+            }
+            Ok(false) => {}
+            // A broken connection has lost its locks anyway: start again on a new one.
+            Err(_) => *guard = None,
+        }
+        locked
+    }
+
+    /// Gives the message's lock back (a lost connection already did).
+    pub async fn unlock(&self, message_id: Uuid) -> sqlx::Result<()> {
+        let mut guard = self.conn.lock().await;
+        self.held.lock().expect("lock").remove(&send_lock_key(message_id));
+        let Some(conn) = guard.as_mut() else { return Ok(()) };
+        let unlocked = sqlx::query_scalar!(
+            r#"select pg_advisory_unlock($1, $2) as "unlocked!""#,
+            SEND_LOCK_CLASS,
+            send_lock_key(message_id),
+        )
+        .fetch_one(conn)
+        .await;
+        if unlocked.is_err() {
+            *guard = None;
+        }
+        unlocked.map(drop)
+    }
 }
 
 pub async fn record_sent(

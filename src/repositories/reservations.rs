@@ -113,6 +113,24 @@ pub async fn insert_payment(
 
 /// Moves up to `limit` unpaid reservations past their expiry to `EXPIRED` (their payments to
 /// `FAILED`); rows another sweeper holds are skipped, so sweepers can run side by side.
+/// Confirmed reservations whose time to pay ran out in `(after, until]`: the sweeper tells
+/// Redis again that their seats are sold, in case the confirming instance died before it did.
+pub async fn confirmed_expiring(
+    conn: &mut PgConnection,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<Vec<EndedReservation>> {
+    sqlx::query_as!(
+        EndedReservation,
+        "select id, user_id, concert_id from reservation
+         where status = 'CONFIRMED' and expire_time > $1 and expire_time <= $2",
+        after,
+        until,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn expire_due(
     conn: &mut PgConnection,
     limit: i64,

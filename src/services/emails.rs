@@ -39,6 +39,9 @@ pub struct Emails {
     mailer: Arc<Mailer>,
     retry: RetryRules,
     in_flight: InFlight,
+    /// The messages this instance is sending right now, locked in the database (copies on
+    /// other instances wait; copies here take turns, `InFlight`).
+    sending: Arc<outbox::SendLocks>,
 }
 
 /// Messages of the email queue in flight at once.
@@ -50,6 +53,8 @@ const RECORD_TRIES: u32 = 8;
 /// What a message needs, once the database has been asked.
 enum Prepared {
     AlreadySent,
+    /// Another consumer is sending a copy of it right now.
+    Claimed,
     NotNeeded,
     /// Rendering failed for a reason of the message's own: retried, then buried.
     Failed(String),
@@ -58,7 +63,8 @@ enum Prepared {
 
 impl Emails {
     pub fn new(db: PgPool, broker: Broker, mailer: Arc<Mailer>, retry: RetryRules) -> Self {
-        Emails { db, broker, mailer, retry, in_flight: InFlight::default() }
+        let sending = Arc::new(outbox::SendLocks::new(db.clone()));
+        Emails { db, broker, mailer, retry, in_flight: InFlight::default(), sending }
     }
 
     /// Waits for the broker, then consumes the email queue, handling each message on its own
@@ -136,17 +142,31 @@ impl Emails {
                 metrics::counter!("ticketing_emails_duplicates_total").increment(1);
                 return delivery.ack().await;
             }
+            // Back later, without spending an attempt: by then the copy being sent is recorded
+            // (and this one is acknowledged as a duplicate), or its sender died, and its lock
+            // with it.
+            Prepared::Claimed => {
+                let attempt = delivery.attempt();
+                return delivery
+                    .retry_later(attempt, self.retry.base, "a copy is being sent")
+                    .await;
+            }
             Prepared::NotNeeded => {
                 tracing::info!(%kind, "email not needed any more (its subject was deleted)");
                 return delivery.ack().await;
             }
             Prepared::Failed(e) => return self.retry_or_bury(delivery, &kind, &e).await,
-            Prepared::Send(email) => email,
+            Prepared::Send(mut email) => {
+                email.message_id = Some(format!("<{message_id}@ticketing>"));
+                email
+            }
         };
         if let Err(e) = self.mailer.send(&email).await {
+            self.release(message_id).await;
             return self.retry_or_bury(delivery, &kind, &format!("{e:#}")).await;
         }
         self.record_sent(message_id, &kind, &email.to_address).await;
+        self.release(message_id).await;
         delivery.ack().await?;
         metrics::counter!("ticketing_emails_sent_total", "kind" => kind).increment(1);
         Ok(())
@@ -163,12 +183,31 @@ impl Emails {
         if outbox::was_sent(&mut conn, message_id).await? {
             return Ok(Prepared::AlreadySent);
         }
-        Ok(match render(&mut conn, kind, payload).await {
-            Ok(Some(email)) => Prepared::Send(email),
-            Ok(None) => Prepared::NotNeeded,
-            Err(e) if crate::error::is_database_error(&e) => return Err(e),
-            Err(e) => Prepared::Failed(format!("{e:#}")),
-        })
+        if !self.sending.try_lock(message_id).await? {
+            return Ok(Prepared::Claimed);
+        }
+        // Asked again under the lock: a copy may have been sent since the first look.
+        let prepared = if outbox::was_sent(&mut conn, message_id).await? {
+            Ok(Prepared::AlreadySent)
+        } else {
+            match render(&mut conn, kind, payload).await {
+                Ok(Some(email)) => Ok(Prepared::Send(email)),
+                Ok(None) => Ok(Prepared::NotNeeded),
+                Err(e) if crate::error::is_database_error(&e) => Err(e),
+                Err(e) => Ok(Prepared::Failed(format!("{e:#}"))),
+            }
+        };
+        if !matches!(prepared, Ok(Prepared::Send(_))) {
+            self.release(message_id).await;
+        }
+        prepared
+    }
+
+    /// Gives back the lock on a message once its send is over.
+    async fn release(&self, message_id: Uuid) {
+        if let Err(e) = self.sending.unlock(message_id).await {
+            tracing::warn!(error = %e, "message lock not released; its connection is dropped");
+        }
     }
 
     /// Records a sent email so that a redelivery is not sent again, trying for a while: the
@@ -233,7 +272,7 @@ impl Emails {
 /// before either recorded its send; taking turns, the second finds the record and is only
 /// acknowledged. (Copies that reach two instances at the same moment are not covered: that
 /// needs the confirm lost, both copies queued, and two consumers taking them within the same
-/// send.)
+/// send: the database lock of `outbox::SendLocks` covers those.)
 #[derive(Clone, Default)]
 struct InFlight(Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>);
 
@@ -426,6 +465,7 @@ fn email(
         text,
         html,
         inline_images,
+        message_id: None,
     }
 }
 

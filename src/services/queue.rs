@@ -82,7 +82,8 @@ impl WaitingRoom {
         tickets: StreamTickets,
         shutdown: CancellationToken,
     ) -> Self {
-        let hub = QueueHub::new(queue.clone(), rules.tick, rules.active_ttl, shutdown);
+        let hub =
+            QueueHub::new(queue.clone(), catalogs.clone(), rules.tick, rules.active_ttl, shutdown);
         let stream_caps =
             StreamCaps::new(stream_limits, "ticketing_queue_streams_refused_total", "user");
         WaitingRoom {
@@ -311,6 +312,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// every local stream through a `watch` channel.
 pub struct QueueHub {
     queue: Queue,
+    /// To tell a line Redis lost from the line of a concert deleted meanwhile.
+    catalogs: Arc<Catalogs>,
     tick: Duration,
     active_ttl: Duration,
     shutdown: CancellationToken,
@@ -345,12 +348,14 @@ impl Drop for Watch {
 impl QueueHub {
     pub fn new(
         queue: Queue,
+        catalogs: Arc<Catalogs>,
         tick: Duration,
         active_ttl: Duration,
         shutdown: CancellationToken,
     ) -> Arc<QueueHub> {
         Arc::new(QueueHub {
             queue,
+            catalogs,
             tick,
             active_ttl,
             shutdown,
@@ -382,6 +387,8 @@ impl QueueHub {
 
     async fn run_feed(self: Arc<Self>, concert: i64, feed: Arc<Feed>) {
         let mut idle_ticks = 0;
+        // The last read, to notice a line Redis lost (and put it back).
+        let mut last: Option<Snapshot> = None;
         let mut interval = tokio::time::interval(self.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -404,10 +411,11 @@ impl QueueHub {
                 continue;
             }
             idle_ticks = 0;
-            match self.queue.snapshot(concert).await {
+            match self.read(concert, last.as_ref()).await {
                 Ok(snapshot) => {
-                    let view = self.view(concert, snapshot);
+                    let view = self.view(concert, snapshot.clone());
                     feed.tx.send_replace(Arc::new(view));
+                    last = Some(snapshot);
                 }
                 Err(e) => tracing::warn!(error = %e, concert.id = concert, "queue read failed"),
             }
@@ -415,6 +423,28 @@ impl QueueHub {
                 tracing::warn!(error = %e, "queue presence update failed");
             }
         }
+    }
+
+    /// Reads the line. If Redis lost it since `last` (it restarted empty) and the concert still
+    /// exists, puts `last` back first, so no stream is told its fan left: a Redis restart
+    /// costs the line at most the joins and admissions of one tick.
+    async fn read(&self, concert: i64, last: Option<&Snapshot>) -> AppResult<Snapshot> {
+        let snapshot = self.queue.snapshot(concert).await?;
+        let Some(last) = last.filter(|last| last.lost_in(&snapshot)) else {
+            return Ok(snapshot);
+        };
+        if self.catalogs.current(concert).await?.is_none() {
+            return Ok(snapshot);
+        }
+        if let Some(restored) = self.queue.restore(concert, last).await? {
+            tracing::warn!(
+                concert.id = concert,
+                restored,
+                "the waiting room was lost from Redis; restored from this instance's last read"
+            );
+            metrics::counter!("ticketing_queue_restored_total").increment(restored);
+        }
+        self.queue.snapshot(concert).await
     }
 
     fn view(&self, concert: i64, s: Snapshot) -> View {

@@ -193,6 +193,37 @@ impl Reservations {
 
     /// Expires up to `batch` unpaid reservations whose time is up; returns how many. Safe to run
     /// in several instances at once (`FOR UPDATE SKIP LOCKED`).
+    /// Tells Redis again that the seats of reservations confirmed before their time to pay ran
+    /// out in `(after, until]` are sold. The confirming instance normally did so at once; one
+    /// that died between its commit and Redis left the seats shown RESERVED (and free a
+    /// minute later, to be refused at checkout). Seats Redis already shows otherwise are left
+    /// alone. Returns how many reservations were looked at.
+    pub async fn reconfirm_expiring(
+        &self,
+        after: chrono::DateTime<Utc>,
+        until: chrono::DateTime<Utc>,
+    ) -> AppResult<usize> {
+        let mut conn = self.db.acquire().await?;
+        let confirmed = repo::confirmed_expiring(&mut conn, after, until).await?;
+        if confirmed.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = confirmed.iter().map(|r| r.id).collect();
+        let seats = repo::seat_ids(&mut conn, &ids).await?;
+        drop(conn);
+        let mut by_reservation: HashMap<i64, Vec<i64>> = HashMap::new();
+        for s in seats {
+            by_reservation.entry(s.reservation_id).or_default().push(s.seat_id);
+        }
+        for r in &confirmed {
+            let seats = by_reservation.remove(&r.id).unwrap_or_default();
+            self.holds
+                .end_reservation(r.concert_id, r.user_id, r.id, &seats, ReservationEnd::Reconfirmed)
+                .await?;
+        }
+        Ok(confirmed.len())
+    }
+
     pub async fn expire_due(&self, batch: i64) -> AppResult<usize> {
         let mut tx = self.db.begin().await?;
         let ended = repo::expire_due(&mut tx, batch).await?;

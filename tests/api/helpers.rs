@@ -327,6 +327,13 @@ impl TestApp {
             .expect("app builds")
     }
 
+    /// The settings it runs with, as environment variables: the `ticketing` binary started
+    /// with them is one more instance on this app's database, Redis prefix and AMQP prefix.
+    #[allow(dead_code)]
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
     /// A connection to the server's maintenance database, as a superuser.
     pub async fn maintenance(&self) -> PgConnection {
         PgConnection::connect(&format!("{}/postgres", pg_base())).await.expect("postgres")

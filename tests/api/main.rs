@@ -15,6 +15,7 @@ mod docs;
 mod email_queues;
 mod emails;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod holds;
