@@ -153,7 +153,9 @@ impl Shop {
             client: http(),
             bases: Arc::new(bases),
             concert,
-            deadline: Instant::now() + Duration::from_secs(30),
+            // Room for a loaded machine: a fan whose checkout failed waits out its hold (4 s)
+            // before the seat comes back to anyone.
+            deadline: Instant::now() + Duration::from_secs(90),
         }
     }
 
