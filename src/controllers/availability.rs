@@ -106,9 +106,18 @@ pub async fn stream_seat_availability(
         .take_until(shutdown.clone().cancelled_owned())
         .chain(ending_hint(shutdown, || Bytes::from(reconnect_frame())))
         .map(Ok::<_, Infallible>);
-    let headers = [(CONTENT_TYPE, "text/event-stream"), (CACHE_CONTROL, "no-cache")];
+    let headers = [
+        (CONTENT_TYPE, "text/event-stream"),
+        (CACHE_CONTROL, "no-cache"),
+        (NO_PROXY_BUFFERING.0, NO_PROXY_BUFFERING.1),
+    ];
     Ok((headers, Body::from_stream(stream)).into_response())
 }
+
+/// Tells a proxy in front of the service (nginx and its ingress) to pass an event stream on as
+/// it comes instead of buffering it.
+pub const NO_PROXY_BUFFERING: (axum::http::HeaderName, &str) =
+    (axum::http::HeaderName::from_static("x-accel-buffering"), "no");
 
 /// How long a client waits before reconnecting after a shutdown ended its stream: spread over
 /// a few seconds, so that the streams of a stopping instance do not all land on the others at

@@ -11,7 +11,7 @@ use axum::{
     },
 };
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -327,7 +327,7 @@ pub async fn stream_queue(
     AppPath(QueuePath { concert_id }): AppPath<QueuePath>,
     AppQuery(StreamQuery { ticket }): AppQuery<StreamQuery>,
     headers: HeaderMap,
-) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> AppResult<impl IntoResponse> {
     let user = match (bearer_token(&headers), ticket) {
         (Some(_), _) => authenticate(&state, &headers)?.user_id,
         (None, Some(ticket)) => {
@@ -383,9 +383,11 @@ pub async fn stream_queue(
         .chain(updates)
         .take_until(shutdown.cancelled_owned())
         .chain(hint)
-        .map(Ok);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
+        .map(Ok::<_, Infallible>);
+    let sse = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"));
+    let (name, value) = super::availability::NO_PROXY_BUFFERING;
+    Ok(([(name, value)], sse))
 }
 
 fn event_for(concert: i64, user: i64, place: Place) -> Event {

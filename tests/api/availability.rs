@@ -95,6 +95,11 @@ impl Stream {
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        assert_eq!(
+            res.headers()["x-accel-buffering"],
+            "no",
+            "proxies pass the stream on unbuffered"
+        );
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let mut bytes = res.bytes_stream();

@@ -203,6 +203,7 @@ async fn an_sse_client_sees_its_place_fall_then_queue_complete_and_can_then_hold
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert_eq!(res.headers()["x-accel-buffering"], "no", "proxies pass the stream on unbuffered");
     let mut bytes = res.bytes_stream();
     let mut buffer = String::new();
     let mut events: Vec<(String, Value)> = Vec::new();
