@@ -212,6 +212,15 @@ async fn an_expired_hold_is_offered_to_the_first_fan_who_pays_through_the_normal
     until_status(&app, entry, "PURCHASED").await;
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "SOLD");
     assert_eq!(entry_status(&app, next_entry).await, "WAITING");
+    // Offers made and accepted, and the time from release to offer, are exported.
+    let scrape = app.get("/metrics", None).await.text().await.unwrap();
+    for name in [
+        "ticketing_waitlist_offers_total ",
+        "ticketing_waitlist_offers_accepted_total ",
+        "ticketing_waitlist_release_to_offer_seconds_count ",
+    ] {
+        assert!(scrape.contains(name), "{name} in {scrape}");
+    }
 }
 
 #[tokio::test]
@@ -233,6 +242,8 @@ async fn an_offer_that_expires_passes_to_the_next_fan() {
     })
     .await;
     until_status(&app, next_entry, "EXPIRED").await;
+    let scrape = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(scrape.contains("ticketing_waitlist_offers_expired_total "), "{scrape}");
 }
 
 #[tokio::test]
