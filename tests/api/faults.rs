@@ -1158,7 +1158,7 @@ async fn an_expired_reservation_frees_a_seat_its_dead_checkout_left_claimed() {
     let mut conn = app.state.redis.conn().await.unwrap();
     let until = chrono::Utc::now().timestamp_millis() + 60_000;
     let _: () = deadpool_redis::redis::cmd("SET")
-        .arg(app.state.redis.key(&format!("seat:{}", seats[0])))
+        .arg(app.state.holds.seat_key(concert, seats[0]))
         .arg(format!("c:{user}:{until}"))
         .arg("PX")
         .arg(60_000)
