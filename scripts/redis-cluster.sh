@@ -6,11 +6,18 @@
 #   scripts/redis-cluster.sh start [BASE]   # start the nodes and create the cluster (idempotent)
 #   scripts/redis-cluster.sh status [BASE]  # cluster state and its nodes
 #   scripts/redis-cluster.sh stop [BASE]    # stop the nodes and delete their data
+#   scripts/redis-cluster.sh kill-node PORT [BASE]   # SIGKILL one node (a crash)
+#   scripts/redis-cluster.sh start-node PORT [BASE]  # start it again: it rejoins, empty
 #
 # Then run the service against it: REDIS_CLUSTER_NODES=redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002
 set -euo pipefail
 
 cmd="${1:-start}"
+NODE=""
+if [ "$cmd" = kill-node ] || [ "$cmd" = start-node ]; then
+  NODE="${2:?a port}"
+  shift
+fi
 BASE="${2:-${REDIS_CLUSTER_BASE:-7000}}"
 DIR="${REDIS_CLUSTER_DIR:-/tmp/ticketing-redis-cluster-$BASE}"
 PORTS=("$BASE" $((BASE + 1)) $((BASE + 2)))
@@ -28,8 +35,12 @@ start_node() {
   local port=$1 d="$DIR/$1"
   up "$port" && return 0
   mkdir -p "$d"
-  # A node file of an earlier cluster whose peers are gone would keep it failed: start clean.
-  rm -f "$d/nodes.conf"
+  run_node "$port"
+}
+
+# With the node file it has (if any): a restarted node rejoins its cluster with its slots.
+run_node() {
+  local port=$1 d="$DIR/$1"
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$d" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
     --save "" --appendonly no --logfile "$d/redis.log" --pidfile "$d/redis.pid"
@@ -37,6 +48,11 @@ start_node() {
 
 case "$cmd" in
   start)
+    # Nodes of an earlier cluster that is not ok (peers gone): start clean.
+    if [ "$(state)" != ok ]; then
+      for p in "${PORTS[@]}"; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
+      rm -rf "$DIR"
+    fi
     for p in "${PORTS[@]}"; do start_node "$p"; done
     for _ in $(seq 50); do
       ok=1
@@ -62,12 +78,20 @@ case "$cmd" in
     redis-cli -p "$BASE" cluster info | head -7
     redis-cli -p "$BASE" cluster nodes
     ;;
+  kill-node)
+    kill -9 "$(cat "$DIR/$NODE/redis.pid")"
+    rm -f "$DIR/$NODE/redis.pid"
+    ;;
+  start-node)
+    run_node "$NODE"
+    for _ in $(seq 50); do up "$NODE" && break; sleep 0.1; done
+    ;;
   stop)
     for p in "${PORTS[@]}"; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
     rm -rf "$DIR"
     ;;
   *)
-    echo "usage: $0 start|status|stop [BASE]" >&2
+    echo "usage: $0 start|status|stop [BASE] | kill-node|start-node PORT [BASE]" >&2
     exit 2
     ;;
 esac
