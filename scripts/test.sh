@@ -22,6 +22,13 @@ step "scripts/k8s-validate.sh"
 # Integration tests wait on I/O more than on CPU: run more of them than there are cores.
 step "cargo test"
 cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-6}" "$@"
+# The same holds, waiting-room, seat-map stream and flash-sale tests on a local 3-master Redis
+# Cluster (ports 7000-7002): every script must touch one hash slot.
+step "Redis Cluster: scripts/redis-cluster.sh, then the cluster pass of cargo test"
+./scripts/redis-cluster.sh start
+TEST_REDIS_CLUSTER_NODES=redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002 \
+  cargo test --locked --test api --test flash_sale -- --test-threads="${TEST_THREADS:-6}" \
+  holds:: queue:: availability:: streams:: a_flash_sale "$@"
 # The OpenAPI document against the real app: schemathesis, every check and phase, 0 failures.
 step "scripts/fuzz.sh"
 ./scripts/fuzz.sh

@@ -14,6 +14,7 @@ use clap::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::clients::redis::RedisTarget;
 use crate::domain::client_addr::TrustedProxies;
 
 /// Development-only defaults; `APP_PROFILE=prod` refuses to start while any is in use.
@@ -122,7 +123,13 @@ pub struct SettingsArgs {
     #[arg(value_parser = setting::<String>())]
     redis_url: String,
 
-    /// Prepended to every Redis key (lets tests and tenants share one Redis)
+    /// A Redis Cluster instead of one node: its seed nodes, comma-separated
+    /// (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`); when set, REDIS_URL is not used
+    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',')]
+    #[arg(value_parser = setting::<String>())]
+    redis_cluster_nodes: Vec<String>,
+
+    /// Prepended to every Redis key (lets tests and tenants share one Redis); no braces
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     redis_key_prefix: String,
 
@@ -466,6 +473,8 @@ pub struct Settings {
     pub database_url: SecretString,
     pub database_max_connections: u32,
     pub redis_url: SecretString,
+    /// Seed nodes of a Redis Cluster; empty for one node at `redis_url`.
+    pub redis_cluster_nodes: Vec<SecretString>,
     pub redis_key_prefix: String,
     pub amqp_url: SecretString,
     pub amqp_prefix: String,
@@ -594,6 +603,17 @@ static DECLARATION: LazyLock<Command> =
     LazyLock::new(|| SettingsArgs::augment_args(Command::new("ticketing")));
 
 impl Settings {
+    /// Where Redis is: the cluster when `REDIS_CLUSTER_NODES` is set, else `REDIS_URL`.
+    pub fn redis_target(&self) -> RedisTarget {
+        if self.redis_cluster_nodes.is_empty() {
+            RedisTarget::Single(self.redis_url.expose_secret().to_owned())
+        } else {
+            RedisTarget::Cluster(
+                self.redis_cluster_nodes.iter().map(|n| n.expose_secret().to_owned()).collect(),
+            )
+        }
+    }
+
     /// Reads the process environment (after an optional `.env` file); no command line.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -703,6 +723,13 @@ impl Settings {
             prod_checks(&args.smtp_url, &args.amqp_url, &payment_webhook_secrets)?;
         }
 
+        if args.redis_key_prefix.contains(['{', '}']) {
+            return Err(ConfigError::Invalid {
+                name: "REDIS_KEY_PREFIX",
+                reason: "must not contain `{` or `}`: the keys' hash tags follow it".into(),
+            });
+        }
+
         let password_hash_concurrency = match args.password_hash_concurrency {
             Some(0) => {
                 return Err(ConfigError::Invalid {
@@ -720,6 +747,13 @@ impl Settings {
             database_url: args.database_url.into(),
             database_max_connections: args.database_max_connections,
             redis_url: args.redis_url.into(),
+            redis_cluster_nodes: args
+                .redis_cluster_nodes
+                .into_iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .map(Into::into)
+                .collect(),
             redis_key_prefix: args.redis_key_prefix,
             amqp_url: args.amqp_url.into(),
             amqp_prefix: args.amqp_prefix,
@@ -1011,6 +1045,14 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact_url(self.database_url.expose_secret()))
             .field("database_max_connections", &self.database_max_connections)
             .field("redis_url", &redact_url(self.redis_url.expose_secret()))
+            .field(
+                "redis_cluster_nodes",
+                &self
+                    .redis_cluster_nodes
+                    .iter()
+                    .map(|n| redact_url(n.expose_secret()))
+                    .collect::<Vec<_>>(),
+            )
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("amqp_url", &redact_url(self.amqp_url.expose_secret()))
             .field("amqp_prefix", &self.amqp_prefix)
@@ -1291,6 +1333,28 @@ mod tests {
         assert_eq!(s.redis_key_prefix, " t1:");
         assert_eq!(s.amqp_prefix, "t1.");
         assert_eq!(settings(&[]).unwrap().redis_key_prefix, "");
+        let err = settings(&[("REDIS_KEY_PREFIX", "t{1}:")]).unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_KEY_PREFIX"), "{err}");
+    }
+
+    #[test]
+    fn redis_is_one_node_unless_cluster_nodes_are_given() {
+        let s = settings(&[("REDIS_URL", "redis://10.0.0.9:6379")]).unwrap();
+        assert_eq!(s.redis_target(), RedisTarget::Single("redis://10.0.0.9:6379".into()));
+        let s = settings(&[(
+            "REDIS_CLUSTER_NODES",
+            "redis://127.0.0.1:7000, redis://:pw@127.0.0.1:7001,",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.redis_target(),
+            RedisTarget::Cluster(vec![
+                "redis://127.0.0.1:7000".into(),
+                "redis://:pw@127.0.0.1:7001".into()
+            ])
+        );
+        let shown = format!("{s:?}");
+        assert!(!shown.contains(":pw@"), "{shown}");
     }
 
     #[test]

@@ -60,9 +60,8 @@ impl Application {
         if settings.seed_demo_data {
             concerts::seed_demo(&db).await.context("seeding demo data")?;
         }
-        let redis =
-            RedisClient::new(settings.redis_url.expose_secret(), &settings.redis_key_prefix)
-                .context("configuring Redis")?;
+        let redis = RedisClient::new(&settings.redis_target(), &settings.redis_key_prefix)
+            .context("configuring Redis")?;
         let broker = Broker::start(
             settings.amqp_url.expose_secret().to_owned(),
             settings.amqp_prefix.clone(),

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use ticketing::{
     clients::{
         holds::{HoldAttempt, HoldOutcome, HoldVelocity, Holds},
-        redis::RedisClient,
+        redis::{RedisClient, RedisTarget},
     },
     controllers::seats::SeatSelectResponse,
     domain::{
@@ -171,7 +171,8 @@ async fn build(config: &Config) -> anyhow::Result<Floor> {
             seats.insert(s.id, (seat, s.concert_title));
         }
     }
-    let redis = RedisClient::new(&config.redis_url, &config.redis_prefix)?;
+    let redis =
+        RedisClient::new(&RedisTarget::Single(config.redis_url.clone()), &config.redis_prefix)?;
     Ok(Floor {
         tokens: Tokens::new(
             &SecretString::from(config.jwt_secret.clone()),

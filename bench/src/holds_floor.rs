@@ -294,7 +294,7 @@ pub async fn cold_warm(config: &Config) -> anyhow::Result<()> {
     eprintln!("creating a concert of {seats} seats…");
     let (concert, ids) = warm_concert(&s, base, seats).await?;
     let redis = ticketing::clients::redis::RedisClient::new(
-        &config.floor.redis_url,
+        &ticketing::clients::redis::RedisTarget::Single(config.floor.redis_url.clone()),
         &config.floor.redis_prefix,
     )?;
     println!(
@@ -425,16 +425,17 @@ async fn first_holds(s: &Setup, base: &str, seats: &[i64]) -> anyhow::Result<Run
     Ok(run)
 }
 
-/// Deletes the concert's keys (`concert:{id}:*`) and the hold keys of `seats`: its state is
-/// not in Redis any more, as after a flush or before a sale's first hold.
+/// Deletes the concert's keys and the hold keys of `seats`: its state is not in Redis any
+/// more, as after a flush or before a sale's first hold.
 async fn forget_concert(
     redis: &ticketing::clients::redis::RedisClient,
     concert: i64,
     seats: &[i64],
 ) -> anyhow::Result<()> {
+    let holds = ticketing::clients::holds::Holds::new(redis.clone(), 0);
     let mut conn = redis.conn().await?;
-    let pattern = redis.key(&format!("concert:{concert}:*"));
-    let mut keys: Vec<String> = seats.iter().map(|s| redis.key(&format!("seat:{s}"))).collect();
+    let [pattern, _, _] = holds.concert_patterns(concert);
+    let mut keys: Vec<String> = seats.iter().map(|s| holds.seat_key(concert, *s)).collect();
     let mut cursor = 0u64;
     loop {
         let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")

@@ -1,35 +1,41 @@
-//! Seat holds in Redis. Every seat has at most one state key, `seat:{id}`:
+//! Seat holds in Redis. Every seat has at most one state key, `seat:{c}:{id}` (`c` its
+//! concert):
 //!
 //! | value | meaning | expiry |
 //! |---|---|---|
 //! | `h:{user}` | held by the user | `HOLD_TTL_SECS` |
 //! | `c:{user}:{hold expiry ms}` | the holder is checking out | one minute |
 //! | `r:{user}:{reservation}` | in the user's unpaid reservation | the reservation's expiry + grace |
+//! | `w:{entry}` | kept for a waitlist entry until its quantity is free | none |
 //! | `s` | sold | none |
 //!
 //! Per concert:
-//! - `concert:{id}:info`: sale window, status, and the layout the seat states follow; its
+//! - `concert:{c}:info`: sale window, status, and the layout the seat states follow; its
 //!   presence means the concert's seat states were loaded from the database;
-//! - `concert:{id}:index`: live seat id → its place in the layout;
-//! - `concert:{id}:avail`: every seat's state, 2 bits a seat in layout order (0 AVAILABLE,
+//! - `concert:{c}:index`: live seat id → its place in the layout;
+//! - `concert:{c}:avail`: every seat's state, 2 bits a seat in layout order (0 AVAILABLE,
 //!   1 HELD, 2 RESERVED, 3 SOLD), always what the state keys say;
-//! - `concert:{id}:aver`: the availability version, one step per change of `avail`;
-//! - `concert:{id}:changes`: a stream of those changes, entry id `{version}-0`, trimmed to
+//! - `concert:{c}:aver`: the availability version, one step per change of `avail`;
+//! - `concert:{c}:changes`: a stream of those changes, entry id `{version}-0`, trimmed to
 //!   the retained window;
-//! - `concert:{id}:held` (seat → expiry): what may expire, for the seat map and the sweeper
+//! - `concert:{c}:held` (seat → expiry): what may expire, for the seat map and the sweeper
 //!   that notices expired holds (Redis drops the keys silently);
-//! - `concert:{id}:ver`: the catalogue version, changed by admin edits;
-//! - per user `concert:{id}:user:{u}:holds` (seat → expiry; the key expires with its last
+//! - `concert:{c}:ver`: the catalogue version, changed by admin edits;
+//! - `concert:{c}:wl…`: the waitlist (docs/WAITLIST.md);
+//! - per user `concert:{c}:user:{u}:holds` (seat → expiry; the key expires with its last
 //!   member) and `…:owned` (seats in confirmed reservations; gone at zero), for the per-user
-//!   limit.
+//!   limit;
+//! - abuse controls: `concert:{c}:user:{u}:rate` and `concert:{c}:rate:ip:{address}`, the
+//!   hold attempts of the account and of the client address at this concert in the current
+//!   window, expiring with the window.
 //!
-//! Per account and client address (abuse controls):
-//! - `user:{u}:cooldown`: present while the account is cooled down (its checkouts kept ending
-//!   unpaid); value the end in ms; expires with the cool-down;
-//! - `rate:hold:user:{u}` and `rate:hold:ip:{address}`: hold attempts in the current window,
-//!   expiring with the window.
-//!
-//! `avail:live` lists the concerts whose states are loaded, for the sweeper.
+//! `{c}` is a Redis Cluster hash tag: every key of a concert, its seats' and its waiting
+//! room's (`queue:{c}:…`) live in one slot, so every script here touches one slot. What spans
+//! concerts is kept out of the scripts, each a key of its own:
+//! - `cooldowns`: the accounts cooled down (their checkouts kept ending unpaid), account →
+//!   end in ms, cut to the running ones on each write and expiring with the last; every
+//!   instance keeps a copy (`COOLDOWN_REFRESH`) that holds and checkouts check first;
+//! - `avail:live`: the concerts whose states are loaded, for the sweeper.
 //!
 //! Keys exist only for concerts, seats and users the database has, and are bounded by them. A
 //! deleted concert's keys become a tombstone (`info.deleted`, so reads answer "gone" without
@@ -37,7 +43,10 @@
 //! Every change of several keys is one Lua script, so it is atomic; the database stays the
 //! authority (a unique index refuses a second active reservation of a seat whatever Redis says).
 
-use std::sync::LazyLock;
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, RwLock},
+};
 
 use deadpool_redis::redis::{self, Script, Value};
 
@@ -93,9 +102,11 @@ end
 -- The waitlist step (issue 18, docs/WAITLIST.md): every script that frees a seat passes it to
 -- `serve`, which gives it to the earliest waiting entry it matches (a hold in the fan's name,
 -- or a `w:{entry}` mark while the entry's quantity is not there yet) and makes only the rest
--- AVAILABLE. Keys of the concert are derived from KEYS[1] (`…concert:{id}:index`).
+-- AVAILABLE. Keys of the concert are derived from KEYS[1] (`…concert:{id}:index`): they all
+-- carry its hash tag `{id}`, so on a Redis Cluster they live in the slot of the script's keys.
 local CB = string.sub(KEYS[1], 1, #KEYS[1] - 5)
-local PFX = string.match(CB, '^(.*)concert:%d+:$') or ''
+local PFX, TAG = string.match(CB, '^(.*)concert:({%d+}):$')
+local SP = (PFX or '') .. 'seat:' .. (TAG or '') .. ':'
 local function wl_clock()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -134,7 +145,7 @@ local function serve(cands)
     local free = {}
     local waiting = redis.call('ZCARD', CB .. 'wl') > 0
     for _, sid in ipairs(cands) do
-        if not redis.call('GET', PFX .. 'seat:' .. sid) then
+        if not redis.call('GET', SP .. sid) then
             if waiting then
                 local f = seat_info(sid)
                 if f then free[#free + 1] = f end
@@ -185,7 +196,7 @@ local function serve(cands)
             if #kept + #take < qty then
                 -- A partial match: the seats wait for this entry, never AVAILABLE.
                 for _, sid in ipairs(take) do
-                    redis.call('SET', PFX .. 'seat:' .. sid, 'w:' .. eid)
+                    redis.call('SET', SP .. sid, 'w:' .. eid)
                     note(sid, 'w:' .. eid)
                     kept[#kept + 1] = sid
                 end
@@ -202,7 +213,7 @@ local function serve(cands)
                     -- The fan bought or holds seats since joining: the entry ends, its seats
                     -- go on to the next entries.
                     for _, sid in ipairs(kept) do
-                        redis.call('DEL', PFX .. 'seat:' .. sid)
+                        redis.call('DEL', SP .. sid)
                         local f = seat_info(sid)
                         if f then free[#free + 1] = f end
                     end
@@ -211,7 +222,7 @@ local function serve(cands)
                 else
                     local value = 'h:' .. uid
                     for _, sid in ipairs(kept) do
-                        redis.call('SET', PFX .. 'seat:' .. sid, value, 'PXAT', exp)
+                        redis.call('SET', SP .. sid, value, 'PXAT', exp)
                         redis.call('ZADD', CB .. 'held', exp, sid)
                         redis.call('ZADD', hk, exp, sid)
                         note(sid, value)
@@ -240,7 +251,7 @@ local function end_offers(now)
         local uid, csv = string.match(v, '^(%d+)|(.*)$')
         local live, sold = false, false
         for _, sid in ipairs(split(csv)) do
-            local x = redis.call('GET', PFX .. 'seat:' .. sid)
+            local x = redis.call('GET', SP .. sid)
             if x == 's' then
                 sold = true
             elseif x and uid and string.sub(x, 3, 3 + #uid) == uid .. ':' then
@@ -283,10 +294,9 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
         FORMAT,
         "'",
         r"
-        -- The gate, before anything else: a cooled-down account, then the hold velocity of the
-        -- account and of the client address (incremented, then checked: atomic).
-        local cooling = redis.call('PTTL', KEYS[11])
-        if cooling > 0 then return {'COOLDOWN', tostring(cooling)} end
+        -- The gate, before anything else (a cooled-down account was refused before the call):
+        -- the hold velocity of the account and of the client address at this concert
+        -- (incremented, then checked: atomic).
         if ARGV[5] == '1' then
             local window = tonumber(ARGV[8])
             local function over(key, limit)
@@ -301,7 +311,7 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
                 end
                 return left
             end
-            local wait = math.max(over(KEYS[12], tonumber(ARGV[6])), over(KEYS[13], tonumber(ARGV[7])))
+            local wait = math.max(over(KEYS[11], tonumber(ARGV[6])), over(KEYS[12], tonumber(ARGV[7])))
             if wait > 0 then return {'RATE', tostring(wait)} end
         end
         local info = redis.call('HMGET', KEYS[5], 'open', 'close', 'status', 'deleted', 'queue', 'fmt')
@@ -317,13 +327,13 @@ static HOLD: LazyLock<Script> = LazyLock::new(|| {
             if not admitted or tonumber(admitted) <= now then return {'QUEUE'} end
         end
         -- Expired holds first go through the waitlist step (never straight to this caller).
-        sweep(KEYS[6], PFX .. 'seat:', now)
+        sweep(KEYS[6], SP, now)
         if #changes > 0 then
             publish()
             changes = {}
         end
         local mine = 'h:' .. uid
-        local base = 13
+        local base = 12
         local n = #KEYS - base
         local fresh = {}
         local expiries = {}
@@ -400,9 +410,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{NOW}
-        local cooling = redis.call('PTTL', KEYS[#KEYS])
-        if cooling > 0 then return {{'COOLDOWN', tostring(cooling)}} end
-        local n = #KEYS - 1
+        local n = #KEYS
         local mine = 'h:' .. ARGV[1]
         local expiries = {{}}
         for i = 1, n do
@@ -605,8 +613,7 @@ static WARM: LazyLock<Script> = LazyLock::new(|| {
         end
         redis.call('HSET', KEYS[5], 'open', ARGV[4], 'close', ARGV[5], 'status', ARGV[6], 'deleted', ARGV[7],
             'queue', ARGV[8], 'layout', ARGV[9], 'n', n, 'fmt', FORMAT)
-        redis.call('SADD', KEYS[8], ARGV[10])
-        redis.call('DEL', KEYS[9])
+        redis.call('DEL', KEYS[8])
         if ARGV[7] ~= '1' and redis.call('ZCARD', CB .. 'wl') > 0 then
             changes = {}
             local freed = {}
@@ -867,7 +874,7 @@ static JOIN: LazyLock<Script> = LazyLock::new(|| {
             local sid, place = idx[i], tonumber(idx[i + 1])
             local byte = string.byte(avail, math.floor(place / 4) + 1) or 0
             local st = math.floor(byte / 4 ^ (3 - place % 4)) % 4
-            if st == 0 and not redis.call('GET', PFX .. 'seat:' .. sid)
+            if st == 0 and not redis.call('GET', SP .. sid)
                 and (grade == '' or (redis.call('HGET', CB .. 'wlg', sid) or '') == grade) then
                 found[#found + 1] = sid
             end
@@ -891,7 +898,7 @@ static LEAVE: LazyLock<Script> = LazyLock::new(|| {
         redis.call('ZREM', CB .. 'wl', ARGV[2])
         local freed = {}
         for _, sid in ipairs(split(redis.call('HGET', CB .. 'wlpart', eid))) do
-            local key = PFX .. 'seat:' .. sid
+            local key = SP .. sid
             if redis.call('GET', key) == 'w:' .. eid then
                 redis.call('DEL', key)
                 freed[#freed + 1] = sid
@@ -901,7 +908,7 @@ static LEAVE: LazyLock<Script> = LazyLock::new(|| {
         local csv = string.match(offer, '^%d+|(.*)$')
         local hk = CB .. 'user:' .. uid .. ':holds'
         for _, sid in ipairs(split(csv)) do
-            local key = PFX .. 'seat:' .. sid
+            local key = SP .. sid
             if redis.call('GET', key) == 'h:' .. uid then
                 redis.call('DEL', key)
                 redis.call('ZREM', CB .. 'held', sid)
@@ -994,37 +1001,86 @@ pub struct Swept {
     pub loaded: bool,
 }
 
+/// How often each instance reads the cool-down registry: a cool-down started by another
+/// instance applies here at most this late.
+pub const COOLDOWN_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Seat hold operations on Redis.
 #[derive(Clone)]
 pub struct Holds {
     redis: RedisClient,
     /// How many changes each concert's stream keeps (`AVAILABILITY_WINDOW`).
     window: u64,
+    /// The accounts cooled down right now (user → end, ms): this instance's copy of the
+    /// `cooldowns` registry, so holds and checkouts check it without a round trip.
+    cooling: Arc<RwLock<HashMap<i64, i64>>>,
 }
 
 impl Holds {
     pub fn new(redis: RedisClient, window: u64) -> Self {
-        Holds { redis, window }
+        Holds { redis, window, cooling: Arc::default() }
     }
 
-    fn seat_key(&self, seat: i64) -> String {
-        self.redis.key_fmt(format_args!("seat:{seat}"))
+    /// The state key of a seat of `concert` (`seat:{concert}:{seat}`).
+    pub fn seat_key(&self, concert: i64, seat: i64) -> String {
+        self.redis.key_fmt(format_args!("seat:{{{concert}}}:{seat}"))
     }
 
-    fn concert_key(&self, concert: i64, part: &str) -> String {
-        self.redis.key_fmt(format_args!("concert:{concert}:{part}"))
+    /// What every seat key of `concert` starts with.
+    fn seat_prefix(&self, concert: i64) -> String {
+        self.redis.key_fmt(format_args!("seat:{{{concert}}}:"))
     }
 
-    fn user_key(&self, concert: i64, user: i64, part: &str) -> String {
-        self.redis.key_fmt(format_args!("concert:{concert}:user:{user}:{part}"))
+    /// A key of `concert` (`concert:{concert}:{part}`).
+    pub fn concert_key(&self, concert: i64, part: &str) -> String {
+        self.redis.key_fmt(format_args!("concert:{{{concert}}}:{part}"))
     }
 
-    fn cooldown_key(&self, user: i64) -> String {
-        self.redis.key_fmt(format_args!("user:{user}:cooldown"))
+    /// A key of `user` at `concert` (`concert:{concert}:user:{user}:{part}`).
+    pub fn user_key(&self, concert: i64, user: i64, part: &str) -> String {
+        self.redis.key_fmt(format_args!("concert:{{{concert}}}:user:{user}:{part}"))
+    }
+
+    /// Glob patterns matching every key of `concert`: its own, its seats' and its waiting
+    /// room's (all in the concert's hash slot).
+    pub fn concert_patterns(&self, concert: i64) -> [String; 3] {
+        [
+            self.redis.key_fmt(format_args!("concert:{{{concert}}}:*")),
+            self.redis.key_fmt(format_args!("seat:{{{concert}}}:*")),
+            self.redis.key_fmt(format_args!("queue:{{{concert}}}:*")),
+        ]
+    }
+
+    fn cooldowns_key(&self) -> String {
+        self.redis.key("cooldowns")
     }
 
     fn live_key(&self) -> String {
         self.redis.key("avail:live")
+    }
+
+    /// How long the account stays cooled down (ms), if it is, by this instance's copy.
+    pub fn cooling_down(&self, user: i64) -> Option<u64> {
+        let until = *self.cooling.read().unwrap_or_else(|e| e.into_inner()).get(&user)?;
+        let left = until - chrono::Utc::now().timestamp_millis();
+        (left > 0).then_some(left as u64)
+    }
+
+    /// Reads the cool-down registry into this instance's copy (every `COOLDOWN_REFRESH`).
+    pub async fn refresh_cooldowns(&self) -> AppResult<usize> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut conn = self.redis.conn().await?;
+        let running: Vec<(i64, i64)> = redis::cmd("ZRANGE")
+            .arg(self.cooldowns_key())
+            .arg(format!("({now}"))
+            .arg("+inf")
+            .arg("BYSCORE")
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await?;
+        let n = running.len();
+        *self.cooling.write().unwrap_or_else(|e| e.into_inner()) = running.into_iter().collect();
+        Ok(n)
     }
 
     /// Starts an invocation of a script that changes seat states: the four availability keys
@@ -1039,8 +1095,8 @@ impl Holds {
         inv
     }
 
-    /// Holds every seat or none, unless the account is cooled down or the attempt goes over
-    /// a velocity limit (checked first, in the same script).
+    /// Holds every seat or none, unless the account is cooled down (this instance's copy of
+    /// the registry) or the attempt goes over a velocity limit (checked first, in the script).
     pub async fn hold(
         &self,
         concert: i64,
@@ -1050,6 +1106,9 @@ impl Holds {
         max_seats: u32,
         attempt: &HoldAttempt<'_>,
     ) -> AppResult<HoldOutcome> {
+        if let Some(ms) = self.cooling_down(user) {
+            return Ok(HoldOutcome::CoolingDown(ms));
+        }
         let mut inv = self.changing(&HOLD, concert);
         let velocity = attempt.velocity;
         inv.key(self.concert_key(concert, "info"))
@@ -1057,10 +1116,12 @@ impl Holds {
             .key(self.user_key(concert, user, "holds"))
             .key(self.user_key(concert, user, "owned"))
             .key(self.concert_key(concert, "ver"))
-            .key(self.redis.key_fmt(format_args!("queue:{concert}:active")))
-            .key(self.cooldown_key(user))
-            .key(self.redis.key_fmt(format_args!("rate:hold:user:{user}")))
-            .key(self.redis.key_fmt(format_args!("rate:hold:ip:{}", attempt.client)))
+            .key(super::queue::queue_key(&self.redis, concert, "active"))
+            .key(self.user_key(concert, user, "rate"))
+            .key(
+                self.redis
+                    .key_fmt(format_args!("concert:{{{concert}}}:rate:ip:{}", attempt.client)),
+            )
             .arg(user)
             .arg(ttl_ms)
             .arg(max_seats)
@@ -1069,7 +1130,7 @@ impl Holds {
             .arg(velocity.per_ip)
             .arg(velocity.window_ms.max(1));
         for seat in seats {
-            inv.key(self.seat_key(*seat)).arg(*seat);
+            inv.key(self.seat_key(concert, *seat)).arg(*seat);
         }
         let mut conn = self.redis.conn().await?;
         let reply: Vec<String> = inv.invoke_async(&mut conn).await?;
@@ -1089,7 +1150,6 @@ impl Holds {
             Some("LOCKED") => HoldOutcome::LockedByOther(seat_arg(1)),
             Some("RESERVED") => HoldOutcome::Reserved(seat_arg(1)),
             Some("LIMIT") => HoldOutcome::LimitReached(seat_arg(1) as u32),
-            Some("COOLDOWN") => HoldOutcome::CoolingDown(seat_arg(1) as u64),
             Some("RATE") => HoldOutcome::TooFast(seat_arg(1) as u64),
             other => {
                 return Err(anyhow::anyhow!("unexpected hold script reply {other:?}").into());
@@ -1100,7 +1160,7 @@ impl Holds {
     /// Compare-and-delete of the user's hold.
     pub async fn release(&self, concert: i64, user: i64, seat: i64) -> AppResult<ReleaseOutcome> {
         let mut inv = self.changing(&RELEASE, concert);
-        inv.key(self.seat_key(seat))
+        inv.key(self.seat_key(concert, seat))
             .key(self.concert_key(concert, "held"))
             .key(self.user_key(concert, user, "holds"))
             .arg(user)
@@ -1115,38 +1175,69 @@ impl Holds {
         })
     }
 
-    /// Marks the user's held seats as being checked out, all or none.
-    pub async fn claim(&self, user: i64, seats: &[i64]) -> AppResult<ClaimOutcome> {
+    /// Marks the user's held seats of `concert` as being checked out, all or none (not while
+    /// the account is cooled down).
+    pub async fn claim(&self, concert: i64, user: i64, seats: &[i64]) -> AppResult<ClaimOutcome> {
+        if let Some(ms) = self.cooling_down(user) {
+            return Ok(ClaimOutcome::CoolingDown(ms));
+        }
         let mut inv = CLAIM.prepare_invoke();
         inv.arg(user);
         for seat in seats {
-            inv.key(self.seat_key(*seat)).arg(*seat);
+            inv.key(self.seat_key(concert, *seat)).arg(*seat);
         }
-        inv.key(self.cooldown_key(user));
         let mut conn = self.redis.conn().await?;
         let reply: Vec<String> = inv.invoke_async(&mut conn).await?;
         let seat = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or_default();
         Ok(match reply.first().map(String::as_str) {
             Some("OK") => ClaimOutcome::Claimed,
-            Some("COOLDOWN") => ClaimOutcome::CoolingDown(seat as u64),
             Some("DUP") => ClaimOutcome::Duplicate(seat),
             _ => ClaimOutcome::NotHeld(seat),
         })
     }
 
-    /// Cools the accounts down for `ms` from now (a cool-down already running starts again).
+    /// Cools the accounts down for `ms` from now (a cool-down already running starts again):
+    /// at once on this instance, within `COOLDOWN_REFRESH` on the others. The registry is one
+    /// sorted set (user → end, ms), cut to the running cool-downs on every write and expiring
+    /// with the last one.
     pub async fn start_cooldowns(&self, users: &[i64], ms: u64) -> AppResult<()> {
         if users.is_empty() {
             return Ok(());
         }
-        let until = chrono::Utc::now().timestamp_millis() + ms as i64;
-        let mut pipe = redis::pipe();
+        let now = chrono::Utc::now().timestamp_millis();
+        let until = now + ms.max(1) as i64;
+        let key = self.cooldowns_key();
+        let mut add = redis::cmd("ZADD");
+        add.arg(&key).arg("GT");
         for user in users {
-            pipe.cmd("SET").arg(self.cooldown_key(*user)).arg(until).arg("PX").arg(ms.max(1));
-            pipe.ignore();
+            add.arg(until).arg(*user);
         }
         let mut conn = self.redis.conn().await?;
-        let _: () = pipe.query_async(&mut conn).await?;
+        let _: () = redis::pipe()
+            .atomic()
+            .add_command(add)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(until)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(until)
+            .arg("GT")
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        let mut cooling = self.cooling.write().unwrap_or_else(|e| e.into_inner());
+        for user in users {
+            cooling.insert(*user, until);
+        }
         Ok(())
     }
 
@@ -1155,7 +1246,7 @@ impl Holds {
         let mut inv = self.changing(&REVERT_CLAIM, concert);
         inv.arg(user);
         for seat in seats {
-            inv.key(self.seat_key(*seat)).arg(*seat);
+            inv.key(self.seat_key(concert, *seat)).arg(*seat);
         }
         inv.key(self.concert_key(concert, "held")).key(self.user_key(concert, user, "holds"));
         let mut conn = self.redis.conn().await?;
@@ -1175,7 +1266,7 @@ impl Holds {
         let mut inv = self.changing(&RESERVE, concert);
         inv.arg(user).arg(reservation).arg(expires_ms + RESERVATION_GRACE_MS);
         for seat in seats {
-            inv.key(self.seat_key(*seat)).arg(*seat);
+            inv.key(self.seat_key(concert, *seat)).arg(*seat);
         }
         inv.key(self.concert_key(concert, "held")).key(self.user_key(concert, user, "holds"));
         let mut conn = self.redis.conn().await?;
@@ -1201,7 +1292,7 @@ impl Holds {
         let mut inv = self.changing(&END_RESERVATION, concert);
         inv.arg(user).arg(reservation).arg(mode);
         for seat in seats {
-            inv.key(self.seat_key(*seat)).arg(*seat);
+            inv.key(self.seat_key(concert, *seat)).arg(*seat);
         }
         inv.key(self.concert_key(concert, "held"))
             .key(self.user_key(concert, user, "holds"))
@@ -1335,12 +1426,13 @@ impl Holds {
         Ok(held + owned.unwrap_or(0))
     }
 
-    /// Who holds the seat right now, and until when (ms), if it is held (not sold).
-    pub async fn holder(&self, seat: i64) -> AppResult<Option<Holder>> {
+    /// Who holds the seat of `concert` right now, and until when (ms), if it is held (not
+    /// sold).
+    pub async fn holder(&self, concert: i64, seat: i64) -> AppResult<Option<Holder>> {
         let mut conn = self.redis.conn().await?;
         let (value, ttl): (Option<String>, i64) = redis::pipe()
-            .get(self.seat_key(seat))
-            .pttl(self.seat_key(seat))
+            .get(self.seat_key(concert, seat))
+            .pttl(self.seat_key(concert, seat))
             .query_async(&mut conn)
             .await?;
         let Some(value) = value else { return Ok(None) };
@@ -1437,9 +1529,8 @@ impl Holds {
         inv.key(self.concert_key(concert, "info"))
             .key(self.concert_key(concert, "held"))
             .key(self.concert_key(concert, "ver"))
-            .key(self.live_key())
             .key(self.concert_key(concert, "seats"))
-            .arg(self.redis.key("seat:"))
+            .arg(self.seat_prefix(concert))
             .arg(expected_version)
             .arg(state.open_ms)
             .arg(state.close_ms)
@@ -1464,6 +1555,11 @@ impl Holds {
                 .arg(expires_ms + RESERVATION_GRACE_MS);
         }
         let ok: i64 = inv.invoke_async(&mut conn).await?;
+        if ok == 1 {
+            // The sweeper's list is a key of its own (every concert's slot is another one).
+            let _: u64 =
+                redis::cmd("SADD").arg(self.live_key()).arg(concert).query_async(&mut conn).await?;
+        }
         Ok(ok == 1)
     }
 
@@ -1477,7 +1573,7 @@ impl Holds {
         let mut inv = self.changing(&READ, concert);
         inv.key(self.concert_key(concert, "held"))
             .key(self.concert_key(concert, "info"))
-            .arg(self.redis.key("seat:"))
+            .arg(self.seat_prefix(concert))
             .arg(known.map(|v| v.to_string()).unwrap_or_default());
         let mut conn = self.redis.conn().await?;
         let reply: Vec<Vec<u8>> = inv.invoke_async(&mut conn).await?;
@@ -1504,7 +1600,7 @@ impl Holds {
         let mut inv = self.changing(&SWEEP, concert);
         inv.key(self.concert_key(concert, "held"))
             .key(self.concert_key(concert, "info"))
-            .arg(self.redis.key("seat:"));
+            .arg(self.seat_prefix(concert));
         let mut conn = self.redis.conn().await?;
         let (freed, pending, loaded): (u64, u64, u8) = inv.invoke_async(&mut conn).await?;
         Ok(Swept { freed, pending, loaded: loaded == 1 })

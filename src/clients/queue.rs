@@ -8,7 +8,10 @@
 //! - `queue:{c}:admitted` — how many were admitted so far (for the measured rate);
 //! - `queue:{c}:tick` — held for one tick by the instance that admits, so N instances admit
 //!   at the rate of one;
-//! - `queues` — the concerts with a queue.
+//! - `queues` — the concerts with a queue (a key of its own, outside the scripts).
+//!
+//! `{c}` is the hash tag of every key of the concert (the holds' keys carry the same one), so
+//! on a Redis Cluster each script runs on the concert's slot.
 //!
 //! Redis restarting empty loses the line. `seq` only grows, so an instance whose last read saw
 //! a higher `seq` than Redis now has knows the line was lost, and puts back what it last saw
@@ -21,7 +24,7 @@ use std::sync::LazyLock;
 
 use deadpool_redis::redis::{self, Script};
 
-use super::redis::RedisClient;
+use super::redis::{Instrumented, RedisClient};
 use crate::{domain::queue::Joined, error::AppResult};
 
 const NOW: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
@@ -36,7 +39,6 @@ static JOIN: LazyLock<Script> = LazyLock::new(|| {
         if rank then return {{'WAITING', tostring(rank + 1), tostring(redis.call('ZCARD', KEYS[1]))}} end
         local seq = redis.call('INCR', KEYS[3])
         redis.call('ZADD', KEYS[1], seq, ARGV[1])
-        redis.call('SADD', KEYS[5], ARGV[2])
         return {{'JOINED', tostring(redis.call('ZRANK', KEYS[1], ARGV[1]) + 1), tostring(redis.call('ZCARD', KEYS[1]))}}"
     ))
 });
@@ -67,10 +69,9 @@ static ADMIT: LazyLock<Script> = LazyLock::new(|| {
             end
         end
         if admitted > 0 then redis.call('INCRBY', KEYS[4], admitted) end
-        if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
-            redis.call('SREM', KEYS[6], ARGV[6])
-        end
-        return {{admitted, dropped}}"
+        local empty = 0
+        if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then empty = 1 end
+        return {{admitted, dropped, empty}}"
     ))
 });
 
@@ -87,8 +88,7 @@ static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-// KEYS: waiting, active, seen, seq, queues. ARGV: the seq last seen, the concert, the number of
-// waiting users, the waiting users in order, then (user, admission expiry) pairs. Only when
+// KEYS: waiting, active, seen, seq. ARGV: the seq last seen, the number of waiting users, the waiting users in order, then (user, admission expiry) pairs. Only when
 // Redis's seq is below the one last seen (the line was lost, and nobody restored it yet).
 // Whoever joined since the loss goes behind the restored line, in the order they joined.
 static RESTORE: LazyLock<Script> = LazyLock::new(|| {
@@ -99,17 +99,17 @@ static RESTORE: LazyLock<Script> = LazyLock::new(|| {
         if cur >= prev then return -1 end
         local late = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
         for i = 1, #late, 2 do redis.call('ZADD', KEYS[1], prev + tonumber(late[i + 1]), late[i]) end
-        local n = tonumber(ARGV[3])
+        local n = tonumber(ARGV[2])
         local restored = 0
         for i = 1, n do
-            local uid = ARGV[3 + i]
+            local uid = ARGV[2 + i]
             if not redis.call('ZSCORE', KEYS[2], uid) then
                 redis.call('ZADD', KEYS[1], i, uid)
                 redis.call('ZADD', KEYS[3], now, uid)
                 restored = restored + 1
             end
         end
-        for j = 4 + n, #ARGV, 2 do
+        for j = 3 + n, #ARGV, 2 do
             local uid, expiry = ARGV[j], tonumber(ARGV[j + 1])
             if expiry > now then
                 redis.call('ZREM', KEYS[1], uid)
@@ -118,7 +118,6 @@ static RESTORE: LazyLock<Script> = LazyLock::new(|| {
             end
         end
         redis.call('SET', KEYS[4], prev + cur)
-        redis.call('SADD', KEYS[5], ARGV[2])
         return restored"
     ))
 });
@@ -207,6 +206,11 @@ impl Snapshot {
     }
 }
 
+/// A key of the concert's waiting room (`queue:{concert}:{part}`).
+pub fn queue_key(redis: &RedisClient, concert: i64, part: &str) -> String {
+    redis.key_fmt(format_args!("queue:{{{concert}}}:{part}"))
+}
+
 #[derive(Clone)]
 pub struct Queue {
     redis: RedisClient,
@@ -218,7 +222,40 @@ impl Queue {
     }
 
     fn key(&self, concert: i64, part: &str) -> String {
-        self.redis.key(&format!("queue:{concert}:{part}"))
+        queue_key(&self.redis, concert, part)
+    }
+
+    /// Puts the concert on the admission round's list.
+    async fn list(&self, concert: i64) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        self.list_on(&mut conn, concert).await
+    }
+
+    async fn list_on(&self, conn: &mut Instrumented, concert: i64) -> AppResult<()> {
+        let _: u64 =
+            redis::cmd("SADD").arg(self.redis.key("queues")).arg(concert).query_async(conn).await?;
+        Ok(())
+    }
+
+    /// Takes the concert off the list after a round that left its line empty, unless someone
+    /// joined meanwhile: a join lists the concert after its script, so a join this check
+    /// misses lists it again itself.
+    async fn unlist_if_empty(&self, concert: i64) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: u64 = redis::cmd("SREM")
+            .arg(self.redis.key("queues"))
+            .arg(concert)
+            .query_async(&mut conn)
+            .await?;
+        let (waiting, active): (u64, u64) = redis::pipe()
+            .zcard(self.key(concert, "waiting"))
+            .zcard(self.key(concert, "active"))
+            .query_async(&mut conn)
+            .await?;
+        if waiting + active > 0 {
+            self.list(concert).await?;
+        }
+        Ok(())
     }
 
     pub async fn join(&self, concert: i64, user: i64) -> AppResult<Joined> {
@@ -228,12 +265,15 @@ impl Queue {
             .key(self.key(concert, "active"))
             .key(self.key(concert, "seq"))
             .key(self.key(concert, "seen"))
-            .key(self.redis.key("queues"))
             .arg(user)
-            .arg(concert)
             .invoke_async(&mut conn)
             .await?;
         let n = |i: usize| reply.get(i).and_then(|s| s.parse().ok()).unwrap_or_default();
+        // After the script, so an admission round that found the line empty and unlists it
+        // either sees this fan or is followed by this listing (`unlist_if_empty`).
+        if reply.first().is_some_and(|r| r != "ACTIVE") {
+            self.list_on(&mut conn, concert).await?;
+        }
         Ok(match reply.first().map(String::as_str) {
             Some("ACTIVE") => Joined::Active { total: n(2) },
             Some("WAITING") => Joined::Waiting { position: n(1), total: n(2) },
@@ -316,18 +356,20 @@ impl Queue {
             .key(self.key(concert, "seen"))
             .key(self.key(concert, "admitted"))
             .key(self.key(concert, "tick"))
-            .key(self.redis.key("queues"))
             .arg(rules.tick_ms.saturating_sub(rules.tick_ms / 10).max(1))
             .arg(rules.per_tick)
             .arg(rules.max_active)
             .arg(rules.active_ttl_ms)
             .arg(rules.grace_ms)
-            .arg(concert)
             .invoke_async(&mut conn)
             .await?;
+        drop(conn);
         Ok(match reply.as_slice() {
             [-1] => None,
-            [admitted, dropped] => {
+            [admitted, dropped, empty] => {
+                if *empty == 1 {
+                    self.unlist_if_empty(concert).await?;
+                }
                 Some(Admission { admitted: *admitted as u64, dropped: *dropped as u64 })
             }
             _ => Some(Admission::default()),
@@ -345,8 +387,11 @@ impl Queue {
                     .to_vec(),
             )
             .ignore()
-            .srem(self.redis.key("queues"), concert)
-            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        let _: u64 = redis::cmd("SREM")
+            .arg(self.redis.key("queues"))
+            .arg(concert)
             .query_async(&mut conn)
             .await?;
         Ok(())
@@ -394,9 +439,7 @@ impl Queue {
             .key(self.key(concert, "active"))
             .key(self.key(concert, "seen"))
             .key(self.key(concert, "seq"))
-            .key(self.redis.key("queues"))
             .arg(last.seq)
-            .arg(concert)
             .arg(last.waiting.len());
         for user in &last.waiting {
             invocation.arg(*user);
@@ -405,6 +448,10 @@ impl Queue {
             invocation.arg(*user).arg(*expiry);
         }
         let restored: i64 = invocation.invoke_async(&mut conn).await?;
+        drop(conn);
+        if restored >= 0 {
+            self.list(concert).await?;
+        }
         Ok(u64::try_from(restored).ok())
     }
 

@@ -1,4 +1,9 @@
 //! Redis: a pool plus the key prefix every key of this deployment carries.
+//!
+//! The target is one node (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`); the same
+//! code paths serve both. On a cluster every Lua script must touch one hash slot: the keys a
+//! script touches carry one hash tag (`{concert id}` for everything of a concert, see
+//! `clients::holds`), and the deployment prefix must hold no brace, or it would be the tag.
 
 use std::time::Duration;
 
@@ -10,6 +15,8 @@ use deadpool_redis::{
     redis::{
         self, Arg, Cmd, Pipeline, RedisError, RedisFuture, Value,
         aio::{ConnectionLike, MultiplexedConnection},
+        cluster::ClusterClientBuilder,
+        cluster_async::ClusterConnection,
     },
 };
 
@@ -40,22 +47,75 @@ pub struct Pace {
 /// for every one-script request such as a hold.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
+/// Where the service's Redis is: one node, or the seed nodes of a Redis Cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    Single(String),
+    Cluster(Vec<String>),
+}
+
+/// A connection to one node, or to the whole cluster (routing each command by its keys' slot).
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
 /// A pooled connection and whether a command on it failed at the transport level.
 pub struct PooledConn {
-    conn: MultiplexedConnection,
+    conn: Conn,
     broken: bool,
 }
 
-/// deadpool-redis's manager without the per-checkout `PING`: a connection that saw a transport
-/// error is replaced, one idle for `CHECK_IDLE_AFTER` is pinged, any other is handed out as is.
-pub struct Manager(deadpool_redis::Manager);
+impl PooledConn {
+    async fn ping(&mut self) -> Result<(), RedisError> {
+        let cmd = redis::cmd("PING");
+        match &mut self.conn {
+            Conn::Single(c) => cmd.query_async::<String>(c).await.map(drop),
+            Conn::Cluster(c) => cmd.query_async::<String>(c).await.map(drop),
+        }
+    }
+}
+
+/// deadpool-redis's managers without the per-checkout `PING`: a connection that saw a
+/// transport error is replaced, one idle for `CHECK_IDLE_AFTER` is pinged, any other is handed
+/// out as is. A cluster connection is itself multiplexed over every node, with its own
+/// reconnection and slot map; its retries are few and its timeouts short (3 s in all), so a
+/// request to a slot whose master is down fails (503) instead of waiting out a failover.
+pub enum Manager {
+    Single(deadpool_redis::Manager),
+    Cluster(deadpool_redis::cluster::ClusterClient),
+}
+
+impl Manager {
+    fn new(target: &RedisTarget) -> anyhow::Result<Self> {
+        Ok(match target {
+            RedisTarget::Single(url) => {
+                Manager::Single(deadpool_redis::Manager::new(url.as_str())?)
+            }
+            RedisTarget::Cluster(nodes) => Manager::Cluster(
+                ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                    .connection_timeout(Duration::from_secs(1))
+                    .response_timeout(Duration::from_secs(2))
+                    .overall_response_timeout(Some(Duration::from_secs(3)))
+                    .retries(2)
+                    .min_retry_wait(50)
+                    .max_retry_wait(400)
+                    .build()?,
+            ),
+        })
+    }
+}
 
 impl managed::Manager for Manager {
     type Type = PooledConn;
     type Error = RedisError;
 
     async fn create(&self) -> Result<PooledConn, RedisError> {
-        Ok(PooledConn { conn: managed::Manager::create(&self.0).await?, broken: false })
+        let conn = match self {
+            Manager::Single(m) => Conn::Single(managed::Manager::create(m).await?),
+            Manager::Cluster(client) => Conn::Cluster(client.get_async_connection().await?),
+        };
+        Ok(PooledConn { conn, broken: false })
     }
 
     async fn recycle(&self, obj: &mut PooledConn, metrics: &Metrics) -> RecycleResult<RedisError> {
@@ -65,7 +125,7 @@ impl managed::Manager for Manager {
         if metrics.last_used() < CHECK_IDLE_AFTER {
             return Ok(());
         }
-        managed::Manager::recycle(&self.0, &mut obj.conn, metrics).await
+        obj.ping().await.map_err(managed::RecycleError::Backend)
     }
 }
 
@@ -76,17 +136,30 @@ type Pool = managed::Pool<Manager>;
 pub struct RedisClient {
     pool: Pool,
     prefix: String,
+    cluster: bool,
 }
 
 impl RedisClient {
-    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let manager = Manager(deadpool_redis::Manager::new(url)?);
+    pub fn new(target: &RedisTarget, prefix: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            !prefix.contains(['{', '}']),
+            "REDIS_KEY_PREFIX must not contain braces: they would become every key's hash tag"
+        );
+        let manager = Manager::new(target)?;
+        // As many connections on a cluster (each one reaching every master): a blocking read
+        // (the availability stream's XREAD) holds its connection's pipe to one node.
         let mut pool_config = managed::PoolConfig::new(64);
         pool_config.timeouts.wait = Some(Duration::from_secs(5));
         pool_config.timeouts.create = Some(Duration::from_secs(3));
         pool_config.timeouts.recycle = Some(Duration::from_secs(3));
         let pool = Pool::builder(manager).config(pool_config).runtime(Runtime::Tokio1).build()?;
-        Ok(RedisClient { pool, prefix: prefix.to_owned() })
+        let cluster = matches!(target, RedisTarget::Cluster(_));
+        Ok(RedisClient { pool, prefix: prefix.to_owned(), cluster })
+    }
+
+    /// Whether this is a Redis Cluster (commands that scan keys must then visit every master).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// The full key for `name`, with the deployment prefix.
@@ -253,7 +326,10 @@ impl ConnectionLike for Instrumented {
         let command = command_name(cmd);
         Box::pin(async move {
             let start = Instant::now();
-            let result = self.0.conn.req_packed_command(cmd).await;
+            let result = match &mut self.0.conn {
+                Conn::Single(c) => c.req_packed_command(cmd).await,
+                Conn::Cluster(c) => c.req_packed_command(cmd).await,
+            };
             self.0.broken |= result.as_ref().is_err_and(is_transport_error);
             // NOSCRIPT is the normal first call of a script, not an error.
             let failed = result.as_ref().is_err_and(|e| e.code() != Some("NOSCRIPT"));
@@ -270,7 +346,10 @@ impl ConnectionLike for Instrumented {
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let start = Instant::now();
-            let result = self.0.conn.req_packed_commands(pipeline, offset, count).await;
+            let result = match &mut self.0.conn {
+                Conn::Single(c) => c.req_packed_commands(pipeline, offset, count).await,
+                Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count).await,
+            };
             self.0.broken |= result.as_ref().is_err_and(is_transport_error);
             observe("PIPELINE", start, result.is_err());
             result
@@ -278,12 +357,28 @@ impl ConnectionLike for Instrumented {
     }
 
     fn get_db(&self) -> i64 {
-        self.0.conn.get_db()
+        match &self.0.conn {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
     }
 }
 
 fn is_transport_error(err: &RedisError) -> bool {
     err.is_io_error() || err.is_connection_dropped() || err.is_timeout()
+}
+
+/// Whether `err` means Redis (or, on a cluster, the node serving a slot) is away for now: the
+/// request may succeed later, so the answer is 503 with `Retry-After`, not 500.
+pub fn is_unavailable(err: &RedisError) -> bool {
+    use deadpool_redis::redis::{ErrorKind, ServerErrorKind};
+    is_transport_error(err)
+        || err.is_cluster_error()
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading)
+        )
 }
 
 impl From<managed::PoolError<RedisError>> for AppError {
@@ -294,7 +389,7 @@ impl From<managed::PoolError<RedisError>> for AppError {
 
 impl From<redis::RedisError> for AppError {
     fn from(err: redis::RedisError) -> Self {
-        if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+        if is_unavailable(&err) {
             AppError::Unavailable(err.into())
         } else {
             AppError::Unexpected(err.into())

@@ -4,8 +4,10 @@
 //! Counted from the database, where a checkout ends: every time some of an account's
 //! reservations end unpaid (the expiry sweeper, a declined payment), the account's unpaid ends
 //! within the window are counted again, after the commit, and when they reach the threshold the
-//! cool-down starts (again) as one Redis key with a TTL. The hold and checkout scripts read that
-//! key in the round trip they already make, so the hot path pays nothing extra. Counting after
+//! cool-down starts (again) in the registry, one Redis sorted set (account → end). Each
+//! instance keeps a copy of it, read every second (`workers::cooldowns`), and holds and
+//! checkouts check the copy, so the hot path pays nothing extra: the instance that starts a
+//! cool-down applies it at once, the others within a second. Counting after
 //! the commit makes it exact across instances: of two sweepers ending an account's reservations
 //! at once, the one that counts last sees both.
 //!

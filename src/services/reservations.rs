@@ -92,7 +92,7 @@ impl Reservations {
         let concert = self.catalogs.concert_of(seat_ids).await?;
         // Marks the seats as being checked out: a concurrent duplicate checkout stops here, and
         // so does a cooled-down account.
-        match self.holds.claim(user, seat_ids).await? {
+        match self.holds.claim(concert, user, seat_ids).await? {
             ClaimOutcome::Claimed => {}
             ClaimOutcome::CoolingDown(ms) => return Err(holds::cooling_down(ms)),
             ClaimOutcome::Duplicate(_) => {

@@ -89,7 +89,7 @@ impl Seats {
     /// One live seat with its live status.
     pub async fn get(&self, id: i64) -> AppResult<SeatView> {
         let seat = self.find(id).await?;
-        let held = self.holds.holder(id).await?.is_some();
+        let held = self.holds.holder(seat.seat.concert_id, id).await?.is_some();
         Ok(SeatView::from_state(&seat, held))
     }
 

@@ -160,8 +160,10 @@ impl Users {
         }
         // Keyed by a hash so that no email address sits in Redis.
         let account = hex::encode(&tokens::hash_refresh_token(email.as_str())[..16]);
-        let pair_key = format!("login:pair:{account}:{client}");
-        let known_key = format!("login:known:{account}:{client}");
+        // One hash tag per account: the gates of one attempt are paced in one script, so on a
+        // Redis Cluster they must share a slot.
+        let pair_key = format!("login:{{{account}}}:pair:{client}");
+        let known_key = format!("login:{{{account}}}:known:{client}");
         let mut gates = vec![Pace {
             key: pair_key.clone(),
             free: limits.max_failures,
@@ -171,7 +173,7 @@ impl Users {
         }];
         if !self.redis.exists(&known_key).await? {
             gates.push(Pace {
-                key: format!("login:account:{account}"),
+                key: format!("login:{{{account}}}:account"),
                 free: limits.account_max_failures,
                 base: DELAY_BASE,
                 max: limits.account_delay_max,

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod availability;
+pub mod cooldowns;
 pub mod email;
 pub mod expiry;
 pub mod housekeeping;
@@ -21,6 +22,7 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) {
     tokio::spawn(email::run(state.clone(), shutdown.clone()));
     tokio::spawn(admission::run(state.clone(), shutdown.clone()));
     tokio::spawn(availability::run(state.clone(), shutdown.clone()));
+    tokio::spawn(cooldowns::run(state.clone(), shutdown.clone()));
     tokio::spawn(expiry::run(state.clone(), shutdown.clone()));
     tokio::spawn(refunds::run(state.clone(), shutdown.clone()));
     tokio::spawn(housekeeping::run(state.clone(), shutdown.clone()));

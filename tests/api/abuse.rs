@@ -237,7 +237,7 @@ async fn a_client_address_gets_exactly_its_hold_attempts_per_window_whatever_the
     // The counters expire with their window.
     let mut conn = app.state.redis.conn().await.unwrap();
     let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
-        .arg(format!("{}rate:hold:*", app.redis_prefix))
+        .arg(format!("{}concert:*rate*", app.redis_prefix))
         .query_async(&mut conn)
         .await
         .unwrap();

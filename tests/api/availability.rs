@@ -63,7 +63,7 @@ async fn truth(app: &TestApp, concert: i64) -> HashMap<i64, String> {
         let state = match status.as_deref() {
             Some("CONFIRMED") => "SOLD",
             Some(_) => "RESERVED",
-            None if app.state.holds.holder(seat).await.unwrap().is_some() => "HELD",
+            None if app.state.holds.holder(concert, seat).await.unwrap().is_some() => "HELD",
             None => "AVAILABLE",
         };
         out.insert(seat, state.to_owned());

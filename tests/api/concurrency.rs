@@ -40,7 +40,7 @@ async fn five_hundred_fans_race_for_one_seat_and_exactly_one_wins() {
         assert_eq!(body["code"], "SEAT_ALREADY_LOCKED");
     }
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD");
-    let holder = app.state.holds.holder(seats[0]).await.unwrap().map(|h| h.user_id);
+    let holder = app.state.holds.holder(concert, seats[0]).await.unwrap().map(|h| h.user_id);
     assert_eq!(holder, Some(winners[0]), "held by the one who got 200");
 }
 
@@ -79,7 +79,13 @@ async fn two_hundred_fans_grab_overlapping_pairs_and_no_seat_goes_to_two() {
     let mut owner_of: HashMap<i64, i64> = HashMap::new();
     for (id, _, pair, status) in &results {
         for seat in pair {
-            let holder = app.state.holds.holder(*seat).await.unwrap().map(|h| h.user_id);
+            let holder = app
+                .state
+                .holds
+                .holder(app.concert_of_seat(*seat).await, *seat)
+                .await
+                .unwrap()
+                .map(|h| h.user_id);
             if *status == StatusCode::OK {
                 assert_eq!(holder, Some(*id), "fan {id} holds both seats of {pair:?}");
                 assert!(

@@ -1158,7 +1158,7 @@ async fn an_expired_reservation_frees_a_seat_its_dead_checkout_left_claimed() {
     let mut conn = app.state.redis.conn().await.unwrap();
     let until = chrono::Utc::now().timestamp_millis() + 60_000;
     let _: () = deadpool_redis::redis::cmd("SET")
-        .arg(app.state.redis.key(&format!("seat:{}", seats[0])))
+        .arg(app.state.holds.seat_key(concert, seats[0]))
         .arg(format!("c:{user}:{until}"))
         .arg("PX")
         .arg(60_000)
@@ -1175,4 +1175,177 @@ async fn an_expired_reservation_frees_a_seat_its_dead_checkout_left_claimed() {
     let other = app.signup().await;
     assert_eq!(app.hold(&other.token, seats[0]).await.status(), StatusCode::OK, "free again");
     assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD");
+}
+
+// --- Redis Cluster: one master killed mid-sale --------------------------------------------
+
+/// A 3-master Redis Cluster of the test's own (`scripts/redis-cluster.sh` on ports
+/// `base..base+2`, nothing on disk), stopped and deleted on drop.
+struct PrivateCluster {
+    base: u16,
+    dir: PathBuf,
+}
+
+impl PrivateCluster {
+    fn script(&self, args: &[&str]) {
+        let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh"))
+            .args(args)
+            .env("REDIS_CLUSTER_DIR", &self.dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("scripts/redis-cluster.sh runs");
+        assert!(status.success(), "redis-cluster.sh {args:?}");
+    }
+
+    fn start(base: u16) -> PrivateCluster {
+        let dir = std::env::temp_dir().join(format!("ticketing-test-cluster-{base}"));
+        let cluster = PrivateCluster { base, dir };
+        cluster.script(&["start", &base.to_string()]);
+        cluster
+    }
+
+    fn nodes(&self) -> String {
+        (self.base..self.base + 3)
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output();
+        String::from_utf8_lossy(&out.expect("redis-cli runs").stdout).into_owned()
+    }
+
+    /// The port of the master serving `key`'s slot.
+    fn master_of(&self, key: &str) -> u16 {
+        let slot: u16 = self.cli(self.base, &["cluster", "keyslot", key]).trim().parse().unwrap();
+        let nodes = self.cli(self.base, &["cluster", "nodes"]);
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let serves = fields.iter().skip(8).any(|range| {
+                let mut ends = range.split('-').map(|n| n.parse::<u16>());
+                match (ends.next(), ends.next()) {
+                    (Some(Ok(a)), Some(Ok(b))) => (a..=b).contains(&slot),
+                    (Some(Ok(a)), None) => a == slot,
+                    _ => false,
+                }
+            });
+            if serves && fields[2].contains("master") {
+                let addr = fields[1].split('@').next().unwrap();
+                return addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        }
+        panic!("no master serves slot {slot}: {nodes}");
+    }
+
+    fn ok(&self) -> bool {
+        self.cli(self.base, &["cluster", "info"]).contains("cluster_state:ok")
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        self.script(&["stop", &self.base.to_string()]);
+    }
+}
+
+/// The sale runs on a Redis Cluster; the master serving the concert's slot is killed (SIGKILL)
+/// mid-sale. While it is down every hold and checkout on the concert answers a clear 503 with
+/// `Retry-After` (never a 500, never a success on a state no one can check); once it is back
+/// (empty) the instances reload the concert from Postgres, and the sale sells out with the
+/// flash sale's audit clean: nothing sold twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_cluster_master_killed_mid_sale_gives_clear_503s_and_the_sale_recovers() {
+    let sink = SmtpSink::start().await;
+    let cluster = PrivateCluster::start(7110);
+    let mut settings = quick_sale(&sink.url());
+    settings.push(("REDIS_CLUSTER_NODES", cluster.nodes()));
+    let app = spawn(&settings).await;
+    assert!(app.state.redis.is_cluster());
+    let second = app.another_instance().await;
+    let bases = vec![app.address.clone(), second.address.clone()];
+    let admin = app.admin_token().await;
+    let concert = app.create_concert(&admin).await["id"].as_i64().unwrap();
+    let seats = 10;
+    let seat_ids: Vec<i64> = app
+        .create_seats(&admin, concert, seats)
+        .await
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    let fans = app.bulk_users(20).await;
+
+    // Before the fault: three sales, on both instances.
+    let shop = Shop::new(bases.clone(), concert);
+    for (i, (_, token)) in fans.iter().enumerate().take(3) {
+        assert!(shop.buy(i, token).await.is_some(), "fan {i} buys before the fault");
+    }
+    let sold_before = confirmed(&app, concert).await;
+    assert_eq!(sold_before, 3);
+
+    let master = cluster.master_of(&app.state.holds.concert_key(concert, "info"));
+    cluster.script(&["kill-node", &master.to_string(), &cluster.base.to_string()]);
+
+    // While it is down: holds and checkouts on the concert, on both instances, for a while.
+    let client = http();
+    let free: Vec<i64> = {
+        let sold: Vec<i64> = sqlx::query_scalar(
+            "select rs.seat_id from reservation_seat rs join reservation r on r.id = rs.reservation_id
+             where r.concert_id = $1 and rs.active",
+        )
+        .bind(concert)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        seat_ids.iter().copied().filter(|s| !sold.contains(s)).collect()
+    };
+    let mut answers = Vec::new();
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut turn = 0;
+    while Instant::now() < until {
+        turn += 1;
+        let base = &bases[turn % 2];
+        let token = &fans[3 + turn % 10].1;
+        let seat = free[turn % free.len()];
+        let hold = client
+            .post(format!("{base}/api/seat/{seat}/select"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let retry_after = hold.headers().get("retry-after").is_some();
+        let status = hold.status();
+        let code = hold.json::<Value>().await.map(|b| b["code"].clone()).unwrap_or_default();
+        answers.push(("hold", status, retry_after, code));
+        let checkout = client
+            .post(format!("{base}/api/payment"))
+            .bearer_auth(token)
+            .json(&json!({"seatIds": [seat], "paymentMethod": "CREDIT_CARD"}))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = checkout.headers().get("retry-after").is_some();
+        let status = checkout.status();
+        let code = checkout.json::<Value>().await.map(|b| b["code"].clone()).unwrap_or_default();
+        answers.push(("checkout", status, retry_after, code));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answers.len() >= 4, "{answers:?}");
+    for (what, status, retry_after, code) in &answers {
+        assert_eq!(
+            *status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what} while the master is down: {code}"
+        );
+        assert!(retry_after, "{what}: 503 with Retry-After");
+        assert_eq!(code, "SERVICE_UNAVAILABLE", "{what}");
+    }
+    assert_eq!(confirmed(&app, concert).await, sold_before, "nothing confirmed meanwhile");
+
+    // Back, empty: the cluster heals, the concert reloads from Postgres, the sale sells out.
+    cluster.script(&["start-node", &master.to_string(), &cluster.base.to_string()]);
+    wait_until("the cluster is ok again", || async { cluster.ok() }).await;
+    let bought = sell_out(&shop, &fans[3..], 3).await;
+    assert_eq!(bought.len() as i64 + sold_before, seats as i64, "every seat sold once");
+    audit(&app, concert, seats, &sink).await;
 }

@@ -106,6 +106,13 @@ pub async fn try_spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<Te
     if let Ok(url) = std::env::var("TEST_AMQP_URL") {
         vars.insert("AMQP_URL".into(), url);
     }
+    // The Redis Cluster pass of the test command (scripts/test.sh): the same tests on a
+    // cluster, unless a test brings a Redis of its own.
+    if let Ok(nodes) = std::env::var("TEST_REDIS_CLUSTER_NODES")
+        && !overrides.iter().any(|(k, _)| k.starts_with("REDIS_"))
+    {
+        vars.insert("REDIS_CLUSTER_NODES".into(), nodes);
+    }
     // `{db_name}` in a setting stands for this test's database (a URL through a proxy).
     for (k, v) in overrides {
         vars.insert((*k).into(), v.replace("{db_name}", &db_name));
@@ -628,14 +635,21 @@ impl TestApp {
         }
     }
 
+    /// The concert of a seat.
+    pub async fn concert_of_seat(&self, seat: i64) -> i64 {
+        sqlx::query_scalar("select concert_id from seat where id = $1")
+            .bind(seat)
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
     /// Deletes one seat's hold key only.
     pub async fn delete_hold_key(&self, seat: i64) {
+        let key = self.state.holds.seat_key(self.concert_of_seat(seat).await, seat);
         let mut conn = self.state.redis.conn().await.unwrap();
-        let _: u64 = deadpool_redis::redis::cmd("DEL")
-            .arg(self.state.redis.key(&format!("seat:{seat}")))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let _: u64 =
+            deadpool_redis::redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
     }
 }
 

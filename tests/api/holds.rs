@@ -321,7 +321,7 @@ async fn a_fans_hold_list_expires_with_the_last_hold_and_never_earlier() {
     let (_, concert, seats) = app.concert_on_sale(3).await;
     let fan = app.signup().await;
     let user = app.user_id(&fan.email).await;
-    let key = format!("{}concert:{concert}:user:{user}:holds", app.redis_prefix);
+    let key = app.state.holds.user_key(concert, user, "holds");
     let pexpiretime = |key: String| {
         let app = &app;
         async move {

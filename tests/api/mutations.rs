@@ -107,7 +107,16 @@ async fn assert_consistent(app: &TestApp, seat: i64, ops: &[Op]) {
     let expected = match active.as_deref() {
         Some("CONFIRMED") => "SOLD",
         Some(_) => "RESERVED",
-        None if app.state.holds.holder(seat).await.unwrap().is_some() => "HELD",
+        None if app
+            .state
+            .holds
+            .holder(app.concert_of_seat(seat).await, seat)
+            .await
+            .unwrap()
+            .is_some() =>
+        {
+            "HELD"
+        }
         None => "AVAILABLE",
     };
     assert_eq!(shown["status"], expected, "{ops:?}: seat {seat} shows {}", shown["status"]);

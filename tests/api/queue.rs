@@ -39,7 +39,7 @@ async fn join(app: &TestApp, token: &str, concert: i64) -> Value {
 async fn admitted(app: &TestApp, concert: i64) -> Vec<i64> {
     let mut conn = app.state.redis.conn().await.unwrap();
     deadpool_redis::redis::cmd("ZRANGE")
-        .arg(app.state.redis.key(&format!("queue:{concert}:active")))
+        .arg(ticketing::clients::queue::queue_key(&app.state.redis, concert, "active"))
         .arg(0)
         .arg(-1)
         .query_async(&mut conn)
@@ -329,7 +329,7 @@ async fn a_fan_who_is_gone_past_the_grace_period_loses_the_place() {
     // Let the admission tick run once now.
     let mut conn = app.state.redis.conn().await.unwrap();
     let _: u64 = deadpool_redis::redis::cmd("DEL")
-        .arg(app.state.redis.key(&format!("queue:{concert}:tick")))
+        .arg(ticketing::clients::queue::queue_key(&app.state.redis, concert, "tick"))
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -139,7 +139,7 @@ async fn redis_marks_paid_seats_sold_and_unpaid_ones_reserved_as_the_domain_says
     for (seat, reservation) in
         [(seats[0], ReservationStatus::InProgress), (seats[1], ReservationStatus::Confirmed)]
     {
-        let key = app.state.redis.key(&format!("seat:{seat}"));
+        let key = app.state.holds.seat_key(concert, seat);
         let value: String =
             deadpool_redis::redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
         let marked = if value == "s" {

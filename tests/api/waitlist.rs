@@ -147,7 +147,8 @@ async fn until_status(app: &TestApp, entry: i64, status: &str) {
 }
 
 async fn holder(app: &TestApp, seat: i64) -> Option<i64> {
-    app.state.holds.holder(seat).await.unwrap().map(|h| h.user_id)
+    let concert = app.concert_of_seat(seat).await;
+    app.state.holds.holder(concert, seat).await.unwrap().map(|h| h.user_id)
 }
 
 /// While `release` frees `seat`, another fan keeps trying to hold it (on the other instance)
