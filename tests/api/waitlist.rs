@@ -2,6 +2,7 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -515,4 +516,149 @@ async fn the_offer_is_emailed_once() {
     assert!(mail[0].contains(&first.username), "addressed by name");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sink.wait_for(1, is_offer).await.len(), 1, "sent once");
+}
+
+// ---- The fan's live events (item 3: "a live event if they are online") ----
+
+/// An open waitlist stream, read event by event.
+struct Events {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl Events {
+    /// Opens `GET /api/waitlist/my/events{query}`, with the bearer token when given (without
+    /// it, as `EventSource` does); returns once the stream is open.
+    async fn open(app: &TestApp, query: &str, token: Option<&str>) -> Events {
+        let res = app.get(&format!("/api/waitlist/my/events{query}"), token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        assert_eq!(res.headers()["x-accel-buffering"], "no", "passed on unbuffered");
+        Events { body: Box::pin(res.bytes_stream()), buffer: String::new() }
+    }
+
+    /// The next frame (comments included), or `None` when the stream ended.
+    async fn next_frame(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame = self.buffer[..end].to_owned();
+                self.buffer.drain(..end + 2);
+                return Some(frame);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("a frame within 20 s")?
+                .expect("the stream reads");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event (comments skipped): its name and data.
+    async fn next_event(&mut self) -> (String, Value) {
+        loop {
+            let frame = self.next_frame().await.expect("the stream is open");
+            let field = |name: &str| {
+                frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned())
+            };
+            if let (Some(name), Some(data)) = (field("event:"), field("data:")) {
+                return (name, serde_json::from_str(&data).unwrap());
+            }
+        }
+    }
+}
+
+/// A ticket for the fan's waitlist stream.
+async fn stream_ticket(app: &TestApp, fan: &TestUser) -> String {
+    let res = app.post("/api/waitlist/my/stream-ticket", Some(&fan.token), json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    res.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_offer_made_on_one_instance_reaches_the_fans_stream_on_the_other_and_no_one_elses() {
+    // Outcomes are recorded when the test says so, on instance A only.
+    let app = spawn_app_with(&[("AVAILABILITY_SWEEP_MS", "3600000")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let fan = app.signup().await;
+    let other = app.signup().await;
+    let entry = join(&app, &fan, concert, 1).await;
+    let other_entry = join(&app, &other, concert, 1).await;
+
+    // Both streams are on instance B: the fan's as `EventSource` opens it (a ticket in the
+    // URL), the other fan's with the bearer header.
+    let ticket = stream_ticket(&second, &fan).await;
+    let mut mine = Events::open(&second, &format!("?ticket={ticket}"), None).await;
+    let mut theirs = Events::open(&second, "", Some(&other.token)).await;
+
+    // The holder lets go through instance A, and A records the offer the step made.
+    let res = app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&holder_fan.token)).await;
+    assert!(res.status().is_success(), "released: {}", res.status());
+    ticketing::workers::availability::execute_once(&app.state).await.unwrap();
+    assert_eq!(entry_status(&app, entry).await, "OFFERED");
+
+    let (name, offer) = mine.next_event().await;
+    assert_eq!(name, "offer");
+    assert_eq!(offer["entryId"], entry);
+    assert_eq!(offer["concertId"], concert);
+    assert_eq!(offer["seatIds"], json!([seats[0]]), "the seats held for the fan");
+    let mine_now: Vec<Value> =
+        app.get("/api/waitlist/my", Some(&fan.token)).await.json().await.unwrap();
+    assert_eq!(offer["expiresAt"], mine_now[0]["offerExpiresAt"], "the offer's expiry");
+
+    // The other fan's stream hears only of their own entry: the event after the offer in the
+    // shared order is their leaving, and it is the first their stream sends.
+    let res = app.delete(&format!("/api/waitlist/{other_entry}"), Some(&other.token)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (name, status) = theirs.next_event().await;
+    assert_eq!((name.as_str(), &status["entryId"]), ("status", &json!(other_entry)), "{status}");
+    assert_eq!(status["status"], "CANCELLED");
+
+    // A stream opened after the offer starts with it.
+    let mut late = Events::open(&app, "", Some(&fan.token)).await;
+    let (name, again) = late.next_event().await;
+    assert_eq!((name.as_str(), &again), ("offer", &offer));
+
+    // The fan leaves through A: both of the fan's streams hear it.
+    let res = app.delete(&format!("/api/waitlist/{entry}"), Some(&fan.token)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for stream in [&mut mine, &mut late] {
+        let (name, status) = stream.next_event().await;
+        assert_eq!((name.as_str(), &status["status"]), ("status", &json!("CANCELLED")));
+        assert_eq!(status["entryId"], entry);
+    }
+
+    // A shutdown ends the stream with a reconnect hint.
+    second.stop();
+    let mut last = String::new();
+    while let Some(frame) = mine.next_frame().await {
+        last = frame;
+    }
+    assert!(last.contains("retry: "), "the stream ended with a reconnect hint: {last}");
+}
+
+#[tokio::test]
+async fn the_waitlist_stream_takes_only_its_own_ticket_and_counts_against_the_user_cap() {
+    let app = spawn_app_with(&[("QUEUE_STREAM_MAX_PER_USER", "1")]).await;
+    let fan = app.signup().await;
+    let res = app.get("/api/waitlist/my/events", None).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let res = app.get(&format!("/api/waitlist/my/events?ticket={}", fan.token), None).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_STREAM_TICKET").await;
+    let ticket = stream_ticket(&app, &fan).await;
+    let res = app.get(&format!("/api/waitlist/my/events?ticket={ticket}"), Some(&ticket)).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
+
+    let open = Events::open(&app, &format!("?ticket={ticket}"), None).await;
+    let res = app.get("/api/waitlist/my/events", Some(&fan.token)).await;
+    assert!(res.headers().contains_key("retry-after"));
+    error_body(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS").await;
+    drop(open);
+    wait_until("the closed stream frees its place", || async {
+        app.get("/api/waitlist/my/events", Some(&fan.token)).await.status() == StatusCode::OK
+    })
+    .await;
 }
