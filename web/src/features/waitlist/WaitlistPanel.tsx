@@ -1,7 +1,8 @@
 // The waitlist on a concert's page (issue 18): join when nothing is left, the fan's place while
 // waiting, and an offer (seats held in the fan's name) with its countdown and a checkout that
 // starts from it. While the fan has an active entry the waitlist stream feeds the entries'
-// cache, so an offer shows the moment it is made; while the stream is down the list is polled.
+// cache, so an offer shows the moment it is made; while the stream is down the list is polled as
+// before, and while it is up only slowly (the stream carries offers and ends, not the place).
 import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
@@ -18,6 +19,8 @@ type Entry = Schemas["WaitlistEntryResponse"];
 const waitlistKey = ["me", "waitlist"] as const;
 /** How often the entries are read while the stream is down. */
 const POLL_MS = 5_000;
+/** How often while it is up: only for the place in line, which the stream does not send. */
+const LIVE_POLL_MS = 30_000;
 
 /** Changes one cached entry; false when it is not in the cache (then read the list again). */
 function patchEntry(client: QueryClient, id: number, patch: Partial<Entry>): boolean {
@@ -70,7 +73,7 @@ export function WaitlistPanel({ concertId }: { concertId: number }) {
   const mine = useQuery({
     queryKey: waitlistKey,
     queryFn: () => unwrap(api.GET("/api/waitlist/my")),
-    refetchInterval: live ? false : POLL_MS,
+    refetchInterval: live ? LIVE_POLL_MS : POLL_MS,
   });
   const entry = mine.data?.find(
     (e) => e.concertId === concertId && (e.status === "WAITING" || e.status === "OFFERED"),
