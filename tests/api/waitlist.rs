@@ -622,12 +622,15 @@ async fn an_offer_made_on_one_instance_reaches_the_fans_stream_on_the_other_and_
     let (name, again) = late.next_event().await;
     assert_eq!((name.as_str(), &again), ("offer", &offer));
 
-    // The fan leaves through A: both of the fan's streams hear it.
-    let res = app.delete(&format!("/api/waitlist/{entry}"), Some(&fan.token)).await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // The fan pays for the offer through the normal path: both of the fan's streams hear it.
+    let res = second.checkout(&fan.token, &seats).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let (tx, amount) = (body["transactionId"].as_str().unwrap(), body["amount"].as_i64().unwrap());
+    assert_eq!(app.webhook(&event(tx, "SUCCESS", amount)).await.status(), StatusCode::OK);
     for stream in [&mut mine, &mut late] {
         let (name, status) = stream.next_event().await;
-        assert_eq!((name.as_str(), &status["status"]), ("status", &json!("CANCELLED")));
+        assert_eq!((name.as_str(), &status["status"]), ("status", &json!("PURCHASED")));
         assert_eq!(status["entryId"], entry);
     }
 
