@@ -1899,8 +1899,8 @@ export interface components {
              */
             expiresIn: number;
             /**
-             * @description Opens this concert's stream for this user only (`?ticket=`); good for `expiresIn`
-             *     seconds and may be used again within them (the browser reconnects with the same URL).
+             * @description Opens the stream it was issued for (this concert's waiting room, or the user's
+             *     waitlist), for this user only (`?ticket=`); good for `expiresIn` seconds and may be used again within them (the browser reconnects with the same URL).
              *     It is not an access token.
              */
             ticket: string;
