@@ -150,6 +150,8 @@ pub fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queue::create_stream_ticket))
         .routes(routes!(waitlist::join_waitlist, waitlist::list_concert_waitlist))
         .routes(routes!(waitlist::list_my_waitlist))
+        .routes(routes!(waitlist::stream_my_waitlist))
+        .routes(routes!(waitlist::create_waitlist_stream_ticket))
         .routes(routes!(waitlist::leave_waitlist))
         .routes(routes!(tickets::list_my_tickets))
         .routes(routes!(tickets::get_ticket))

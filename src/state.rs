@@ -41,6 +41,7 @@ use crate::{
         tickets::Tickets,
         tokens::Tokens,
         users::{LoginLimits, SignupLimits, Users},
+        waitlist_stream::WaitlistFeeds,
     },
 };
 
@@ -87,6 +88,8 @@ pub struct Shared {
     pub reservations: Reservations,
     pub payments: Payments,
     pub waiting_room: WaitingRoom,
+    /// The fans' waitlist streams on this instance (issue 18).
+    pub waitlist_feeds: Arc<WaitlistFeeds>,
     pub idempotency: Idempotency,
     pub relay: Relay,
     pub emails: Emails,
@@ -166,6 +169,14 @@ impl AppState {
             max_per_key: s.queue_stream_max_per_user as usize,
         };
         let stream_tickets = StreamTickets::new(&s.jwt_secret, s.queue_stream_ticket_ttl);
+        // The waitlist stream is the fan's own, like a waiting-room stream: the same caps and
+        // ticket lifetime, counted apart.
+        let waitlist_feeds = WaitlistFeeds::new(
+            holds.clone(),
+            queue_stream_limits,
+            StreamTickets::for_waitlist(&s.jwt_secret, s.queue_stream_ticket_ttl),
+            shutdown.clone(),
+        );
         let proof_of_work =
             ProofOfWork::new(&s.jwt_secret, s.challenge_ttl, SpentChallenges::new(redis.clone()));
         let challenges = Challenges::new(
@@ -219,6 +230,7 @@ impl AppState {
                 stream_tickets,
                 shutdown,
             ),
+            waitlist_feeds,
             challenges,
             tickets,
             checkin: Checkin::new(db.clone()),

@@ -222,6 +222,11 @@ pub fn describe_metrics() {
         "ticketing_queue_streams_refused_total",
         "Waiting-room streams refused, by cap (user, instance)"
     );
+    describe_gauge!("ticketing_waitlist_streams_open", "Open waitlist streams");
+    describe_counter!(
+        "ticketing_waitlist_streams_refused_total",
+        "Waitlist streams refused, by cap (user, instance)"
+    );
     describe_counter!(
         "ticketing_holds_expired_total",
         "Held seats whose hold ran out, as the availability sweeper found them"
@@ -300,6 +305,7 @@ pub fn describe_metrics() {
     for gauge in [
         "http_sse_streams_open",
         "ticketing_seat_streams_open",
+        "ticketing_waitlist_streams_open",
         "ticketing_outbox_pending",
         "ticketing_outbox_lag_seconds",
         "amqp_connected",

@@ -35,7 +35,10 @@
 //! - `cooldowns`: the accounts cooled down (their checkouts kept ending unpaid), account →
 //!   end in ms, cut to the running ones on each write and expiring with the last; every
 //!   instance keeps a copy (`COOLDOWN_REFRESH`) that holds and checkouts check first;
-//! - `avail:live`: the concerts whose states are loaded, for the sweeper.
+//! - `avail:live`: the concerts whose states are loaded, for the sweeper;
+//! - `waitlist:notices`: a stream of events for fans' waitlist streams (an offer made, an
+//!   entry ended), entry ids Redis assigns, trimmed to about [`WAITLIST_NOTICES_KEPT`]
+//!   entries; every instance with a fan's waitlist stream open follows it.
 //!
 //! Keys exist only for concerts, seats and users the database has, and are bounded by them. A
 //! deleted concert's keys become a tombstone (`info.deleted`, so reads answer "gone" without
@@ -934,6 +937,22 @@ static FORGET_EVENT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// About how many events `waitlist:notices` keeps: enough for every instance's follower to read
+/// them in time (offers are few), bounded whatever happens.
+pub const WAITLIST_NOTICES_KEPT: u64 = 10_000;
+
+/// One event of `waitlist:notices`, for one fan's waitlist stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistNotice {
+    /// The stream entry's id (`{ms}-{n}`).
+    pub id: String,
+    pub user: i64,
+    /// The SSE event name (`offer`, `status`).
+    pub kind: String,
+    /// The event's JSON.
+    pub data: String,
+}
+
 /// Who holds a seat, and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Holder {
@@ -1081,6 +1100,10 @@ impl Holds {
         let n = running.len();
         *self.cooling.write().unwrap_or_else(|e| e.into_inner()) = running.into_iter().collect();
         Ok(n)
+    }
+
+    fn waitlist_notices_key(&self) -> String {
+        self.redis.key("waitlist:notices")
     }
 
     /// Starts an invocation of a script that changes seat states: the four availability keys
@@ -1639,15 +1662,7 @@ impl Holds {
             .arg(format!("{after}-0"))
             .query_async(&mut conn)
             .await?;
-        // [[stream, [entries…]]] or nil on timeout.
-        let entries = match reply {
-            Value::Array(mut streams) if !streams.is_empty() => match streams.swap_remove(0) {
-                Value::Array(mut pair) if pair.len() == 2 => pair.swap_remove(1),
-                _ => Value::Nil,
-            },
-            _ => Value::Nil,
-        };
-        Ok(parse_entries(entries))
+        Ok(parse_entries(first_stream(reply)))
     }
 
     /// The retained changes after version `after` up to `upto` (both exclusive, inclusive).
@@ -1666,6 +1681,112 @@ impl Holds {
             .await?;
         Ok(parse_entries(reply))
     }
+
+    /// Adds an event for `user`'s waitlist stream (seen by every instance following it).
+    pub async fn waitlist_notify(&self, user: i64, kind: &str, data: &str) -> AppResult<()> {
+        let mut conn = self.redis.conn().await?;
+        let _: String = redis::cmd("XADD")
+            .arg(self.waitlist_notices_key())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(WAITLIST_NOTICES_KEPT)
+            .arg("*")
+            .arg("u")
+            .arg(user)
+            .arg("k")
+            .arg(kind)
+            .arg("d")
+            .arg(data)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The id of the latest waitlist notice (`0-0` when there is none): a follower reads what
+    /// comes after it.
+    pub async fn waitlist_notices_last(&self) -> AppResult<String> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Value = redis::cmd("XREVRANGE")
+            .arg(self.waitlist_notices_key())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(parse_notices(reply).pop().map(|n| n.id).unwrap_or_else(|| "0-0".to_owned()))
+    }
+
+    /// Waits up to `block` for waitlist notices after the id `after` (the connection is busy
+    /// for as long, so `block` stays under the client's response timeout).
+    pub async fn wait_waitlist_notices(
+        &self,
+        after: &str,
+        block: std::time::Duration,
+    ) -> AppResult<Vec<WaitlistNotice>> {
+        let mut conn = self.redis.conn().await?;
+        let reply: Value = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(1_000)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(self.waitlist_notices_key())
+            .arg(after)
+            .query_async(&mut conn)
+            .await?;
+        Ok(parse_notices(first_stream(reply)))
+    }
+}
+
+/// The entries of the first stream of an `XREAD` reply (`[[stream, [entries…]]]`, or nil on
+/// timeout).
+fn first_stream(reply: Value) -> Value {
+    match reply {
+        Value::Array(mut streams) if !streams.is_empty() => match streams.swap_remove(0) {
+            Value::Array(mut pair) if pair.len() == 2 => pair.swap_remove(1),
+            _ => Value::Nil,
+        },
+        _ => Value::Nil,
+    }
+}
+
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Stream entries `[id, [u, user, k, kind, d, data]]` as waitlist notices; what does not parse
+/// is skipped.
+fn parse_notices(entries: Value) -> Vec<WaitlistNotice> {
+    let Value::Array(entries) = entries else { return Vec::new() };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let Value::Array(parts) = entry else { return None };
+            let id = value_text(parts.first()?)?;
+            let Value::Array(fields) = parts.get(1)? else { return None };
+            let mut notice =
+                WaitlistNotice { id, user: 0, kind: String::new(), data: String::new() };
+            for pair in fields.chunks(2) {
+                let (Some(name), Some(value)) =
+                    (value_text(&pair[0]), pair.get(1).and_then(value_text))
+                else {
+                    continue;
+                };
+                match name.as_str() {
+                    "u" => notice.user = value.parse().ok()?,
+                    "k" => notice.kind = value,
+                    "d" => notice.data = value,
+                    _ => {}
+                }
+            }
+            (notice.user != 0 && !notice.kind.is_empty()).then_some(notice)
+        })
+        .collect()
 }
 
 /// Stream entries `[id, [field, value, …]]` as changes; what does not parse is skipped.
@@ -1675,11 +1796,7 @@ fn parse_entries(entries: Value) -> Vec<ChangeEntry> {
 }
 
 fn parse_entry(entry: Value) -> Option<ChangeEntry> {
-    let text = |v: &Value| match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    };
+    let text = value_text;
     let Value::Array(parts) = entry else { return None };
     let id = text(parts.first()?)?;
     let version = id.split('-').next()?.parse().ok()?;

@@ -266,8 +266,8 @@ pub async fn leave_queue(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamTicketResponse {
-    /// Opens this concert's stream for this user only (`?ticket=`); good for `expiresIn`
-    /// seconds and may be used again within them (the browser reconnects with the same URL).
+    /// Opens the stream it was issued for (this concert's waiting room, or the user's
+    /// waitlist), for this user only (`?ticket=`); good for `expiresIn` seconds and may be used again within them (the browser reconnects with the same URL).
     /// It is not an access token.
     pub ticket: String,
     /// Seconds the ticket is good for.

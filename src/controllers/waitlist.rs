@@ -1,15 +1,33 @@
-//! `/api/concert/{id}/waitlist` and `/api/waitlist`: the waitlist after sell-out (issue 18).
+//! `/api/concert/{id}/waitlist` and `/api/waitlist`: the waitlist after sell-out (issue 18),
+//! and the fan's live waitlist events (SSE).
 
-use axum::{extract::State, http::StatusCode};
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header::CACHE_CONTROL},
+    response::{
+        IntoResponse,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{AdminUser, AppJson, AppPath, AuthUser};
+use super::{
+    availability::{NO_PROXY_BUFFERING, ending_hint, reconnect_delay},
+    extract::{AdminUser, AppJson, AppPath, AppQuery, AuthUser, authenticate, bearer_token},
+    queue::StreamTicketResponse,
+};
 use crate::{
     domain::{check::Check, seat, time::serialize_kst},
-    error::{AppResult, ErrorBody, FieldProblem},
-    services::waitlist::{Entry, Waitlist},
+    error::{AppResult, ErrorBody, ErrorCode, FieldProblem},
+    services::{
+        waitlist::{Entry, Waitlist},
+        waitlist_stream::{self, Next, WaitlistOfferEvent, WaitlistStreamEvent},
+    },
     state::AppState,
 };
 
@@ -187,4 +205,113 @@ pub async fn list_concert_waitlist(
             .map(|e| AdminWaitlistEntryResponse { user_id: e.user_id, entry: e.into() })
             .collect(),
     ))
+}
+
+/// A short-lived ticket for the caller's waitlist stream (`EventSource` cannot send an
+/// `Authorization` header, and URLs end up in proxy logs). Ask for a new one whenever the app
+/// opens the stream itself.
+#[utoipa::path(post, path = "/api/waitlist/my/stream-ticket", tag = TAG,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The ticket: opens the caller's waitlist stream only (`?ticket=`)", body = StreamTicketResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn create_waitlist_stream_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> AppResult<impl IntoResponse> {
+    let (ticket, ttl) = state.waitlist_feeds.issue_ticket(user.user_id)?;
+    let body = StreamTicketResponse { ticket, expires_in: ttl.as_secs() };
+    Ok(([(CACHE_CONTROL, "no-store")], AppJson(body)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitlistStreamQuery {
+    /// A stream ticket from `POST /api/waitlist/my/stream-ticket`, for `EventSource` (an access
+    /// token is not accepted here).
+    pub ticket: Option<String>,
+}
+
+/// A comment line after this long without an event keeps proxies from closing the stream.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// The caller's live waitlist events (Server-Sent Events), whichever instance makes the offer:
+/// first an `offer` for each entry of theirs that is `OFFERED` now, then `offer`
+/// (`WaitlistOfferEvent`: entry, concert, seats held in the fan's name, expiry) when seats are
+/// offered to them, and `status` (`WaitlistStatusEvent`: `EXPIRED`, `PURCHASED` or
+/// `CANCELLED`) when an entry ends. Events carry no id: a reconnect starts again with the
+/// current offers. Heartbeat comments every 15 s. Auth by `Authorization: Bearer` or, for
+/// `EventSource`, a stream ticket in `?ticket=` (never the access token). Capped per user
+/// (`QUEUE_STREAM_MAX_PER_USER`, 429) and per instance (`QUEUE_STREAM_MAX`, 503), counted
+/// apart from the waiting-room streams.
+#[utoipa::path(get, path = "/api/waitlist/my/events", tag = TAG,
+    params(WaitlistStreamQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "An event stream of `offer` and `status` events", content_type = "text/event-stream", body = WaitlistStreamEvent),
+        (status = 401, description = "`UNAUTHORIZED` (no bearer token, no ticket), `INVALID_TOKEN`, or `INVALID_STREAM_TICKET` (forged, expired, or not a waitlist ticket)", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_STREAMS`: this user has too many waitlist streams open here", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`STREAM_CAPACITY_REACHED`: this instance has as many waitlist streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn stream_my_waitlist(
+    State(state): State<AppState>,
+    AppQuery(WaitlistStreamQuery { ticket }): AppQuery<WaitlistStreamQuery>,
+    headers: HeaderMap,
+) -> AppResult<impl IntoResponse> {
+    let user = match (bearer_token(&headers), ticket) {
+        (Some(_), _) => authenticate(&state, &headers)?.user_id,
+        (None, Some(ticket)) => {
+            let user = state
+                .waitlist_feeds
+                .redeem_ticket(&ticket)
+                .ok_or(ErrorCode::INVALID_STREAM_TICKET)?;
+            tracing::Span::current().record("user.id", user);
+            user
+        }
+        (None, None) => return Err(ErrorCode::UNAUTHORIZED.into()),
+    };
+    let listener = state.waitlist_feeds.listen(user).await?;
+    // Listening first: an offer recorded from now on arrives as a notice, one recorded before
+    // is among the entries (at worst both, and the app shows the same offer twice over).
+    let offers: Vec<Event> = waitlist(&state)
+        .mine(user)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "OFFERED")
+        .filter_map(|e| {
+            let offer = WaitlistOfferEvent {
+                entry_id: e.id,
+                concert_id: e.concert_id,
+                seat_ids: e.offered_seat_ids,
+                expires_at: e.offer_expires_at?,
+            };
+            let data = serde_json::to_string(&offer).ok()?;
+            Some(Event::default().event(waitlist_stream::OFFER).data(data))
+        })
+        .collect();
+    let shutdown = state.waitlist_feeds.shutdown();
+    // The comment goes out at once, so the client knows the stream is open.
+    let first = std::iter::once(Event::default().comment("open")).chain(offers);
+    let rest = futures::stream::unfold(listener, |mut listener| async move {
+        match listener.next().await {
+            Next::Notice(n) => Some((Event::default().event(&n.kind).data(&n.data), listener)),
+            Next::End => None,
+        }
+    });
+    // A shutdown ends the stream with a `retry:` hint (see `availability::ending_hint`).
+    let hint = ending_hint(shutdown.clone(), || {
+        Event::default().comment("server shutting down; reconnect").retry(reconnect_delay())
+    });
+    let stream = futures::stream::iter(first)
+        .chain(rest)
+        .take_until(shutdown.cancelled_owned())
+        .chain(hint)
+        .map(Ok::<_, Infallible>);
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"));
+    let (name, value) = NO_PROXY_BUFFERING;
+    Ok(([(name, value)], sse))
 }

@@ -118,14 +118,14 @@ pub async fn cancel(db: &PgPool, id: i64, user: i64) -> sqlx::Result<Option<Ende
 }
 
 /// The step offered the entry seats: it becomes `OFFERED` and the offer email goes into the
-/// outbox, in one transaction, once (only a `WAITING` entry changes). False when it no longer
-/// waits.
+/// outbox, in one transaction, once (only a `WAITING` entry changes). Returns the entry's fan;
+/// `None` when it no longer waits.
 pub async fn record_offer(
     db: &PgPool,
     id: i64,
     expires_at: DateTime<Utc>,
     seats: &[i64],
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Option<i64>> {
     let mut tx = db.begin().await?;
     let done = sqlx::query_scalar!(
         r#"update waitlist_entries
@@ -148,36 +148,35 @@ pub async fn record_offer(
         .await?;
     }
     tx.commit().await?;
-    Ok(done.is_some())
+    Ok(done)
 }
 
-/// An active entry ends with `status` (`EXPIRED`, `PURCHASED`, `CANCELLED`); false when it
-/// had already ended.
-pub async fn record_end(db: &PgPool, id: i64, status: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
+/// An active entry ends with `status` (`EXPIRED`, `PURCHASED`, `CANCELLED`). Returns the
+/// entry's fan; `None` when it had already ended.
+pub async fn record_end(db: &PgPool, id: i64, status: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
         r#"update waitlist_entries set status = $2, updated_at = now()
                where id = $1 and status in ('WAITING', 'OFFERED')
-               returning id"#,
+               returning user_id"#,
         id,
         status,
     )
     .fetch_optional(db)
-    .await?;
-    Ok(done.is_some())
+    .await
 }
 
 /// The fan paid for seats of the concert: an `OFFERED` entry becomes `PURCHASED`. Returns
-/// how many did.
-pub async fn mark_purchased(db: &PgPool, user: i64, concert: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
+/// the entries that did.
+pub async fn mark_purchased(db: &PgPool, user: i64, concert: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
         r#"update waitlist_entries set status = 'PURCHASED', updated_at = now()
-               where user_id = $1 and concert_id = $2 and status = 'OFFERED'"#,
+               where user_id = $1 and concert_id = $2 and status = 'OFFERED'
+               returning id"#,
         user,
         concert,
     )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(db)
+    .await
 }
 
 /// What the offer email says.

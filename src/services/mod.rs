@@ -24,3 +24,4 @@ pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod waitlist;
+pub mod waitlist_stream;

@@ -229,7 +229,9 @@ impl Payments {
             }
             if end == ReservationEnd::Confirmed {
                 // Payment success on a waitlist offer: the entry is PURCHASED.
-                if let Err(e) = waitlist::purchased(&self.db, p.user_id, p.concert_id).await {
+                if let Err(e) =
+                    waitlist::purchased(&self.db, &self.holds, p.user_id, p.concert_id).await
+                {
                     tracing::warn!(error = %e, "could not mark the waitlist entry purchased");
                 }
             } else {

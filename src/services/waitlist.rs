@@ -8,7 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::availability::Availability;
+use super::{
+    availability::Availability,
+    waitlist_stream::{self, WaitlistOfferEvent},
+};
 use crate::{
     clients::holds::{Holds, JoinOutcome, WaitingEntry, WaitlistEvent},
     domain::{
@@ -155,6 +158,8 @@ impl Waitlist<'_> {
             return Err(ErrorCode::WAITLIST_ENTRY_NOT_FOUND.into());
         };
         metrics::counter!("ticketing_waitlist_left_total").increment(1);
+        // The fan's other tabs and devices.
+        waitlist_stream::notify_status(self.holds, user, id, ended.concert_id, "CANCELLED").await;
         // Its kept or offered seats go to the next entries, through the step.
         let entry = WaitingEntry {
             id,
@@ -191,25 +196,37 @@ pub async fn record_outcomes(db: &PgPool, holds: &Holds, concert: i64) -> AppRes
             WaitlistEvent::Offered { expires_ms, released_ms, seats } => {
                 let expires =
                     DateTime::<Utc>::from_timestamp_millis(*expires_ms).unwrap_or_else(Utc::now);
-                if waitlist::record_offer(db, entry, expires, seats).await? {
+                if let Some(user) = waitlist::record_offer(db, entry, expires, seats).await? {
                     metrics::counter!("ticketing_waitlist_offers_total").increment(1);
                     let waited = (Utc::now().timestamp_millis() - released_ms).max(0);
                     metrics::histogram!("ticketing_waitlist_release_to_offer_seconds")
                         .record(waited as f64 / 1000.0);
+                    // Recorded once, so the fan's streams hear of it once.
+                    let offer = WaitlistOfferEvent {
+                        entry_id: entry,
+                        concert_id: concert,
+                        seat_ids: seats.clone(),
+                        expires_at: expires,
+                    };
+                    waitlist_stream::notify_offer(holds, user, &offer).await;
                 }
             }
             WaitlistEvent::Expired => {
-                if waitlist::record_end(db, entry, "EXPIRED").await? {
+                if let Some(user) = waitlist::record_end(db, entry, "EXPIRED").await? {
                     metrics::counter!("ticketing_waitlist_offers_expired_total").increment(1);
+                    waitlist_stream::notify_status(holds, user, entry, concert, "EXPIRED").await;
                 }
             }
             WaitlistEvent::Purchased => {
-                if waitlist::record_end(db, entry, "PURCHASED").await? {
+                if let Some(user) = waitlist::record_end(db, entry, "PURCHASED").await? {
                     metrics::counter!("ticketing_waitlist_offers_accepted_total").increment(1);
+                    waitlist_stream::notify_status(holds, user, entry, concert, "PURCHASED").await;
                 }
             }
             WaitlistEvent::Cancelled => {
-                waitlist::record_end(db, entry, "CANCELLED").await?;
+                if let Some(user) = waitlist::record_end(db, entry, "CANCELLED").await? {
+                    waitlist_stream::notify_status(holds, user, entry, concert, "CANCELLED").await;
+                }
             }
         }
         holds.waitlist_forget_event(concert, entry, &raw).await?;
@@ -228,10 +245,14 @@ pub async fn record_outcomes_soon(db: &PgPool, holds: &Holds, concert: i64) {
 }
 
 /// The fan paid: an `OFFERED` entry of theirs for the concert becomes `PURCHASED`.
-pub async fn purchased(db: &PgPool, user: i64, concert: i64) -> AppResult<()> {
-    let n = waitlist::mark_purchased(db, user, concert).await?;
-    if n > 0 {
-        metrics::counter!("ticketing_waitlist_offers_accepted_total").increment(n);
+pub async fn purchased(db: &PgPool, holds: &Holds, user: i64, concert: i64) -> AppResult<()> {
+    let entries = waitlist::mark_purchased(db, user, concert).await?;
+    if !entries.is_empty() {
+        metrics::counter!("ticketing_waitlist_offers_accepted_total")
+            .increment(entries.len() as u64);
+    }
+    for entry in entries {
+        waitlist_stream::notify_status(holds, user, entry, concert, "PURCHASED").await;
     }
     Ok(())
 }

@@ -233,6 +233,14 @@ fn table(w: &World) -> Vec<Row> {
         row(M::GET, "/api/user/me", "/api/user/me", None, anyone_signed_in),
         row(M::GET, "/api/reservations/my", "/api/reservations/my", None, anyone_signed_in),
         row(M::GET, "/api/waitlist/my", "/api/waitlist/my", None, anyone_signed_in),
+        row(M::GET, "/api/waitlist/my/events", "/api/waitlist/my/events", None, anyone_signed_in),
+        row(
+            M::POST,
+            "/api/waitlist/my/stream-ticket",
+            "/api/waitlist/my/stream-ticket",
+            None,
+            anyone_signed_in,
+        ),
         row(
             M::GET,
             "/api/concert/{id}/waitlist",

@@ -33,6 +33,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/queue/{concertId}/status"),
     ("get", "/api/queue/{concertId}/stream"),
     ("post", "/api/queue/{concertId}/stream-ticket"),
+    ("get", "/api/waitlist/my/events"),
+    ("post", "/api/waitlist/my/stream-ticket"),
     ("delete", "/api/queue/{concertId}"),
     ("get", "/api/reservations/my"),
     ("get", "/api/reservations/{reservationId}"),

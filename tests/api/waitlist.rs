@@ -2,6 +2,7 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -154,22 +155,33 @@ async fn holder(app: &TestApp, seat: i64) -> Option<i64> {
 /// While `release` frees `seat`, another fan keeps trying to hold it (on the other instance)
 /// and reads the public seat map: it must never be AVAILABLE nor held by them. Then the first
 /// waiting entry is OFFERED and holds it.
+/// The fans of `released_seat_goes_to_first_fan`, signed up before the seat is taken: a hold
+/// or reservation set to lapse in seconds must still stand when they join.
+struct Fans {
+    first: TestUser,
+    next: TestUser,
+    public: TestUser,
+}
+
+async fn fans(app: &TestApp) -> Fans {
+    Fans { first: app.signup().await, next: app.signup().await, public: app.signup().await }
+}
+
 async fn released_seat_goes_to_first_fan<F, Fut>(
     app: &TestApp,
     second: &TestApp,
     concert: i64,
     seat: i64,
+    fans: Fans,
     release: F,
 ) -> (TestUser, i64, TestUser, i64)
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let first = app.signup().await;
-    let next = app.signup().await;
+    let Fans { first, next, public } = fans;
     let first_entry = join(app, &first, concert, 1).await;
     let next_entry = join(second, &next, concert, 1).await;
-    let public = app.signup().await;
     release().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while entry_status(app, first_entry).await != "OFFERED" {
@@ -194,13 +206,14 @@ where
 
 #[tokio::test]
 async fn an_expired_hold_is_offered_to_the_first_fan_who_pays_through_the_normal_path() {
-    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "3")]).await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let holder_fan = app.signup().await;
     assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
     let (first, entry, _, next_entry) =
-        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {}).await;
     assert_eq!(app.outbox_count("waitlist_offer").await, 1, "one offer email");
 
     // The offer is an ordinary hold: the fan checks out and pays; the entry is PURCHASED.
@@ -226,13 +239,14 @@ async fn an_expired_hold_is_offered_to_the_first_fan_who_pays_through_the_normal
 
 #[tokio::test]
 async fn an_offer_that_expires_passes_to_the_next_fan() {
-    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1"), ("WAITLIST_OFFER_TTL_SECS", "2")]).await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "3"), ("WAITLIST_OFFER_TTL_SECS", "2")]).await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let holder_fan = app.signup().await;
     assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
     let (_, entry, next, next_entry) =
-        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {}).await;
     until_status(&app, next_entry, "OFFERED").await;
     assert_eq!(holder(&app, seats[0]).await, Some(app.user_id(&next.email).await));
     until_status(&app, entry, "EXPIRED").await;
@@ -249,13 +263,14 @@ async fn an_offer_that_expires_passes_to_the_next_fan() {
 
 #[tokio::test]
 async fn leaving_with_an_offer_passes_the_seats_to_the_next_fan() {
-    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "3")]).await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let holder_fan = app.signup().await;
     assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
     let (first, entry, next, next_entry) =
-        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {}).await;
     let res = second.delete(&format!("/api/waitlist/{entry}"), Some(&first.token)).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     until_status(&app, next_entry, "OFFERED").await;
@@ -266,12 +281,13 @@ async fn leaving_with_an_offer_passes_the_seats_to_the_next_fan() {
 #[tokio::test]
 async fn an_expired_reservation_is_offered_to_the_first_fan() {
     let app =
-        spawn_app_with(&[("RESERVATION_TTL_SECS", "1"), ("EXPIRY_SWEEP_INTERVAL_MS", "200")]).await;
+        spawn_app_with(&[("RESERVATION_TTL_SECS", "3"), ("EXPIRY_SWEEP_INTERVAL_MS", "200")]).await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let payer = app.signup().await;
     app.start_checkout(&payer.token, &seats).await;
-    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {}).await;
 }
 
 #[tokio::test]
@@ -279,9 +295,10 @@ async fn a_declined_payment_is_offered_to_the_first_fan() {
     let app = spawn_app().await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let payer = app.signup().await;
     let started = app.start_checkout(&payer.token, &seats).await;
-    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {
         let res = second.webhook(&event(&started.transaction, "FAILED", started.amount)).await;
         assert_eq!(res.status(), StatusCode::OK);
     })
@@ -293,10 +310,11 @@ async fn a_cancelled_purchase_is_offered_to_the_first_fan() {
     let app = spawn_app().await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let payer = app.signup().await;
     let started = app.start_checkout(&payer.token, &seats).await;
     app.confirm_reservation(started.reservation).await;
-    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {
+    released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {
         let res = second
             .post(
                 "/api/reservations/cancel",
@@ -446,10 +464,11 @@ async fn a_hundred_seats_released_at_once_go_to_the_first_hundred_of_150_fans_on
 #[tokio::test]
 async fn the_per_user_limit_holds_for_offers() {
     // MAX_SEATS_PER_USER is 4: a fan holding 2 waits for 2 more, no more.
-    let app = spawn_app_with(&[("HOLD_TTL_SECS", "1")]).await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECS", "3")]).await;
     let (_, concert, seats) = app.concert_on_sale(6).await;
     let fan = app.signup().await;
     let other = app.signup().await;
+    let next = app.signup().await;
     let res = app.hold_many(&other.token, &seats[..4]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let started = app.start_checkout(&fan.token, &seats[4..]).await;
@@ -457,7 +476,6 @@ async fn the_per_user_limit_holds_for_offers() {
     let res = app.post(&path, Some(&fan.token), json!({"quantity": 3})).await;
     error_body(res, StatusCode::UNPROCESSABLE_ENTITY, "SEAT_LIMIT_EXCEEDED").await;
     let entry = join(&app, &fan, concert, 2).await;
-    let next = app.signup().await;
     let next_entry = join(&app, &next, concert, 2).await;
     until_status(&app, entry, "OFFERED").await;
     let fan_id = app.user_id(&fan.email).await;
@@ -499,13 +517,14 @@ async fn after_a_redis_flush_the_load_puts_the_waitlist_back_before_any_seat_goe
 #[tokio::test]
 async fn the_offer_is_emailed_once() {
     let sink = crate::mail::SmtpSink::start().await;
-    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("HOLD_TTL_SECS", "1")]).await;
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("HOLD_TTL_SECS", "3")]).await;
     let second = app.another_instance().await;
     let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fans = fans(&app).await;
     let holder_fan = app.signup().await;
     assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
     let (first, _, _, _) =
-        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], || async {}).await;
+        released_seat_goes_to_first_fan(&app, &second, concert, seats[0], fans, || async {}).await;
     let subject = "Subject: [ConcertMania] 대기하신 좌석이 준비되었습니다";
     let is_offer = |m: &str| {
         m.contains(subject)
@@ -516,4 +535,152 @@ async fn the_offer_is_emailed_once() {
     assert!(mail[0].contains(&first.username), "addressed by name");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sink.wait_for(1, is_offer).await.len(), 1, "sent once");
+}
+
+// ---- The fan's live events (item 3: "a live event if they are online") ----
+
+/// An open waitlist stream, read event by event.
+struct Events {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl Events {
+    /// Opens `GET /api/waitlist/my/events{query}`, with the bearer token when given (without
+    /// it, as `EventSource` does); returns once the stream is open.
+    async fn open(app: &TestApp, query: &str, token: Option<&str>) -> Events {
+        let res = app.get(&format!("/api/waitlist/my/events{query}"), token).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        assert_eq!(res.headers()["x-accel-buffering"], "no", "passed on unbuffered");
+        Events { body: Box::pin(res.bytes_stream()), buffer: String::new() }
+    }
+
+    /// The next frame (comments included), or `None` when the stream ended.
+    async fn next_frame(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame = self.buffer[..end].to_owned();
+                self.buffer.drain(..end + 2);
+                return Some(frame);
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("a frame within 20 s")?
+                .expect("the stream reads");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event (comments skipped): its name and data.
+    async fn next_event(&mut self) -> (String, Value) {
+        loop {
+            let frame = self.next_frame().await.expect("the stream is open");
+            let field = |name: &str| {
+                frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned())
+            };
+            if let (Some(name), Some(data)) = (field("event:"), field("data:")) {
+                return (name, serde_json::from_str(&data).unwrap());
+            }
+        }
+    }
+}
+
+/// A ticket for the fan's waitlist stream.
+async fn stream_ticket(app: &TestApp, fan: &TestUser) -> String {
+    let res = app.post("/api/waitlist/my/stream-ticket", Some(&fan.token), json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    res.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_offer_made_on_one_instance_reaches_the_fans_stream_on_the_other_and_no_one_elses() {
+    // Outcomes are recorded when the test says so, on instance A only.
+    let app = spawn_app_with(&[("AVAILABILITY_SWEEP_MS", "3600000")]).await;
+    let second = app.another_instance().await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let holder_fan = app.signup().await;
+    assert_eq!(app.hold(&holder_fan.token, seats[0]).await.status(), StatusCode::OK);
+    let fan = app.signup().await;
+    let other = app.signup().await;
+    let entry = join(&app, &fan, concert, 1).await;
+    let other_entry = join(&app, &other, concert, 1).await;
+
+    // Both streams are on instance B: the fan's as `EventSource` opens it (a ticket in the
+    // URL), the other fan's with the bearer header.
+    let ticket = stream_ticket(&second, &fan).await;
+    let mut mine = Events::open(&second, &format!("?ticket={ticket}"), None).await;
+    let mut theirs = Events::open(&second, "", Some(&other.token)).await;
+
+    // The holder lets go through instance A, and A records the offer the step made.
+    let res = app.delete(&format!("/api/seat/{}/select", seats[0]), Some(&holder_fan.token)).await;
+    assert!(res.status().is_success(), "released: {}", res.status());
+    ticketing::workers::availability::execute_once(&app.state).await.unwrap();
+    assert_eq!(entry_status(&app, entry).await, "OFFERED");
+
+    let (name, offer) = mine.next_event().await;
+    assert_eq!(name, "offer");
+    assert_eq!(offer["entryId"], entry);
+    assert_eq!(offer["concertId"], concert);
+    assert_eq!(offer["seatIds"], json!([seats[0]]), "the seats held for the fan");
+    let mine_now: Vec<Value> =
+        app.get("/api/waitlist/my", Some(&fan.token)).await.json().await.unwrap();
+    assert_eq!(offer["expiresAt"], mine_now[0]["offerExpiresAt"], "the offer's expiry");
+
+    // The other fan's stream hears only of their own entry: the event after the offer in the
+    // shared order is their leaving, and it is the first their stream sends.
+    let res = app.delete(&format!("/api/waitlist/{other_entry}"), Some(&other.token)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (name, status) = theirs.next_event().await;
+    assert_eq!((name.as_str(), &status["entryId"]), ("status", &json!(other_entry)), "{status}");
+    assert_eq!(status["status"], "CANCELLED");
+
+    // A stream opened after the offer starts with it.
+    let mut late = Events::open(&app, "", Some(&fan.token)).await;
+    let (name, again) = late.next_event().await;
+    assert_eq!((name.as_str(), &again), ("offer", &offer));
+
+    // The fan pays for the offer through the normal path: both of the fan's streams hear it.
+    let res = second.checkout(&fan.token, &seats).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let (tx, amount) = (body["transactionId"].as_str().unwrap(), body["amount"].as_i64().unwrap());
+    assert_eq!(app.webhook(&event(tx, "SUCCESS", amount)).await.status(), StatusCode::OK);
+    for stream in [&mut mine, &mut late] {
+        let (name, status) = stream.next_event().await;
+        assert_eq!((name.as_str(), &status["status"]), ("status", &json!("PURCHASED")));
+        assert_eq!(status["entryId"], entry);
+    }
+
+    // A shutdown ends the stream with a reconnect hint.
+    second.stop();
+    let mut last = String::new();
+    while let Some(frame) = mine.next_frame().await {
+        last = frame;
+    }
+    assert!(last.contains("retry: "), "the stream ended with a reconnect hint: {last}");
+}
+
+#[tokio::test]
+async fn the_waitlist_stream_takes_only_its_own_ticket_and_counts_against_the_user_cap() {
+    let app = spawn_app_with(&[("QUEUE_STREAM_MAX_PER_USER", "1")]).await;
+    let fan = app.signup().await;
+    let res = app.get("/api/waitlist/my/events", None).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let res = app.get(&format!("/api/waitlist/my/events?ticket={}", fan.token), None).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_STREAM_TICKET").await;
+    let ticket = stream_ticket(&app, &fan).await;
+    let res = app.get(&format!("/api/waitlist/my/events?ticket={ticket}"), Some(&ticket)).await;
+    error_body(res, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
+
+    let open = Events::open(&app, &format!("?ticket={ticket}"), None).await;
+    let res = app.get("/api/waitlist/my/events", Some(&fan.token)).await;
+    assert!(res.headers().contains_key("retry-after"));
+    error_body(res, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS").await;
+    drop(open);
+    wait_until("the closed stream frees its place", || async {
+        app.get("/api/waitlist/my/events", Some(&fan.token)).await.status() == StatusCode::OK
+    })
+    .await;
 }

@@ -1,15 +1,39 @@
 // The waitlist on a concert's page (issue 18): join when nothing is left, the fan's place while
 // waiting, and an offer (seats held in the fan's name) with its countdown and a checkout that
-// starts from it.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useRef, useState } from "react";
+// starts from it. While the fan has an active entry the waitlist stream feeds the entries'
+// cache, so an offer shows the moment it is made; while the stream is down the list is polled as
+// before, and while it is up only slowly (the stream carries offers and ends, not the place).
+import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { Countdown } from "../../components/Countdown";
 import { ErrorAlert, Notice } from "../../components/ErrorAlert";
-import { api, unwrap } from "../../lib/api/client";
+import { api, unwrap, type Schemas } from "../../lib/api/client";
 import { errorCode } from "../../lib/errors";
 import { useT } from "../../lib/i18n";
 import { MAX_SEATS, newIdempotencyKey } from "../checkout/holds";
+import { connectWaitlistStream } from "./waitlistStream";
+
+type Entry = Schemas["WaitlistEntryResponse"];
+
+const waitlistKey = ["me", "waitlist"] as const;
+/** How often the entries are read while the stream is down. */
+const POLL_MS = 5_000;
+/** How often while it is up: only for the place in line, which the stream does not send. */
+const LIVE_POLL_MS = 30_000;
+
+/** Changes one cached entry; false when it is not in the cache (then read the list again). */
+function patchEntry(client: QueryClient, id: number, patch: Partial<Entry>): boolean {
+  let found = false;
+  client.setQueryData<Entry[]>(waitlistKey, (entries) =>
+    entries?.map((e) => {
+      if (e.id !== id) return e;
+      found = true;
+      return { ...e, ...patch };
+    }),
+  );
+  return found;
+}
 
 const TEXT = {
   ko: {
@@ -45,15 +69,41 @@ export function WaitlistPanel({ concertId }: { concertId: number }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const checkoutKey = useRef(newIdempotencyKey());
+  const [live, setLive] = useState(false);
   const mine = useQuery({
-    queryKey: ["me", "waitlist"],
+    queryKey: waitlistKey,
     queryFn: () => unwrap(api.GET("/api/waitlist/my")),
-    refetchInterval: 5000,
+    refetchInterval: live ? LIVE_POLL_MS : POLL_MS,
   });
   const entry = mine.data?.find(
     (e) => e.concertId === concertId && (e.status === "WAITING" || e.status === "OFFERED"),
   );
-  const refresh = () => client.invalidateQueries({ queryKey: ["me", "waitlist"] });
+  const refresh = () => client.invalidateQueries({ queryKey: waitlistKey });
+  const active = entry !== undefined;
+
+  useEffect(() => {
+    if (!active) return;
+    const stop = connectWaitlistStream({
+      onOffer: (offer) => {
+        const patch = {
+          status: "OFFERED",
+          position: 0,
+          offerExpiresAt: offer.expiresAt,
+          offeredSeatIds: offer.seatIds,
+        };
+        if (!patchEntry(client, offer.entryId, patch)) void client.invalidateQueries({ queryKey: waitlistKey });
+      },
+      onStatus: (change) => {
+        patchEntry(client, change.entryId, { status: change.status, position: 0 });
+        void client.invalidateQueries({ queryKey: waitlistKey });
+      },
+      onLive: setLive,
+    });
+    return () => {
+      stop();
+      setLive(false);
+    };
+  }, [active, client]);
 
   async function run(action: () => Promise<unknown>) {
     setError(null);

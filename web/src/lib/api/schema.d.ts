@@ -870,6 +870,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/waitlist/my/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's live waitlist events (Server-Sent Events), whichever instance makes the offer:
+         *     first an `offer` for each entry of theirs that is `OFFERED` now, then `offer`
+         *     (`WaitlistOfferEvent`: entry, concert, seats held in the fan's name, expiry) when seats are
+         *     offered to them, and `status` (`WaitlistStatusEvent`: `EXPIRED`, `PURCHASED` or
+         *     `CANCELLED`) when an entry ends. Events carry no id: a reconnect starts again with the
+         *     current offers. Heartbeat comments every 15 s. Auth by `Authorization: Bearer` or, for
+         *     `EventSource`, a stream ticket in `?ticket=` (never the access token). Capped per user
+         *     (`QUEUE_STREAM_MAX_PER_USER`, 429) and per instance (`QUEUE_STREAM_MAX`, 503), counted
+         *     apart from the waiting-room streams.
+         */
+        get: operations["stream_my_waitlist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/waitlist/my/stream-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived ticket for the caller's waitlist stream (`EventSource` cannot send an
+         *     `Authorization` header, and URLs end up in proxy logs). Ask for a new one whenever the app
+         *     opens the stream itself.
+         */
+        post: operations["create_waitlist_stream_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/waitlist/{id}": {
         parameters: {
             query?: never;
@@ -1851,8 +1899,8 @@ export interface components {
              */
             expiresIn: number;
             /**
-             * @description Opens this concert's stream for this user only (`?ticket=`); good for `expiresIn`
-             *     seconds and may be used again within them (the browser reconnects with the same URL).
+             * @description Opens the stream it was issued for (this concert's waiting room, or the user's
+             *     waitlist), for this user only (`?ticket=`); good for `expiresIn` seconds and may be used again within them (the browser reconnects with the same URL).
              *     It is not an access token.
              */
             ticket: string;
@@ -1933,6 +1981,28 @@ export interface components {
             /** @description `WAITING`, `OFFERED`, `PURCHASED`, `EXPIRED` or `CANCELLED`. */
             status: string;
         };
+        /**
+         * @description `offer`: seats are held in the fan's name until `expiresAt`; check out with
+         *     `POST /api/payment`.
+         */
+        WaitlistOfferEvent: {
+            /** Format: int64 */
+            concertId: number;
+            /** Format: int64 */
+            entryId: number;
+            expiresAt: string;
+            seatIds: number[];
+        };
+        /** @description `status`: the entry ended (`EXPIRED`, `PURCHASED` or `CANCELLED`). */
+        WaitlistStatusEvent: {
+            /** Format: int64 */
+            concertId: number;
+            /** Format: int64 */
+            entryId: number;
+            status: string;
+        };
+        /** @description Any event of the waitlist stream (for the document: the stream names each by `event:`). */
+        WaitlistStreamEvent: components["schemas"]["WaitlistOfferEvent"] | components["schemas"]["WaitlistStatusEvent"];
         /**
          * @description What a provider event does to a payment.
          * @enum {string}
@@ -6001,6 +6071,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WaitlistEntryResponse"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE`: a dependency is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_my_waitlist: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A stream ticket from `POST /api/waitlist/my/stream-ticket`, for `EventSource` (an access
+                 *     token is not accepted here).
+                 */
+                ticket?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream of `offer` and `status` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["WaitlistStreamEvent"];
+                };
+            };
+            /** @description `BAD_REQUEST`: malformed input; `fields` names each failing field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `UNAUTHORIZED` (no bearer token, no ticket), `INVALID_TOKEN`, or `INVALID_STREAM_TICKET` (forged, expired, or not a waitlist ticket) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `TOO_MANY_STREAMS`: this user has too many waitlist streams open here */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `STREAM_CAPACITY_REACHED`: this instance has as many waitlist streams as it takes; or `SERVICE_UNAVAILABLE`: a dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_waitlist_stream_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket: opens the caller's waitlist stream only (`?ticket=`) */
+            200: {
+                headers: {
+                    /** @description `no-store` */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicketResponse"];
                 };
             };
             /** @description Not signed in */
