@@ -40,7 +40,9 @@ async fn a_flash_sale_through_a_sigkill_and_postgres_away_sells_out_with_a_clean
     };
     let plan: Plan = "kill@2s:1,restart@5s:1,pg-down@8s+6s".parse().unwrap();
     plan.check(config.instances).unwrap();
+    let t = std::time::Instant::now();
     let cluster = Cluster::start(&config, &sink.url()).await.expect("two instances start");
+    println!("two instances up in {:?}", t.elapsed());
     let sale = flash_sale::Config {
         base_urls: cluster.base_urls(),
         database_url: cluster.database_url.clone(),
@@ -78,6 +80,10 @@ async fn a_flash_sale_through_a_sigkill_and_postgres_away_sells_out_with_a_clean
         println!("{:>5.1} s instance {}: {} -> {}", t.at, t.instance, t.from, t.to);
     }
     println!("answers: {:?}", chaos.answers);
+    println!("sold out after {:?}; checkouts lost {:?}", report.sold_out_after, chaos.checkouts_lost);
+    let confirms: Vec<(u64, u64)> =
+        report.timeline.iter().filter(|t| t.1 > 0).map(|t| (t.0, t.1)).collect();
+    println!("confirmations by second: {confirms:?}");
     for (check, ok, detail) in &report.audit {
         println!("[{}] {check} ({detail})", if *ok { "ok" } else { "FAIL" });
     }

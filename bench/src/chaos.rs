@@ -1218,7 +1218,7 @@ pub async fn run(
     let settle_deadline = Instant::now() + config.settle_timeout;
     while Instant::now() < settle_deadline {
         let map = flash_sale::seat_statuses(&client, &base, concert).await.unwrap_or_default();
-        if map.get("RESERVED").copied().unwrap_or(1) == 0 && !map.is_empty() {
+        if !map.is_empty() && map.get("RESERVED").copied().unwrap_or(0) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
