@@ -80,7 +80,10 @@ async fn a_flash_sale_through_a_sigkill_and_postgres_away_sells_out_with_a_clean
         println!("{:>5.1} s instance {}: {} -> {}", t.at, t.instance, t.from, t.to);
     }
     println!("answers: {:?}", chaos.answers);
-    println!("sold out after {:?}; checkouts lost {:?}", report.sold_out_after, chaos.checkouts_lost);
+    println!(
+        "sold out after {:?}; checkouts lost {:?}",
+        report.sold_out_after, chaos.checkouts_lost
+    );
     let confirms: Vec<(u64, u64)> =
         report.timeline.iter().filter(|t| t.1 > 0).map(|t| (t.0, t.1)).collect();
     println!("confirmations by second: {confirms:?}");

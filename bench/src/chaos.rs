@@ -514,9 +514,7 @@ impl Cluster {
             let mut db = PgConnection::connect(&format!("{}/postgres", self.postgres)).await?;
             // The name is the bench's own (digits after a fixed prefix), never input.
             let drop = format!("drop database if exists {} with (force)", self.db_name);
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut db)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut db).await?;
         }
         Ok(())
     }
