@@ -150,6 +150,8 @@ pub struct Report {
     /// Setup (concert, seats, accounts) and the time until every fan was in line.
     pub setup: Duration,
     pub gate: Duration,
+    /// With `--chaos`: the faults, readiness transitions and answers by status.
+    pub chaos: Option<crate::chaos::ChaosReport>,
 }
 
 impl Report {
@@ -209,33 +211,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
     let admin =
         crate::seat_map::admin_token_at(&client, base, &config.admin_email, &config.admin_password)
             .await?;
-    let now = chrono_now();
-    let concert: Value = client
-        .post(format!("{base}/api/concert"))
-        .bearer_auth(&admin)
-        .json(&json!({
-            "title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
-            "openTime": iso(now + 86_400), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400),
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let concert_id = concert["id"].as_i64().context("concert id")?;
-    let items: Vec<Value> = (0..config.seats)
-        .map(|i| json!({"concertId": concert_id, "section": ((b'A' + (i / 1000) as u8) as char).to_string(),
-            "row": (i % 1000 / 50 + 1).to_string(), "number": (i % 50 + 1).to_string(), "grade": "R", "price": 110_000}))
-        .collect();
-    for chunk in items.chunks(5_000) {
-        client
-            .post(format!("{base}/api/seat/batch"))
-            .bearer_auth(&admin)
-            .json(&chunk)
-            .send()
-            .await?
-            .error_for_status()?;
-    }
+    let (concert_id, now) = create_concert(&client, base, &admin, config.seats).await?;
 
     let run_id = now % 1_000_000;
     if config.accounts != Accounts::Signup {
@@ -295,14 +271,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
     // The sale opens now.
     *sale_start.lock().unwrap() = Some(Instant::now());
     let sale_start = Instant::now();
-    client
-        .put(format!("{base}/api/concert/{concert_id}"))
-        .bearer_auth(&admin)
-        .json(&json!({"title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
-            "openTime": iso(chrono_now() - 60), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400)}))
-        .send()
-        .await?
-        .error_for_status()?;
+    open_sale(&client, base, &admin, concert_id, now).await?;
 
     let peaks = Arc::new(Mutex::new(memory.clone()));
     let sampler = {
@@ -388,10 +357,71 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
         memory,
         setup,
         gate,
+        chaos: None,
     })
 }
 
-fn http_client() -> anyhow::Result<reqwest::Client> {
+/// Creates a concert behind the waiting room, opening tomorrow, with `seats` seats (in
+/// batches of 5,000); returns its id and the time it was made (its title's stamp).
+pub(crate) async fn create_concert(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    seats: usize,
+) -> anyhow::Result<(i64, i64)> {
+    let now = chrono_now();
+    let concert: Value = client
+        .post(format!("{base}/api/concert"))
+        .bearer_auth(admin)
+        .json(&json!({
+            "title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
+            "openTime": iso(now + 86_400), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400),
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let concert_id = concert["id"].as_i64().context("concert id")?;
+    let items: Vec<Value> = (0..seats)
+        .map(|i| json!({"concertId": concert_id, "section": ((b'A' + (i / 1000) as u8) as char).to_string(),
+            "row": (i % 1000 / 50 + 1).to_string(), "number": (i % 50 + 1).to_string(), "grade": "R", "price": 110_000}))
+        .collect();
+    for chunk in items.chunks(5_000) {
+        client
+            .post(format!("{base}/api/seat/batch"))
+            .bearer_auth(admin)
+            .json(&chunk)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+
+    Ok((concert_id, now))
+}
+
+/// Opens the sale of a concert made by [`create_concert`] at `now`: its open time is moved to
+/// a minute ago.
+pub(crate) async fn open_sale(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    concert_id: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    client
+        .put(format!("{base}/api/concert/{concert_id}"))
+        .bearer_auth(admin)
+        .json(&json!({"title": format!("Flash sale {now}"), "venue": "Bench Stadium", "queueEnabled": true,
+            "openTime": iso(chrono_now() - 60), "closeTime": iso(now + 2 * 86_400), "concertDate": iso(now + 3 * 86_400)}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    Ok(())
+}
+
+pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(256)
@@ -400,11 +430,15 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// The password every fixture account has.
-const FIXTURE_PASSWORD: &str = "flash-sale-pass";
+pub(crate) const FIXTURE_PASSWORD: &str = "flash-sale-pass";
 
 /// SETUP, outside the timed sale: `fans` users `fs{run}_{i}` inserted straight into Postgres,
 /// all with ONE Argon2 hash made once by the service's own hasher (its parameters).
-async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
+pub(crate) async fn fixture_users(
+    db: &mut PgConnection,
+    run_id: i64,
+    fans: usize,
+) -> anyhow::Result<()> {
     let hash = ticketing::services::passwords::hash(FIXTURE_PASSWORD.to_owned()).await?;
     for start in (0..fans).step_by(10_000) {
         let end = (start + 10_000).min(fans) as i64 - 1;
@@ -424,6 +458,42 @@ async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyho
     Ok(())
 }
 
+/// SETUP: the access tokens of fixture fans `range` of run `run_id`, minted with the
+/// service's JWT secret and token code (no login).
+pub(crate) async fn mint_tokens(
+    database_url: &str,
+    run_id: i64,
+    range: std::ops::Range<usize>,
+    jwt_secret: &str,
+) -> anyhow::Result<HashMap<usize, String>> {
+    let tokens = ticketing::services::tokens::Tokens::new(
+        &secrecy::SecretString::from(jwt_secret.to_owned()),
+        Duration::from_secs(3 * 3600),
+        Duration::from_secs(3 * 3600),
+    );
+    let mut db = PgConnection::connect(database_url).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select username, id from users where email like $1")
+            .bind(format!("fs{}\\_%@flash.local", run_id))
+            .fetch_all(&mut db)
+            .await?;
+    let prefix = format!("fs{}_", run_id);
+    let mut map = HashMap::new();
+    for (name, id) in rows {
+        let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok()) else {
+            continue;
+        };
+        if range.contains(&i) {
+            let principal = ticketing::services::tokens::Principal {
+                user_id: id,
+                role: ticketing::domain::user::Role::User,
+            };
+            map.insert(i, tokens.issue_access(principal)?);
+        }
+    }
+    Ok(map)
+}
+
 /// Spawns fans `spec.from..spec.to`; each counts in `joined` once in line (or failed before).
 async fn spawn_fans(
     spec: &WorkerSpec,
@@ -434,35 +504,9 @@ async fn spawn_fans(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
     // SETUP with FixtureTokens: the fixture mints each fan's token (no login).
     let minted: Option<Arc<HashMap<usize, String>>> = match &spec.accounts {
-        Accounts::FixtureTokens { jwt_secret } => {
-            let tokens = ticketing::services::tokens::Tokens::new(
-                &secrecy::SecretString::from(jwt_secret.clone()),
-                Duration::from_secs(3 * 3600),
-                Duration::from_secs(3 * 3600),
-            );
-            let mut db = PgConnection::connect(&spec.database_url).await?;
-            let rows: Vec<(String, i64)> =
-                sqlx::query_as("select username, id from users where email like $1")
-                    .bind(format!("fs{}\\_%@flash.local", spec.run_id))
-                    .fetch_all(&mut db)
-                    .await?;
-            let prefix = format!("fs{}_", spec.run_id);
-            let mut map = HashMap::new();
-            for (name, id) in rows {
-                let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok())
-                else {
-                    continue;
-                };
-                if (spec.from..spec.to).contains(&i) {
-                    let principal = ticketing::services::tokens::Principal {
-                        user_id: id,
-                        role: ticketing::domain::user::Role::User,
-                    };
-                    map.insert(i, tokens.issue_access(principal)?);
-                }
-            }
-            Some(Arc::new(map))
-        }
+        Accounts::FixtureTokens { jwt_secret } => Some(Arc::new(
+            mint_tokens(&spec.database_url, spec.run_id, spec.from..spec.to, jwt_secret).await?,
+        )),
         _ => None,
     };
     let signups = Arc::new(Semaphore::new(spec.signup_parallelism.max(1)));
@@ -643,13 +687,13 @@ pub async fn worker(spec: WorkerSpec) -> anyhow::Result<()> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     Pay,
     Decline,
     Abandon,
 }
 
-fn fate(i: usize, decline: f64, abandon: f64) -> Fate {
+pub(crate) fn fate(i: usize, decline: f64, abandon: f64) -> Fate {
     let x = (i as u64).wrapping_mul(2654435761) % 1000;
     let x = x as f64 / 1000.0;
     if x < decline {
@@ -932,7 +976,7 @@ pub async fn wait_for_admission(
     bail!("stream ended without an admission")
 }
 
-async fn confirmed(db: &mut PgConnection, concert: i64) -> anyhow::Result<(i64, i64)> {
+pub(crate) async fn confirmed(db: &mut PgConnection, concert: i64) -> anyhow::Result<(i64, i64)> {
     let reservations: i64 = sqlx::query_scalar(
         "select count(*) from reservation where concert_id = $1 and status = 'CONFIRMED'",
     )
@@ -1007,7 +1051,7 @@ pub async fn settle(
     }
 }
 
-async fn seat_statuses(
+pub(crate) async fn seat_statuses(
     client: &reqwest::Client,
     base: &str,
     concert: i64,
@@ -1025,7 +1069,7 @@ async fn seat_statuses(
     Ok(counts)
 }
 
-fn confirmation_mails(sink: &SmtpSink) -> Vec<String> {
+pub(crate) fn confirmation_mails(sink: &SmtpSink) -> Vec<String> {
     sink.messages()
         .into_iter()
         .filter(|m| m.contains("Subject: [ConcertMania] 예매가 확정되었습니다"))

@@ -2,11 +2,13 @@
 //! HTTP API only (the flash sale's audit alone reads the database).
 
 pub mod availability;
+pub mod chaos;
 pub mod flash_sale;
 pub mod floor;
 pub mod holds;
 pub mod holds_floor;
 pub mod live;
+pub mod proxy;
 pub mod queue_stream;
 pub mod report;
 pub mod seat_map;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ticketing_bench::{
-    Options, availability, flash_sale, floor, holds, holds_floor, report, seat_map, seat_stream,
-    smtp::SmtpSink, sse,
+    Options, availability, chaos, flash_sale, floor, holds, holds_floor, report, seat_map,
+    seat_stream, smtp::SmtpSink, sse,
 };
 
 /// The command line: one subcommand per scenario.
@@ -195,6 +195,17 @@ enum Scenario {
     /// check out and pay through the simulator (--decline and --abandon set the shares that
     /// decline or walk away); then the database is audited. Run the services with
     /// SMTP_URL=smtp://127.0.0.1:<--smtp-port>. Exit code 1 on any audit failure.
+    ///
+    /// --spawn N: the bench starts N instances of its own (--binary) on free ports, with the
+    /// flash-sale settings of docs/BENCHMARKS.md (DATABASE_MAX_CONNECTIONS=8; --instance-env
+    /// overrides), a database of its own, a private redis-server (port 18xxx) and TCP proxies
+    /// in front of Postgres, Redis and RabbitMQ; fans get fixture tokens (no Argon2).
+    ///
+    /// --chaos PLAN (with --spawn, issue 20): faults during the sale (see --chaos in --help).
+    /// Fans move to the next instance on a refused connection or a 503, the bench delivers the
+    /// provider's webhooks itself (to the next instance until one takes them), readiness is
+    /// polled (DOWN/UP transitions) and every answer counted; the audit adds: no 5xx but 503,
+    /// every 503 with Retry-After, every instance ready after the faults.
     #[command(verbatim_doc_comment)]
     FlashSale {
         /// Seats in the concert
@@ -239,6 +250,27 @@ enum Scenario {
         /// The instances' process ids, same order as --base-url, for their memory (VmRSS)
         #[arg(long, value_name = "PID", value_delimiter = ',')]
         server_pids: Vec<u32>,
+        /// Start N instances of the bench's own instead of --base-url (see above)
+        #[arg(long, value_name = "N")]
+        spawn: Option<usize>,
+        /// With --spawn: the ticketing binary
+        #[arg(long, value_name = "PATH", default_value = "target/release/ticketing")]
+        binary: std::path::PathBuf,
+        /// With --spawn: one more setting for every instance, over the bench's (repeatable)
+        #[arg(long = "instance-env", value_name = "KEY=VALUE")]
+        instance_env: Vec<String>,
+        /// With --spawn: RabbitMQ (guest/guest), behind the bench's proxy
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5672")]
+        amqp_addr: String,
+        /// With --spawn: where the instances' logs go [default: a new directory under /tmp]
+        #[arg(long, value_name = "DIR")]
+        logs: Option<std::path::PathBuf>,
+        /// With --spawn: keep the sale's database afterwards (it is dropped otherwise)
+        #[arg(long)]
+        keep_database: bool,
+        /// Faults during the sale, with --spawn: kill@10s:1,restart@20s:1,pg-down@30s+10s,...
+        #[arg(long, value_name = "PLAN", requires = "spawn", long_help = chaos::PLAN_HELP)]
+        chaos: Option<chaos::Plan>,
         #[command(flatten)]
         common: Common,
     },
@@ -442,6 +474,13 @@ async fn main() -> anyhow::Result<()> {
             fixture_tokens,
             jwt_secret,
             server_pids,
+            spawn,
+            binary,
+            instance_env,
+            amqp_addr,
+            logs,
+            keep_database,
+            chaos,
         } => {
             let map = if map == "refetch" {
                 flash_sale::MapMode::Refetch
@@ -458,9 +497,38 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 flash_sale::Accounts::Signup
             };
+            let spawn = match spawn {
+                Some(instances) => {
+                    let env = instance_env
+                        .iter()
+                        .map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                .with_context(|| format!("--instance-env {kv:?}: KEY=VALUE"))
+                        })
+                        .collect::<anyhow::Result<_>>()?;
+                    let logs = logs.unwrap_or_else(|| {
+                        std::env::temp_dir()
+                            .join(format!("ticketing-chaos-{}", report::chrono_now()))
+                    });
+                    let config = chaos::SpawnConfig {
+                        binary,
+                        instances,
+                        postgres: database_url.clone(),
+                        amqp_addr,
+                        env,
+                        logs,
+                    };
+                    if let Some(plan) = &chaos {
+                        plan.check(instances)?;
+                    }
+                    Some(Spawn { config, plan: chaos, keep_database })
+                }
+                None => None,
+            };
             run_flash_sale(
                 map,
-                SaleExtras { accounts, processes, server_pids },
+                SaleExtras { accounts, processes, server_pids, spawn },
                 Options {
                     seats,
                     fans,
@@ -484,6 +552,14 @@ struct SaleExtras {
     accounts: flash_sale::Accounts,
     processes: usize,
     server_pids: Vec<u32>,
+    spawn: Option<Spawn>,
+}
+
+/// `--spawn`: the instances the bench starts, and the faults it plays on them.
+struct Spawn {
+    config: chaos::SpawnConfig,
+    plan: Option<chaos::Plan>,
+    keep_database: bool,
 }
 
 async fn run_flash_sale(
@@ -491,8 +567,10 @@ async fn run_flash_sale(
     extras: SaleExtras,
     options: Options,
 ) -> anyhow::Result<()> {
-    let sink = SmtpSink::start_on(options.smtp_port).await.context("starting the mail sink")?;
-    let config = flash_sale::Config {
+    // Spawned instances send mail to a sink on a free port.
+    let smtp_port = if extras.spawn.is_some() { 0 } else { options.smtp_port };
+    let sink = SmtpSink::start_on(smtp_port).await.context("starting the mail sink")?;
+    let mut config = flash_sale::Config {
         base_urls: options.base_urls.clone(),
         database_url: options.database_url.clone(),
         admin_email: options.admin_email.clone(),
@@ -510,7 +588,36 @@ async fn run_flash_sale(
         server_pids: extras.server_pids,
     };
     let started = std::time::Instant::now();
-    let mut r = flash_sale::run(&config, &sink).await?;
+    let mut r = match extras.spawn {
+        None => flash_sale::run(&config, &sink).await?,
+        Some(spawn) => {
+            let cluster = chaos::Cluster::start(&spawn.config, &sink.url()).await?;
+            eprintln!(
+                "{} instances: {} (logs in {})",
+                spawn.config.instances,
+                cluster.base_urls().join(", "),
+                cluster.logs.display()
+            );
+            config.base_urls = cluster.base_urls();
+            config.database_url = cluster.database_url.clone();
+            config.server_pids = cluster.pids();
+            let secret = ticketing::config::dev_defaults::JWT_SECRET;
+            let result = match &spawn.plan {
+                Some(plan) => chaos::run(&config, plan, &cluster, &sink, secret).await,
+                None => {
+                    config.accounts =
+                        flash_sale::Accounts::FixtureTokens { jwt_secret: secret.into() };
+                    flash_sale::run(&config, &sink).await
+                }
+            };
+            let keep = spawn.keep_database || !result.as_ref().is_ok_and(|r| r.audit_passed());
+            if keep {
+                eprintln!("the sale's database is kept: {}", config.database_url);
+            }
+            cluster.shutdown(keep).await?;
+            result?
+        }
+    };
     println!(
         "flash sale ({map:?}): {} fans, {} seats, {} instance(s); {} reservations confirmed, {} seats sold; {} holds refused (409)",
         r.fans, r.seats, r.instances, r.confirmed_reservations, r.sold_seats, r.conflicts
@@ -543,6 +650,9 @@ async fn run_flash_sale(
         };
         println!("  pid {}: VmRSS {} at the gate, peak {}", m.pid, mb(m.at_gate_kb), mb(m.peak_kb));
     }
+    if let Some(c) = &r.chaos {
+        print_chaos(c);
+    }
     println!("audit:");
     for (check, ok, detail) in &r.audit {
         println!("  [{}] {check} ({detail})", if *ok { "ok" } else { "FAIL" });
@@ -573,6 +683,7 @@ async fn run_flash_sale(
             "memory": r.memory.iter().map(|m| serde_json::json!({"pid": m.pid, "at_gate_kb": m.at_gate_kb, "peak_kb": m.peak_kb})).collect::<Vec<_>>(),
             "timeline": r.timeline.iter().map(|(s, n, p50, p99)| serde_json::json!({"second": s, "confirmations": n, "hold_p50_ms": p50, "hold_p99_ms": p99})).collect::<Vec<_>>(),
             "audit": r.audit.iter().map(|(c, ok, d)| serde_json::json!({"check": c, "ok": ok, "detail": d})).collect::<Vec<_>>(),
+            "chaos": r.chaos,
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
     }
@@ -585,6 +696,35 @@ async fn run_flash_sale(
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The chaos part of the text report: the faults, the readiness transitions, the answers.
+fn print_chaos(c: &chaos::ChaosReport) {
+    println!("faults ({}):", c.plan);
+    for f in &c.faults {
+        let ended = f.ended.map(|e| format!(" until {e:.1} s")).unwrap_or_default();
+        println!("  {:>6.1} s{ended}: {} {}", f.began, f.fault, f.note);
+    }
+    println!("readiness transitions:");
+    for t in &c.transitions {
+        println!("  {:>6.1} s: instance {} {} -> {}", t.at, t.instance, t.from, t.to);
+    }
+    println!(
+        "answers: {} x 503 ({} without Retry-After), {} other 5xx {:?}; {} rejoins, {} readmissions",
+        c.unavailable_503,
+        c.unavailable_without_retry_after,
+        c.server_errors,
+        c.server_error_samples,
+        c.rejoins,
+        c.readmissions
+    );
+    for (what, n) in &c.answers {
+        println!("  {what}: {n}");
+    }
+    if !c.checkouts_lost.is_empty() {
+        println!("checkouts whose hold was gone (picked again): {:?}", c.checkouts_lost);
+    }
+    println!("instance logs: {}", c.logs);
 }
 
 #[cfg(test)]
@@ -613,6 +753,7 @@ mod tests {
             "availability --seats 50000 --readers 64 --seconds 10",
             "seat-stream --seats 50000 --watchers 10000 --holds 100 --interval-ms 200 --server-pid 4242",
             "flash-sale --fans 5000 --seats 2000 --map refetch",
+            "flash-sale --spawn 3 --binary target/release/ticketing --fans 2000 --seats 1000 --chaos kill@10s:1,restart@20s:1,pg-down@30s+10s,redis-restart@50s,amqp-down@60s+10s,smtp-refuse@70s+10s,delay@80s+10s:redis:200ms",
         ] {
             let argv = std::iter::once("ticketing-bench").chain(line.split_whitespace());
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -4,7 +4,7 @@
 //! | value | meaning | expiry |
 //! |---|---|---|
 //! | `h:{user}` | held by the user | `HOLD_TTL_SECS` |
-//! | `c:{user}:{hold expiry ms}` | the holder is checking out | one minute |
+//! | `c:{user}:{hold expiry ms}` | the holder is checking out | 35 s (`CLAIM_TTL_MS`) |
 //! | `r:{user}:{reservation}` | in the user's unpaid reservation | the reservation's expiry + grace |
 //! | `w:{entry}` | kept for a waitlist entry until its quantity is free | none |
 //! | `s` | sold | none |
@@ -59,7 +59,11 @@ use crate::error::AppResult;
 /// Milliseconds a seat in an unpaid reservation stays marked after the reservation's expiry,
 /// so the expiry sweeper (not the TTL) ends it.
 pub const RESERVATION_GRACE_MS: i64 = 60_000;
-const CLAIM_TTL_MS: i64 = 60_000;
+/// How long a checkout's claim on its seats lasts: 5 s beyond the longest a checkout can run
+/// (every request is cut at `router::REQUEST_TIMEOUT`, 30 s). A checkout whose instance died
+/// between its claim and its reservation gives the seats back to the sale that soon (it was a
+/// minute: the chaos benchmark saw seats out of a sale for that long after a SIGKILL).
+pub const CLAIM_TTL_MS: i64 = 35_000;
 /// Milliseconds a deleted concert's keys stay (its tombstone): long enough for every live
 /// stream to learn of the deletion, short enough that deleted concerts do not pile up.
 pub const GONE_TTL_MS: i64 = 3_600_000;

@@ -8,21 +8,23 @@ pub struct KeyRow {
 }
 
 /// Forgets the key if it is older than `ttl_secs`, or a claim left by a request that never
-/// finished.
+/// finished (unanswered for `abandoned_secs`).
 pub async fn forget_stale(
     conn: &mut PgConnection,
     user: i64,
     key: &str,
     ttl_secs: f64,
+    abandoned_secs: f64,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "delete from idempotency_keys
          where user_id = $1 and idempotency_key = $2
            and (created_at < now() - make_interval(secs => $3)
-                or (response_status is null and created_at < now() - interval '1 minute'))",
+                or (response_status is null and created_at < now() - make_interval(secs => $4)))",
         user,
         key,
         ttl_secs,
+        abandoned_secs,
     )
     .execute(conn)
     .await?;

@@ -17,6 +17,12 @@ use crate::{
 /// How long a duplicate waits for the first request's answer.
 const WAIT: Duration = Duration::from_secs(15);
 
+/// A key claimed this long ago and still unanswered was left by a request that died with its
+/// instance: 5 s beyond the longest a request can run (`router::REQUEST_TIMEOUT`, 30 s), the
+/// key is free again for the client's retry. (It was a minute: in the chaos benchmark a fan
+/// whose checkout went down with a SIGKILLed instance could not retry it for that long.)
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(35);
+
 /// What a request under a key should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
@@ -56,7 +62,8 @@ impl Idempotency {
             let mut conn = self.db.acquire().await?;
             // An interval of thousands of years overflows in the database.
             let ttl = self.ttl.as_secs_f64().min(100.0 * 365.0 * 86_400.0);
-            repo::forget_stale(&mut conn, user, key, ttl).await?;
+            let abandoned = ABANDONED_AFTER.as_secs_f64();
+            repo::forget_stale(&mut conn, user, key, ttl, abandoned).await?;
             // Concurrent new keys of one user may pass together: the cap can be exceeded by the
             // user's requests in flight, never more.
             if repo::find(&mut conn, user, key).await?.is_none()

@@ -1349,3 +1349,40 @@ async fn a_redis_cluster_master_killed_mid_sale_gives_clear_503s_and_the_sale_re
     assert_eq!(bought.len() as i64 + sold_before, seats as i64, "every seat sold once");
     audit(&app, concert, seats, &sink).await;
 }
+
+/// A checkout whose instance died after claiming the seats and before its reservation leaves
+/// the claim behind, which the other fans see as a hold. It lapses 5 s after the longest a
+/// checkout can run (the request timeout), not a minute later; then the seat is on sale again.
+#[tokio::test]
+async fn a_dead_checkouts_claim_lapses_soon_after_the_request_timeout() {
+    let app = spawn_app_with(&[]).await;
+    let (_, concert, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    assert_eq!(app.hold(&fan.token, seats[0]).await.status(), StatusCode::OK);
+    let user = app.user_id(&fan.email).await;
+    // The checkout's first step, and nothing after it: its instance died here.
+    let claimed = app.state.holds.claim(concert, user, &seats).await.unwrap();
+    assert_eq!(claimed, ticketing::clients::holds::ClaimOutcome::Claimed);
+    let mut conn = app.state.redis.conn().await.unwrap();
+    let left: i64 = deadpool_redis::redis::cmd("PTTL")
+        .arg(app.state.holds.seat_key(concert, seats[0]))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let timeout = ticketing::router::REQUEST_TIMEOUT.as_millis() as i64;
+    assert!(
+        left > timeout && left <= timeout + 5_000,
+        "the claim lasts {left} ms; a checkout is cut at {timeout} ms"
+    );
+    assert_eq!(app.seat_statuses(concert).await[&seats[0]], "HELD", "claimed until then");
+    // When it lapses (Redis drops the key), the seat is free to anyone.
+    let _: () = deadpool_redis::redis::cmd("PEXPIRE")
+        .arg(app.state.holds.seat_key(concert, seats[0]))
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let other = app.signup().await;
+    assert_eq!(app.hold(&other.token, seats[0]).await.status(), StatusCode::OK, "on sale again");
+}

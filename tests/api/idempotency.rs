@@ -207,3 +207,31 @@ async fn a_hold_without_a_key_stores_nothing_and_one_with_a_key_replays() {
     error_body(bad, StatusCode::UNAUTHORIZED, "INVALID_TOKEN").await;
     assert_eq!(count(&app, "idempotency_keys").await, 1);
 }
+
+/// A key whose request died with its instance (claimed, never answered) is free for the
+/// client's retry soon after the longest a request can run, not a minute later.
+#[tokio::test]
+async fn a_key_left_by_a_request_that_died_is_free_again_after_the_request_timeout() {
+    let app = spawn_app().await;
+    let (_, _, seats) = app.concert_on_sale(1).await;
+    let fan = app.signup().await;
+    let user = app.user_id(&fan.email).await;
+    app.hold(&fan.token, seats[0]).await;
+    let abandoned = ticketing::services::idempotency::ABANDONED_AFTER;
+    let timeout = ticketing::router::REQUEST_TIMEOUT;
+    assert!(abandoned > timeout && abandoned <= timeout + std::time::Duration::from_secs(5));
+    // The claim of a checkout whose instance was killed just after the request timeout ago.
+    let age = (abandoned + std::time::Duration::from_secs(1)).as_secs_f64();
+    sqlx::query(
+        "insert into idempotency_keys (user_id, idempotency_key, request_hash, created_at)
+         values ($1, 'died', '\\x00', now() - make_interval(secs => $2))",
+    )
+    .bind(user)
+    .bind(age)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let body = json!({"seatIds": seats, "paymentMethod": "CREDIT_CARD"});
+    let res = post_with_key(&app, "/api/payment", &fan.token, "died", &body).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+}
