@@ -855,11 +855,15 @@ async fn fan(
         Fate::Pay => "approve",
     };
     let t = Instant::now();
-    client
-        .post(format!("{base}/simulator/pg/checkout/{tx}/{action}"))
-        .send()
-        .await?
-        .error_for_status()?;
+    retrying_503(shared, || async {
+        client
+            .post(format!("{base}/simulator/pg/checkout/{tx}/{action}"))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    })
+    .await?;
     // Wait for the provider's webhook to land.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -917,6 +921,30 @@ enum Checkout {
     Started(Value),
     /// 409 with this code: a seat of the checkout is not the fan's to buy (any more).
     Refused(String),
+}
+
+/// Runs `request` again, 2 s later, while it fails with a 503 (the error `error_for_status`
+/// makes of one), up to [`TRIES_ON_503`] tries.
+async fn retrying_503<T, F, Fut>(shared: &Shared, mut request: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match request().await {
+            Err(e)
+                if tries < TRIES_ON_503
+                    && e.downcast_ref::<reqwest::Error>().and_then(reqwest::Error::status)
+                        == Some(reqwest::StatusCode::SERVICE_UNAVAILABLE) =>
+            {
+                shared.retried_503.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The pause a 503 asks for (`Retry-After`, seconds), 2 s when it names none.
@@ -1067,7 +1095,10 @@ impl Fan<'_> {
     async fn hold_by_stream(&self, rng: &mut u64) -> anyhow::Result<Option<Vec<i64>>> {
         let want = (next(rng) % 4 + 1) as usize;
         let t = Instant::now();
-        let layout = Arc::new(Layout::fetch(self.client, self.base, self.concert).await?);
+        let layout = Arc::new(
+            retrying_503(self.shared, || Layout::fetch(self.client, self.base, self.concert))
+                .await?,
+        );
         self.shared.record("layout", t.elapsed());
         let t = Instant::now();
         let addr = self.base.strip_prefix("http://").context("http:// base URL")?;
