@@ -59,6 +59,7 @@ async fn a_flash_sale_through_a_sigkill_and_postgres_away_sells_out_with_a_clean
         accounts: flash_sale::Accounts::Signup,
         processes: 1,
         server_pids: vec![],
+        redis_url: None,
     };
     let secret = ticketing::config::dev_defaults::JWT_SECRET;
     let started = std::time::Instant::now();

@@ -46,6 +46,7 @@ async fn a_flash_sale_over_two_instances_sells_out_with_a_clean_audit() {
         accounts: flash_sale::Accounts::Signup,
         processes: 1,
         server_pids: vec![],
+        redis_url: None,
     };
     let report = flash_sale::run(&config, &sink).await.expect("the flash sale ran");
     for (check, ok, detail) in &report.audit {

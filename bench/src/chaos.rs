@@ -1221,7 +1221,8 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    flash_sale::settle(&mut db, &client, &base, concert, sink, config.settle_timeout).await;
+    let settled =
+        flash_sale::settle(&mut db, &client, &base, concert, sink, config.settle_timeout).await;
     let mut audit =
         flash_sale::audit(&mut db, &client, &base, concert, config.seats as i64, sink, &failures)
             .await?;
@@ -1282,6 +1283,11 @@ pub async fn run(
         setup,
         gate,
         chaos: Some(chaos),
+        settled,
+        retried_503: 0,
+        checkout_refusals: Default::default(),
+        pg: None,
+        redis_calls: Vec::new(),
     })
 }
 

@@ -247,7 +247,8 @@ enum Scenario {
         /// The services' JWT_SECRET, for --fixture-tokens (default: the dev profile's)
         #[arg(long, env = "JWT_SECRET", value_name = "S", hide_env_values = true)]
         jwt_secret: Option<String>,
-        /// The instances' process ids, same order as --base-url, for their memory (VmRSS)
+        /// The instances' process ids, same order as --base-url, for their memory (VmRSS) and
+        /// CPU time (/proc/<pid>/stat)
         #[arg(long, value_name = "PID", value_delimiter = ',')]
         server_pids: Vec<u32>,
         /// Start N instances of the bench's own instead of --base-url (see above)
@@ -271,6 +272,14 @@ enum Scenario {
         /// Faults during the sale, with --spawn: kill@10s:1,restart@20s:1,pg-down@30s+10s,...
         #[arg(long, value_name = "PLAN", requires = "spawn", long_help = chaos::PLAN_HELP)]
         chaos: Option<chaos::Plan>,
+        /// The services' Redis, for its calls per command over the sale (INFO commandstats);
+        /// only meaningful on a Redis of the sale's own
+        #[arg(long, value_name = "URL")]
+        stats_redis_url: Option<String>,
+        /// How long to wait, at most, for expiries, the outbox and the email queues to drain
+        /// before the audit
+        #[arg(long, value_name = "S", default_value_t = 300)]
+        settle_timeout_secs: u64,
         #[command(flatten)]
         common: Common,
     },
@@ -481,6 +490,8 @@ async fn main() -> anyhow::Result<()> {
             logs,
             keep_database,
             chaos,
+            stats_redis_url,
+            settle_timeout_secs,
         } => {
             let map = if map == "refetch" {
                 flash_sale::MapMode::Refetch
@@ -528,7 +539,14 @@ async fn main() -> anyhow::Result<()> {
             };
             run_flash_sale(
                 map,
-                SaleExtras { accounts, processes, server_pids, spawn },
+                SaleExtras {
+                    accounts,
+                    processes,
+                    server_pids,
+                    spawn,
+                    redis_url: stats_redis_url,
+                    settle_timeout: Duration::from_secs(settle_timeout_secs),
+                },
                 Options {
                     seats,
                     fans,
@@ -553,6 +571,8 @@ struct SaleExtras {
     processes: usize,
     server_pids: Vec<u32>,
     spawn: Option<Spawn>,
+    redis_url: Option<String>,
+    settle_timeout: Duration,
 }
 
 /// `--spawn`: the instances the bench starts, and the faults it plays on them.
@@ -580,12 +600,13 @@ async fn run_flash_sale(
         decline_ratio: options.decline_ratio,
         abandon_ratio: options.abandon_ratio,
         signup_parallelism: 16,
-        settle_timeout: Duration::from_secs(120),
+        settle_timeout: extras.settle_timeout,
         progress: true,
         map,
         accounts: extras.accounts,
         processes: extras.processes,
         server_pids: extras.server_pids,
+        redis_url: extras.redis_url,
     };
     let started = std::time::Instant::now();
     let mut r = match extras.spawn {
@@ -648,7 +669,37 @@ async fn run_flash_sale(
         let mb = |kb: Option<u64>| {
             kb.map_or("?".to_owned(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
         };
-        println!("  pid {}: VmRSS {} at the gate, peak {}", m.pid, mb(m.at_gate_kb), mb(m.peak_kb));
+        let cpu = match (m.cpu_at_gate_ticks, m.cpu_at_end_ticks) {
+            (Some(a), Some(b)) => format!("{:.1} s", (b - a) as f64 / 100.0),
+            _ => "?".to_owned(),
+        };
+        println!(
+            "  pid {}: VmRSS {} at the gate, peak {}; CPU {cpu} during the sale",
+            m.pid,
+            mb(m.at_gate_kb),
+            mb(m.peak_kb)
+        );
+    }
+    println!(
+        "settle: {} after {:.1}s{}",
+        if r.settled.settled { "everything settled" } else { "TIMED OUT" },
+        r.settled.after.as_secs_f64(),
+        if r.settled.settled { String::new() } else { format!(" ({})", r.settled.pending) }
+    );
+    println!(
+        "503s tried again: {}; checkouts refused and picked again: {:?}",
+        r.retried_503, r.checkout_refusals
+    );
+    if let Some(pg) = &r.pg {
+        println!(
+            "postgres, gate → settled: {} commits, {} rows inserted, {} updated, {} deleted",
+            pg.xact_commit, pg.tup_inserted, pg.tup_updated, pg.tup_deleted
+        );
+    }
+    if !r.redis_calls.is_empty() {
+        let top: Vec<String> =
+            r.redis_calls.iter().take(12).map(|(c, n, us)| format!("{c} {n} ({us} µs)")).collect();
+        println!("redis calls, gate → last fan done: {}", top.join(", "));
     }
     if let Some(c) = &r.chaos {
         print_chaos(c);
@@ -680,7 +731,11 @@ async fn run_flash_sale(
             "steps": steps,
             "setup_s": r.setup.as_secs_f64(), "gate_s": r.gate.as_secs_f64(), "sale_s": r.duration.as_secs_f64(),
             "streams_per_instance": r.streams_per_instance.iter().map(|(u, n)| serde_json::json!({"url": u, "fans": n})).collect::<Vec<_>>(),
-            "memory": r.memory.iter().map(|m| serde_json::json!({"pid": m.pid, "at_gate_kb": m.at_gate_kb, "peak_kb": m.peak_kb})).collect::<Vec<_>>(),
+            "memory": r.memory.iter().map(|m| serde_json::json!({"pid": m.pid, "at_gate_kb": m.at_gate_kb, "peak_kb": m.peak_kb, "cpu_at_gate_ticks": m.cpu_at_gate_ticks, "cpu_at_end_ticks": m.cpu_at_end_ticks})).collect::<Vec<_>>(),
+            "settled": {"ok": r.settled.settled, "after_s": r.settled.after.as_secs_f64(), "pending": r.settled.pending},
+            "retried_503": r.retried_503, "checkout_refusals": r.checkout_refusals,
+            "pg": r.pg.map(|pg| serde_json::json!({"xact_commit": pg.xact_commit, "tup_inserted": pg.tup_inserted, "tup_updated": pg.tup_updated, "tup_deleted": pg.tup_deleted})),
+            "redis_calls": r.redis_calls.iter().map(|(c, n, us)| serde_json::json!({"command": c, "calls": n, "usec": us})).collect::<Vec<_>>(),
             "timeline": r.timeline.iter().map(|(s, n, p50, p99)| serde_json::json!({"second": s, "confirmations": n, "hold_p50_ms": p50, "hold_p99_ms": p99})).collect::<Vec<_>>(),
             "audit": r.audit.iter().map(|(c, ok, d)| serde_json::json!({"check": c, "ok": ok, "detail": d})).collect::<Vec<_>>(),
             "chaos": r.chaos,

@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -19,6 +19,7 @@ pub struct SmtpSink {
     pub port: u16,
     messages: Arc<Mutex<Vec<String>>>,
     failing: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
@@ -32,13 +33,25 @@ impl SmtpSink {
         let port = listener.local_addr()?.port();
         let messages: Arc<Mutex<Vec<String>>> = Arc::default();
         let failing: Arc<AtomicBool> = Arc::default();
-        let (m, f) = (messages.clone(), failing.clone());
+        let refused: Arc<AtomicUsize> = Arc::default();
+        let state = Session {
+            messages: messages.clone(),
+            failing: failing.clone(),
+            refused: refused.clone(),
+        };
         tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(session(socket, m.clone(), f.clone()));
+            loop {
+                match listener.accept().await {
+                    Ok((socket, _)) => {
+                        tokio::spawn(session(socket, state.clone()));
+                    }
+                    // Out of descriptors for a moment (a loaded bench process): keep listening,
+                    // the sender retries.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
             }
         });
-        Ok(SmtpSink { port, messages, failing })
+        Ok(SmtpSink { port, messages, failing, refused })
     }
 
     pub fn url(&self) -> String {
@@ -47,6 +60,11 @@ impl SmtpSink {
 
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// How many messages were refused (answered 451 while failing).
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// How many messages arrived.
@@ -77,7 +95,16 @@ impl SmtpSink {
     }
 }
 
-async fn session(socket: TcpStream, messages: Arc<Mutex<Vec<String>>>, failing: Arc<AtomicBool>) {
+/// What the sessions share.
+#[derive(Clone)]
+struct Session {
+    messages: Arc<Mutex<Vec<String>>>,
+    failing: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+}
+
+async fn session(socket: TcpStream, state: Session) {
+    let Session { messages, failing, refused } = state;
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
     if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
@@ -88,7 +115,10 @@ async fn session(socket: TcpStream, messages: Arc<Mutex<Vec<String>>>, failing: 
         let reply: &[u8] = match verb.as_str() {
             "EHLO" => b"250-sink\r\n250-8BITMIME\r\n250 OK\r\n",
             "HELO" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-            "MAIL" if failing.load(Ordering::SeqCst) => b"451 4.3.0 try again later\r\n",
+            "MAIL" if failing.load(Ordering::SeqCst) => {
+                refused.fetch_add(1, Ordering::SeqCst);
+                b"451 4.3.0 try again later\r\n"
+            }
             "MAIL" => b"250 OK\r\n",
             "DATA" => {
                 if write.write_all(b"354 go ahead\r\n").await.is_err() {

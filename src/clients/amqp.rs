@@ -10,7 +10,8 @@ use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use lapin::{
-    BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind,
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer,
+    ExchangeKind,
     message::Delivery,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
@@ -155,7 +156,8 @@ async fn publish_confirmed(
             .basic_publish(
                 ShortString::from(topology.exchange.as_str()),
                 ShortString::from(topology.routing_key),
-                BasicPublishOptions::default(),
+                // An unroutable message comes back: its row stays unpublished.
+                BasicPublishOptions { mandatory: true, ..Default::default() },
                 &message.body,
                 properties,
             )
@@ -165,8 +167,10 @@ async fn publish_confirmed(
     let mut results = Vec::with_capacity(pending.len());
     for confirm in pending {
         results.push(match confirm {
-            Ok(confirm) => confirm.await.map_err(|e| e.to_string()).and_then(|c| {
-                if c.is_ack() { Ok(()) } else { Err("the broker refused the message".to_owned()) }
+            Ok(confirm) => confirm.await.map_err(|e| e.to_string()).and_then(|c| match c {
+                Confirmation::Ack(None) => Ok(()),
+                Confirmation::Ack(Some(_)) => Err("no queue took the message".to_owned()),
+                _ => Err("the broker refused the message".to_owned()),
             }),
             Err(e) => Err(e.to_string()),
         });
@@ -178,6 +182,9 @@ async fn publish_confirmed(
 /// Messages of the email queue, as they arrive.
 pub struct EmailConsumer {
     consumer: Consumer,
+    /// The channel the messages arrive on (and are acknowledged on).
+    channel: Channel,
+    /// The channel retries and burials are published on, with confirms.
     publisher: Channel,
     topology: Topology,
 }
@@ -196,7 +203,16 @@ impl EmailConsumer {
                 FieldTable::default(),
             )
             .await?;
-        Ok(EmailConsumer { consumer, publisher, topology })
+        Ok(EmailConsumer { consumer, channel, publisher, topology })
+    }
+
+    /// Closes both channels: the broker takes back every message delivered here and not yet
+    /// settled, and redelivers it to the next consumer. A message whose settlement failed is
+    /// otherwise stranded: the publisher channel may be gone while the channel it arrived on
+    /// lives on, holding it unacknowledged for as long as the connection lasts.
+    pub async fn close(self) {
+        let _ = self.publisher.close(200, "consumer restarting".into()).await;
+        let _ = self.channel.close(200, "consumer restarting".into()).await;
     }
 
     /// The next message; an error when the consumer or its connection failed.
@@ -289,16 +305,25 @@ impl EmailDelivery {
         if let Some(expiration) = expiration {
             properties = properties.with_expiration(expiration);
         }
-        self.publisher
+        // Mandatory: a copy that no queue took comes back instead of vanishing, and the
+        // original is then not acknowledged.
+        let confirm = self
+            .publisher
             .basic_publish(
                 ShortString::from(exchange),
                 ShortString::from(routing_key),
-                BasicPublishOptions::default(),
+                BasicPublishOptions { mandatory: true, ..Default::default() },
                 &self.delivery.data,
                 properties.with_delivery_mode(2),
             )
             .await?
             .await?;
+        match confirm {
+            Confirmation::Ack(None) => {}
+            Confirmation::Ack(Some(_)) => anyhow::bail!("no queue took the copy ({exchange:?})"),
+            Confirmation::Nack(_) => anyhow::bail!("the broker refused the copy"),
+            Confirmation::NotRequested => anyhow::bail!("the copy was not confirmed"),
+        }
         self.delivery.acker.ack(BasicAckOptions::default()).await?;
         Ok(())
     }

@@ -88,20 +88,37 @@ impl Emails {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!("email consumer started");
-        loop {
+        // Cancelled when a message could not be settled.
+        let unsettled = CancellationToken::new();
+        let outcome = loop {
             let delivery = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                d = consumer.next() => d?,
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = unsettled.cancelled() => {
+                    break Err(anyhow::anyhow!("a message could not be settled"));
+                }
+                d = consumer.next() => match d {
+                    Ok(d) => d,
+                    Err(e) => break Err(e),
+                },
             };
-            let emails = self.clone();
+            let (emails, unsettled) = (self.clone(), unsettled.clone());
             tokio::spawn(async move {
                 if let Err(e) = emails.handle(delivery).await {
-                    // The broker refused the settlement: its channel is gone, and the broker
-                    // redelivers the message to the next consumer.
-                    tracing::warn!(error = format!("{e:#}"), "email message not settled");
+                    // Its channel may live on (only the publisher channel failed, or the
+                    // broker refused the copy): the consumer starts again on new channels, and
+                    // closing these gives the message back to the queue.
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "email message not settled; consuming again"
+                    );
+                    unsettled.cancel();
                 }
             });
+        };
+        if outcome.is_err() {
+            consumer.close().await;
         }
+        outcome
     }
 
     /// Renders and sends one message, records its id, then acknowledges it. A message already

@@ -171,9 +171,25 @@ impl Payments {
             &event.payload,
         )
         .await?;
+        // Read now, on the connection in hand: after the commit, Redis must hear about the
+        // seats, and a pool with no connection to spare then would leave them shown RESERVED
+        // (free to hold once their keys lapse, and refused at checkout).
+        let ends = matches!(
+            outcome,
+            WebhookOutcome::Confirmed | WebhookOutcome::Failed | WebhookOutcome::LateRefunded
+        );
+        let seats: Vec<i64> = if ends {
+            reservations::seat_ids(&mut tx, &[payment.reservation_id])
+                .await?
+                .into_iter()
+                .map(|s| s.seat_id)
+                .collect()
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         metrics::counter!("ticketing_webhooks_total", "outcome" => outcome.as_str()).increment(1);
-        self.after_commit(&payment, outcome).await;
+        self.after_commit(&payment, outcome, &seats).await;
         if outcome == WebhookOutcome::AmountMismatch {
             return Err(ErrorCode::AMOUNT_MISMATCH.into());
         }
@@ -200,7 +216,7 @@ async fn owe_email(conn: &mut sqlx::PgConnection, kind: &str, p: &LockedPayment)
 
 impl Payments {
     /// Redis and the provider, once the database has decided.
-    async fn after_commit(&self, p: &LockedPayment, outcome: WebhookOutcome) {
+    async fn after_commit(&self, p: &LockedPayment, outcome: WebhookOutcome, seats: &[i64]) {
         let end = match outcome {
             WebhookOutcome::Confirmed => Some(ReservationEnd::Confirmed),
             WebhookOutcome::Failed => Some(ReservationEnd::Expired),
@@ -212,18 +228,11 @@ impl Payments {
             _ => None,
         };
         if let Some(end) = end {
-            let result = async {
-                let mut conn = self.db.acquire().await?;
-                let seats: Vec<i64> = reservations::seat_ids(&mut conn, &[p.reservation_id])
-                    .await?
-                    .into_iter()
-                    .map(|s| s.seat_id)
-                    .collect();
-                self.holds
-                    .end_reservation(p.concert_id, p.user_id, p.reservation_id, &seats, end)
-                    .await
-            };
-            if let Err(e) = result.await {
+            let result = self
+                .holds
+                .end_reservation(p.concert_id, p.user_id, p.reservation_id, seats, end)
+                .await;
+            if let Err(e) = result {
                 // The seats' keys lapse by themselves; the database already decided.
                 tracing::warn!(error = %e, "could not update seats in Redis");
             }

@@ -310,3 +310,34 @@ async fn start_up_fails_naming_the_classic_queue_left_by_an_earlier_version() {
     redeclare(&conn, &queue, args).await.expect("now a quorum queue");
     let _ = conn.close(200, "done".into()).await;
 }
+
+#[tokio::test]
+async fn a_retry_that_no_queue_takes_leaves_the_message_to_be_sent_later_not_lost() {
+    // The first send fails, and its retry copy finds no retry queue (the broker takes an
+    // unroutable copy and confirms it): the original must not be acknowledged, or the email
+    // is gone. The consumer starts again and the message comes back.
+    let sink = SmtpSink::start().await;
+    sink.set_failing(true);
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("EMAIL_RETRY_BASE_MS", "100")]).await;
+    let connected = app.state.broker.wait_connected(Duration::from_secs(30)).await;
+    assert_eq!(connected, Ok(true));
+    let t = app.state.broker.topology();
+    let conn = connect().await;
+    let channel = conn.create_channel().await.unwrap();
+    channel.queue_delete(t.retry_queue.as_str().into(), Default::default()).await.unwrap();
+
+    let fan = app.signup().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.refused() == 0 {
+        assert!(Instant::now() < deadline, "the welcome email was tried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The retry queue is back (as an operator would declare it) and the mail server too.
+    t.declare(&channel).await.unwrap();
+    sink.set_failing(false);
+    let welcome =
+        sink.wait_for(1, |m| m.contains(&fan.email) && m.contains("가입을 환영합니다")).await;
+    assert_eq!(welcome.len(), 1, "sent once");
+    assert_eq!(app.queue_depth(&t.dead_queue).await, 0, "not dead-lettered");
+    let _ = conn.close(200, "done".into()).await;
+}
