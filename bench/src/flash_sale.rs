@@ -404,7 +404,7 @@ const FIXTURE_PASSWORD: &str = "flash-sale-pass";
 
 /// SETUP, outside the timed sale: `fans` users `fs{run}_{i}` inserted straight into Postgres,
 /// all with ONE Argon2 hash made once by the service's own hasher (its parameters).
-async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
+pub async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
     let hash = ticketing::services::passwords::hash(FIXTURE_PASSWORD.to_owned()).await?;
     for start in (0..fans).step_by(10_000) {
         let end = (start + 10_000).min(fans) as i64 - 1;
@@ -424,6 +424,43 @@ async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyho
     Ok(())
 }
 
+/// SETUP: the access tokens of fixture users `fs{run}_{i}` for `i` in `fans`, minted with the
+/// service's JWT secret and token code (no login, no Argon2), valid for `ttl`.
+pub async fn fixture_tokens(
+    database_url: &str,
+    run_id: i64,
+    fans: std::ops::Range<usize>,
+    jwt_secret: &str,
+    ttl: Duration,
+) -> anyhow::Result<HashMap<usize, String>> {
+    let tokens = ticketing::services::tokens::Tokens::new(
+        &secrecy::SecretString::from(jwt_secret.to_owned()),
+        ttl,
+        ttl,
+    );
+    let mut db = PgConnection::connect(database_url).await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select username, id from users where email like $1")
+            .bind(format!("fs{run_id}\\_%@flash.local"))
+            .fetch_all(&mut db)
+            .await?;
+    let prefix = format!("fs{run_id}_");
+    let mut map = HashMap::new();
+    for (name, id) in rows {
+        let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok()) else {
+            continue;
+        };
+        if fans.contains(&i) {
+            let principal = ticketing::services::tokens::Principal {
+                user_id: id,
+                role: ticketing::domain::user::Role::User,
+            };
+            map.insert(i, tokens.issue_access(principal)?);
+        }
+    }
+    Ok(map)
+}
+
 /// Spawns fans `spec.from..spec.to`; each counts in `joined` once in line (or failed before).
 async fn spawn_fans(
     spec: &WorkerSpec,
@@ -434,35 +471,16 @@ async fn spawn_fans(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> {
     // SETUP with FixtureTokens: the fixture mints each fan's token (no login).
     let minted: Option<Arc<HashMap<usize, String>>> = match &spec.accounts {
-        Accounts::FixtureTokens { jwt_secret } => {
-            let tokens = ticketing::services::tokens::Tokens::new(
-                &secrecy::SecretString::from(jwt_secret.clone()),
+        Accounts::FixtureTokens { jwt_secret } => Some(Arc::new(
+            fixture_tokens(
+                &spec.database_url,
+                spec.run_id,
+                spec.from..spec.to,
+                jwt_secret,
                 Duration::from_secs(3 * 3600),
-                Duration::from_secs(3 * 3600),
-            );
-            let mut db = PgConnection::connect(&spec.database_url).await?;
-            let rows: Vec<(String, i64)> =
-                sqlx::query_as("select username, id from users where email like $1")
-                    .bind(format!("fs{}\\_%@flash.local", spec.run_id))
-                    .fetch_all(&mut db)
-                    .await?;
-            let prefix = format!("fs{}_", spec.run_id);
-            let mut map = HashMap::new();
-            for (name, id) in rows {
-                let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok())
-                else {
-                    continue;
-                };
-                if (spec.from..spec.to).contains(&i) {
-                    let principal = ticketing::services::tokens::Principal {
-                        user_id: id,
-                        role: ticketing::domain::user::Role::User,
-                    };
-                    map.insert(i, tokens.issue_access(principal)?);
-                }
-            }
-            Some(Arc::new(map))
-        }
+            )
+            .await?,
+        )),
         _ => None,
     };
     let signups = Arc::new(Semaphore::new(spec.signup_parallelism.max(1)));
