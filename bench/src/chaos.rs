@@ -1111,8 +1111,14 @@ pub async fn run(
     let run_id = now % 1_000_000;
     let mut db = PgConnection::connect(&config.database_url).await?;
     flash_sale::fixture_users(&mut db, run_id, config.fans).await?;
-    let tokens =
-        flash_sale::mint_tokens(&config.database_url, run_id, 0..config.fans, jwt_secret).await?;
+    let tokens = flash_sale::fixture_tokens(
+        &config.database_url,
+        run_id,
+        0..config.fans,
+        jwt_secret,
+        Duration::from_secs(3 * 3600),
+    )
+    .await?;
     let setup = setup_started.elapsed();
 
     // Every fan joins the line and opens its stream before the sale opens.

@@ -569,11 +569,7 @@ pub(crate) const FIXTURE_PASSWORD: &str = "flash-sale-pass";
 
 /// SETUP, outside the timed sale: `fans` users `fs{run}_{i}` inserted straight into Postgres,
 /// all with ONE Argon2 hash made once by the service's own hasher (its parameters).
-pub(crate) async fn fixture_users(
-    db: &mut PgConnection,
-    run_id: i64,
-    fans: usize,
-) -> anyhow::Result<()> {
+pub async fn fixture_users(db: &mut PgConnection, run_id: i64, fans: usize) -> anyhow::Result<()> {
     let hash = ticketing::services::passwords::hash(FIXTURE_PASSWORD.to_owned()).await?;
     for start in (0..fans).step_by(10_000) {
         let end = (start + 10_000).min(fans) as i64 - 1;
@@ -593,32 +589,33 @@ pub(crate) async fn fixture_users(
     Ok(())
 }
 
-/// SETUP: the access tokens of fixture fans `range` of run `run_id`, minted with the
-/// service's JWT secret and token code (no login).
-pub(crate) async fn mint_tokens(
+/// SETUP: the access tokens of fixture users `fs{run}_{i}` for `i` in `fans`, minted with the
+/// service's JWT secret and token code (no login, no Argon2), valid for `ttl`.
+pub async fn fixture_tokens(
     database_url: &str,
     run_id: i64,
-    range: std::ops::Range<usize>,
+    fans: std::ops::Range<usize>,
     jwt_secret: &str,
+    ttl: Duration,
 ) -> anyhow::Result<HashMap<usize, String>> {
     let tokens = ticketing::services::tokens::Tokens::new(
         &secrecy::SecretString::from(jwt_secret.to_owned()),
-        Duration::from_secs(3 * 3600),
-        Duration::from_secs(3 * 3600),
+        ttl,
+        ttl,
     );
     let mut db = PgConnection::connect(database_url).await?;
     let rows: Vec<(String, i64)> =
         sqlx::query_as("select username, id from users where email like $1")
-            .bind(format!("fs{}\\_%@flash.local", run_id))
+            .bind(format!("fs{run_id}\\_%@flash.local"))
             .fetch_all(&mut db)
             .await?;
-    let prefix = format!("fs{}_", run_id);
+    let prefix = format!("fs{run_id}_");
     let mut map = HashMap::new();
     for (name, id) in rows {
         let Some(i) = name.strip_prefix(&prefix).and_then(|i| i.parse::<usize>().ok()) else {
             continue;
         };
-        if range.contains(&i) {
+        if fans.contains(&i) {
             let principal = ticketing::services::tokens::Principal {
                 user_id: id,
                 role: ticketing::domain::user::Role::User,
@@ -640,7 +637,14 @@ async fn spawn_fans(
     // SETUP with FixtureTokens: the fixture mints each fan's token (no login).
     let minted: Option<Arc<HashMap<usize, String>>> = match &spec.accounts {
         Accounts::FixtureTokens { jwt_secret } => Some(Arc::new(
-            mint_tokens(&spec.database_url, spec.run_id, spec.from..spec.to, jwt_secret).await?,
+            fixture_tokens(
+                &spec.database_url,
+                spec.run_id,
+                spec.from..spec.to,
+                jwt_secret,
+                Duration::from_secs(3 * 3600),
+            )
+            .await?,
         )),
         _ => None,
     };

@@ -14,6 +14,7 @@ pub mod report;
 pub mod seat_map;
 pub mod seat_stream;
 pub mod smtp;
+pub mod soak;
 pub mod sse;
 
 use std::time::Duration;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ticketing_bench::{
     Options, availability, chaos, flash_sale, floor, holds, holds_floor, report, seat_map,
-    seat_stream, smtp::SmtpSink, sse,
+    seat_stream, smtp::SmtpSink, soak, sse,
 };
 
 /// The command line: one subcommand per scenario.
@@ -280,6 +280,90 @@ enum Scenario {
         /// before the audit
         #[arg(long, value_name = "S", default_value_t = 300)]
         settle_timeout_secs: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Mixed traffic at a steady rate for a long time: memory, descriptors, pool, Redis, errors
+    ///
+    /// Creates a concert on sale behind the waiting room (--seats seats) and --fans fixture fans
+    /// (inserted into --database-url, tokens minted with --jwt-secret), then starts --rate visits
+    /// a second for --minutes (or --seconds), taking turns over every --base-url. A visit
+    /// browses (concert list, concert, seat map), then: watches the availability stream for its
+    /// snapshot; or joins the waiting room, follows its stream until admitted, opens the
+    /// availability stream, holds 1-2 free seats and releases them, lets the hold expire,
+    /// checks out and walks away, checks out and declines at the simulator, or checks out, pays
+    /// and cancels; then leaves the line. Every --sample-secs it samples, per instance, VmRSS
+    /// and open descriptors (/proc, with --server-pids) and db_pool_connections (its /metrics,
+    /// or --metrics-url), and Redis used_memory and the keys under --redis-prefix; errors
+    /// (statuses a step does not expect, 5xx, transport errors) are counted per interval.
+    /// Exit code 1 on any error, or when RSS or descriptors are not flat after --warmup-minutes:
+    /// the max of the last third of the samples after the warm-up above the max of the first
+    /// third by more than --rss-tolerance (ratio), or --fd-tolerance (ratio, at least 2).
+    /// Run the services with HOLD_TTL_SECS and RESERVATION_TTL_SECS equal to --hold-ttl-secs
+    /// and --reservation-ttl-secs, CHECKOUT_COOLDOWN_AFTER=0, HOLD_RATE_PER_USER=0,
+    /// HOLD_RATE_PER_IP=0 and SEAT_STREAM_MAX_PER_CLIENT above the visits at once.
+    #[command(verbatim_doc_comment)]
+    Soak {
+        /// How long the traffic runs, in minutes (fractions allowed)
+        #[arg(long, value_name = "M", default_value_t = 30.0)]
+        minutes: f64,
+        /// How long the traffic runs, in seconds (instead of --minutes)
+        #[arg(long, value_name = "S", conflicts_with = "minutes")]
+        seconds: Option<f64>,
+        /// Visits started a second
+        #[arg(long, value_name = "R", default_value_t = 10.0)]
+        rate: f64,
+        /// Fixture fans (at most this many visits at once)
+        #[arg(long, value_name = "N", default_value_t = 300)]
+        fans: usize,
+        /// Seats in the concert
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        seats: usize,
+        /// Seconds between two samples (and the width of the error buckets)
+        #[arg(long, value_name = "S", default_value_t = 60.0)]
+        sample_secs: f64,
+        /// Samples before this are the warm-up, out of the flatness check
+        #[arg(long, value_name = "M", default_value_t = 5.0)]
+        warmup_minutes: f64,
+        /// Allowed RSS growth after the warm-up (ratio)
+        #[arg(long, value_name = "R", default_value_t = 0.10)]
+        rss_tolerance: f64,
+        /// Allowed descriptor growth after the warm-up (ratio; at least 2 descriptors)
+        #[arg(long, value_name = "R", default_value_t = 0.05)]
+        fd_tolerance: f64,
+        /// The services' HOLD_TTL_SECS
+        #[arg(long, value_name = "S", default_value_t = 20)]
+        hold_ttl_secs: u64,
+        /// The services' RESERVATION_TTL_SECS
+        #[arg(long, value_name = "S", default_value_t = 20)]
+        reservation_ttl_secs: u64,
+        /// The instances' process ids, same order as --base-url (VmRSS, descriptors)
+        #[arg(long, value_name = "PID", value_delimiter = ',')]
+        server_pids: Vec<u32>,
+        /// The instances' Prometheus endpoints, same order (default: <base-url>/metrics)
+        #[arg(long, value_name = "URL", value_delimiter = ',')]
+        metrics_url: Vec<String>,
+        /// The services' database, for the fixture fans
+        #[arg(long, value_name = "URL")]
+        #[arg(default_value = "postgres://postgres@127.0.0.1:5432/ticketing")]
+        database_url: String,
+        /// The services' JWT_SECRET, to mint the fans' tokens (default: the dev profile's)
+        #[arg(long, env = "JWT_SECRET", value_name = "S", hide_env_values = true)]
+        jwt_secret: Option<String>,
+        /// The services' Redis
+        #[arg(
+            long,
+            env = "REDIS_URL",
+            value_name = "URL",
+            default_value = "redis://127.0.0.1:6379"
+        )]
+        redis_url: String,
+        /// The services' REDIS_KEY_PREFIX
+        #[arg(long, env = "REDIS_KEY_PREFIX", value_name = "P", default_value = "")]
+        redis_prefix: String,
+        /// Run a mail sink on this port for the services' SMTP_URL (it keeps the mails)
+        #[arg(long, value_name = "P")]
+        smtp_port: Option<u16>,
         #[command(flatten)]
         common: Common,
     },
@@ -559,6 +643,63 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Scenario::Soak {
+            common,
+            minutes,
+            seconds,
+            rate,
+            fans,
+            seats,
+            sample_secs,
+            warmup_minutes,
+            rss_tolerance,
+            fd_tolerance,
+            hold_ttl_secs,
+            reservation_ttl_secs,
+            server_pids,
+            metrics_url,
+            database_url,
+            jwt_secret,
+            redis_url,
+            redis_prefix,
+            smtp_port,
+        } => {
+            let _sink = match smtp_port {
+                Some(port) => {
+                    Some(SmtpSink::start_on(port).await.context("starting the mail sink")?)
+                }
+                None => None,
+            };
+            let options = common.options();
+            let config = soak::Config {
+                metrics_urls: metrics_url,
+                server_pids,
+                database_url,
+                jwt_secret: jwt_secret
+                    .unwrap_or_else(|| ticketing::config::dev_defaults::JWT_SECRET.to_owned()),
+                redis_url,
+                redis_prefix,
+                admin_email: options.admin_email,
+                admin_password: options.admin_password,
+                duration: Duration::from_secs_f64(seconds.unwrap_or(minutes * 60.0)),
+                sample_every: Duration::from_secs_f64(sample_secs),
+                warmup: Duration::from_secs_f64(warmup_minutes * 60.0),
+                rate,
+                fans,
+                seats,
+                hold_ttl: Duration::from_secs(hold_ttl_secs),
+                reservation_ttl: Duration::from_secs(reservation_ttl_secs),
+                rss_tolerance,
+                fd_tolerance,
+                ..soak::Config::new(options.base_urls)
+            };
+            let report = soak::run(&config).await?;
+            soak::print(&report, options.json.as_deref(), options.svg.as_deref())?;
+            if !report.passed() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Scenario::FlashSaleWorker { spec } => {
             flash_sale::worker(serde_json::from_str(&spec).context("the worker's --spec")?).await
         }
@@ -809,6 +950,8 @@ mod tests {
             "seat-stream --seats 50000 --watchers 10000 --holds 100 --interval-ms 200 --server-pid 4242",
             "flash-sale --fans 5000 --seats 2000 --map refetch",
             "flash-sale --spawn 3 --binary target/release/ticketing --fans 2000 --seats 1000 --chaos kill@10s:1,restart@20s:1,pg-down@30s+10s,redis-restart@50s,amqp-down@60s+10s,smtp-refuse@70s+10s,delay@80s+10s:redis:200ms",
+            "soak --minutes 30 --rate 10 --fans 300 --seats 200 --server-pids 4242 --redis-prefix soak: --smtp-port 17525",
+            "soak --seconds 60 --sample-secs 15 --warmup-minutes 0 --base-url http://127.0.0.1:8081,http://127.0.0.1:8082 --server-pids 1,2",
         ] {
             let argv = std::iter::once("ticketing-bench").chain(line.split_whitespace());
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -216,3 +216,79 @@ pub fn chrono_now() -> i64 {
 pub fn iso(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339()
 }
+
+/// One panel of [`svg_panels`]: named series of (x, y) points on one y scale.
+pub struct Panel {
+    pub title: String,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Panels stacked over one shared x axis (`x_label`), each with its own y scale from 0.
+pub fn svg_panels(title: &str, x_label: &str, panels: &[Panel]) -> String {
+    const COLORS: [&str; 6] = ["#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b"];
+    let (w, panel_h, pad, top) = (900.0, 150.0, 60.0, 40.0);
+    let h = top + panels.len() as f64 * (panel_h + 30.0) + 30.0;
+    let points = || panels.iter().flat_map(|p| p.series.iter().flat_map(|s| s.1.iter()));
+    let x_max = points().map(|p| p.0).fold(0.0_f64, f64::max).max(1e-9);
+    let x = |v: f64| pad + v * (w - 2.0 * pad) / x_max;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{pad}" y="22" font-size="14">{title}</text>"#
+    );
+    for (k, panel) in panels.iter().enumerate() {
+        let y0 = top + k as f64 * (panel_h + 30.0) + 20.0;
+        let bottom = y0 + panel_h;
+        let y_max = panel
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .fold(0.0_f64, f64::max)
+            .max(1.0)
+            * 1.1;
+        let y = |v: f64| bottom - v * panel_h / y_max;
+        out.push_str(&format!(
+            r##"<text x="{pad}" y="{:.1}" font-weight="bold">{}</text><line x1="{pad}" y1="{bottom:.1}" x2="{:.1}" y2="{bottom:.1}" stroke="black"/><line x1="{pad}" y1="{y0:.1}" x2="{pad}" y2="{bottom:.1}" stroke="black"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><text x="{:.1}" y="{:.1}" text-anchor="end">0</text>"##,
+            y0 - 6.0,
+            panel.title,
+            w - pad,
+            pad - 4.0,
+            y0 + 10.0,
+            axis_value(y_max),
+            pad - 4.0,
+            bottom,
+        ));
+        for (i, (name, series)) in panel.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let line: Vec<String> =
+                series.iter().map(|(a, b)| format!("{:.1},{:.1}", x(*a), y(*b))).collect();
+            out.push_str(&format!(
+                r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+                line.join(" ")
+            ));
+            for (a, b) in series {
+                out.push_str(&format!(
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="2" fill="{color}"/>"#,
+                    x(*a),
+                    y(*b)
+                ));
+            }
+            out.push_str(&format!(
+                r#"<text x="{:.1}" y="{:.1}" fill="{color}" text-anchor="end">{name}</text>"#,
+                w - pad,
+                y0 + 8.0 + 14.0 * i as f64
+            ));
+        }
+    }
+    out.push_str(&format!(
+        r#"<text x="{pad}" y="{:.1}">0</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} {x_label}</text></svg>"#,
+        h - 12.0,
+        w - pad,
+        h - 12.0,
+        axis_value(x_max),
+    ));
+    out
+}
+
+/// A round label for an axis maximum.
+fn axis_value(v: f64) -> String {
+    if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
