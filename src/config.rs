@@ -14,7 +14,6 @@ use clap::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::clients::redis::RedisTarget;
 use crate::domain::client_addr::TrustedProxies;
 
 /// Development-only defaults; `APP_PROFILE=prod` refuses to start while any is in use.
@@ -596,6 +595,13 @@ pub enum ConfigError {
     MissingInProd { name: &'static str },
     #[error("{name} still has its development default; set a real value when APP_PROFILE=prod")]
     DefaultSecretInProd { name: &'static str },
+}
+
+/// Where the service's Redis is: one node, or the seed nodes of a Redis Cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    Single(String),
+    Cluster(Vec<String>),
 }
 
 /// The declaration as a command, made once: where the variables' names and flags are read.

@@ -34,7 +34,7 @@
 //! concerts is kept out of the scripts, each a key of its own:
 //! - `cooldowns`: the accounts cooled down (their checkouts kept ending unpaid), account →
 //!   end in ms, cut to the running ones on each write and expiring with the last; every
-//!   instance keeps a copy (`COOLDOWN_REFRESH`) that holds and checkouts check first;
+//!   instance keeps a copy (refreshed every second) that holds and checkouts check first;
 //! - `avail:live`: the concerts whose states are loaded, for the sweeper;
 //! - `waitlist:notices`: a stream of events for fans' waitlist streams (an offer made, an
 //!   entry ended), entry ids Redis assigns, trimmed to about [`WAITLIST_NOTICES_KEPT`]
@@ -1024,10 +1024,6 @@ pub struct Swept {
     pub loaded: bool,
 }
 
-/// How often each instance reads the cool-down registry: a cool-down started by another
-/// instance applies here at most this late.
-pub const COOLDOWN_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Seat hold operations on Redis.
 #[derive(Clone)]
 pub struct Holds {
@@ -1089,7 +1085,7 @@ impl Holds {
         (left > 0).then_some(left as u64)
     }
 
-    /// Reads the cool-down registry into this instance's copy (every `COOLDOWN_REFRESH`).
+    /// Reads the cool-down registry into this instance's copy (`workers::cooldowns`, every second).
     pub async fn refresh_cooldowns(&self) -> AppResult<usize> {
         let now = chrono::Utc::now().timestamp_millis();
         let mut conn = self.redis.conn().await?;
@@ -1224,7 +1220,7 @@ impl Holds {
     }
 
     /// Cools the accounts down for `ms` from now (a cool-down already running starts again):
-    /// at once on this instance, within `COOLDOWN_REFRESH` on the others. The registry is one
+    /// at once on this instance, within a second on the others. The registry is one
     /// sorted set (user → end, ms), cut to the running cool-downs on every write and expiring
     /// with the last one.
     pub async fn start_cooldowns(&self, users: &[i64], ms: u64) -> AppResult<()> {

@@ -47,12 +47,7 @@ pub struct Pace {
 /// for every one-script request such as a hold.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
-/// Where the service's Redis is: one node, or the seed nodes of a Redis Cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedisTarget {
-    Single(String),
-    Cluster(Vec<String>),
-}
+pub use crate::config::RedisTarget;
 
 /// A connection to one node, or to the whole cluster (routing each command by its keys' slot).
 enum Conn {

@@ -23,6 +23,10 @@ use sqlx::PgPool;
 
 use crate::{clients::holds::Holds, error::AppResult, repositories::reservations as repo};
 
+/// How often each instance reads the cool-down registry into its copy: a cool-down started by
+/// another instance applies here at most this late.
+pub const COOLDOWN_REFRESH: Duration = Duration::from_secs(1);
+
 /// The cool-down's rule.
 #[derive(Debug, Clone, Copy)]
 pub struct CooldownRules {

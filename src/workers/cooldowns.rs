@@ -4,7 +4,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{clients::holds::COOLDOWN_REFRESH, error::AppResult, state::AppState};
+use crate::{error::AppResult, services::cooldown::COOLDOWN_REFRESH, state::AppState};
 
 /// One read of the registry; returns how many accounts are cooled down.
 pub async fn execute_once(state: &AppState) -> AppResult<usize> {
