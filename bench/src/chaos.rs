@@ -1216,7 +1216,8 @@ pub async fn run(
     // Some readiness changes come after the last fault; give the watcher a beat to see them.
     tokio::time::sleep(Duration::from_millis(500)).await;
     watcher.abort();
-    let sold_out_after = sold_out_after(&mut db, concert, config.seats as i64, opened).await?;
+    let sold_out_after =
+        flash_sale::sold_out_time(&mut db, concert, config.seats as i64, opened).await?;
     // A seat whose confirmation Redis missed (its instance died in between) shows RESERVED
     // until the reservation's time to pay runs out; then the sweeper marks it sold.
     let settle_deadline = Instant::now() + config.settle_timeout;
@@ -1338,26 +1339,6 @@ async fn allow_resent_copies(
         );
     }
     Ok(())
-}
-
-async fn sold_out_after(
-    db: &mut PgConnection,
-    concert: i64,
-    seats: i64,
-    opened: Instant,
-) -> anyhow::Result<Option<Duration>> {
-    let (_, sold) = flash_sale::confirmed(db, concert).await?;
-    if sold < seats {
-        return Ok(None);
-    }
-    let last = sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
-        "select max(confirmed_at) from reservation where concert_id = $1",
-    )
-    .bind(concert)
-    .fetch_one(&mut *db)
-    .await?;
-    let start = chrono::Utc::now() - chrono::Duration::from_std(opened.elapsed())?;
-    Ok(last.and_then(|t| (t - start).to_std().ok()))
 }
 
 fn timeline(shared: &Shared) -> Vec<(u64, u64, f64, f64)> {

@@ -441,7 +441,7 @@ pub async fn run(config: &Config, sink: &SmtpSink) -> anyhow::Result<Report> {
     // Let expiries, the outbox and the emails settle, then audit.
     let mut db = PgConnection::connect(&config.database_url).await?;
     let sold_out_after =
-        sold_out_time(&mut db, concert_id, config.seats as i64, &shared, sale_start).await?;
+        sold_out_time(&mut db, concert_id, config.seats as i64, sale_start).await?;
     let settled = settle(&mut db, &client, base, concert_id, sink, config.settle_timeout).await;
     // The backends flush their counters once idle for a second.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -1262,11 +1262,11 @@ pub(crate) async fn confirmed(db: &mut PgConnection, concert: i64) -> anyhow::Re
     Ok((reservations, seats))
 }
 
-async fn sold_out_time(
+/// How long after `start` the last seat of the concert was confirmed, once all `seats` are sold.
+pub(crate) async fn sold_out_time(
     db: &mut PgConnection,
     concert: i64,
     seats: i64,
-    shared: &Shared,
     start: Instant,
 ) -> anyhow::Result<Option<Duration>> {
     let (_, sold) = confirmed(db, concert).await?;
@@ -1279,7 +1279,6 @@ async fn sold_out_time(
     .bind(concert)
     .fetch_one(&mut *db)
     .await?;
-    let _ = shared;
     let opened = chrono::Utc::now() - chrono::Duration::from_std(start.elapsed())?;
     Ok(last.and_then(|t| (t - opened).to_std().ok()))
 }
